@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Command } from 'commander'
+import { loadConfig } from '../core/config.ts'
+import { createEsClient, waitForEs } from '../core/es.ts'
+import { eventJsonSchema } from '../core/event-schema.ts'
+import { SporError } from '../core/errors.ts'
+import { createKafka, waitForKafka } from '../core/kafka.ts'
+import { createLogger } from '../core/logger.ts'
+import { installIndexSetup } from '../ilm-policies/install.ts'
+import { runIngest } from '../ingest/run.ts'
+import { ensureTopics } from '../ingest/topics.ts'
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+/** stack, setup, ingest, schema: the commands that bring the pipeline up. */
+export function registerCoreCommands(program: Command): void {
+  program
+    .command('stack')
+    .description('download, start and stop the local Kafka and Elasticsearch (cached under .spor/)')
+    .argument('<action>', 'up | down | status | wipe')
+    .argument('[service]', 'kafka | es | all', 'all')
+    .action((action: string, service: string) => {
+      if (!['up', 'down', 'status', 'wipe'].includes(action)) {
+        throw new SporError('SPOR_ERR_STACK', `unknown action "${action}" (up | down | status | wipe)`)
+      }
+      const result = spawnSync('bash', [join(REPO_ROOT, 'stack', 'stack.sh'), action, service], { stdio: 'inherit' })
+      process.exitCode = result.status ?? 1
+    })
+
+  program
+    .command('setup')
+    .description('create topics and install index templates and lifecycle policies (idempotent)')
+    .action(async () => {
+      const config = loadConfig()
+      const log = createLogger('setup', config.logLevel)
+      const es = createEsClient(config)
+      const kafka = createKafka(config, log)
+      await Promise.all([waitForEs(es), waitForKafka(kafka)])
+      const indices = await installIndexSetup(es, config)
+      const topics = await ensureTopics(kafka, config)
+      console.log(
+        indices.ilm
+          ? `lifecycle policies installed: ${indices.policies.join(', ')}`
+          : 'this cluster has no ILM: retention is enforced by spor itself (`spor retention enforce`, also run by `spor ingest`)',
+      )
+      console.log(`index templates: ${indices.templates.join(', ')}`)
+      console.log(`topics created: ${topics.created.join(', ') || '-'}; updated: ${topics.updated.join(', ') || '-'}`)
+      await es.close()
+    })
+
+  program
+    .command('ingest')
+    .description('consume events from Kafka, enrich them and index them into daily retention-classed indices')
+    .action(async () => {
+      const config = loadConfig()
+      await runIngest(config, createLogger('ingest', config.logLevel))
+    })
+
+  program
+    .command('schema')
+    .description('print the event contract v1 as JSON Schema')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action((options: { out?: string }) => {
+      const text = `${JSON.stringify(eventJsonSchema(), null, 2)}\n`
+      if (options.out) writeFileSync(options.out, text)
+      else process.stdout.write(text)
+    })
+}

@@ -1,0 +1,275 @@
+import { readFileSync } from 'node:fs'
+import { type Static, Type } from 'typebox'
+import { Compile } from 'typebox/compile'
+import { DEFAULT_EVENT_TYPES, type EventTypeTable } from './event-types.ts'
+import { SporError } from './errors.ts'
+import { DEFAULT_RETENTION_DAYS, type RetentionDays } from './retention.ts'
+
+/**
+ * Typed configuration, validated once at start. Values come from SPOR_* environment variables
+ * (secrets only from there, never from the repo); unknown SPOR_* variables are rejected so a
+ * typo fails loudly instead of silently falling back to a default.
+ */
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 })
+const PositiveInt = Type.Integer({ minimum: 1 })
+const Days = Type.Integer({ minimum: 1, maximum: 3650 })
+
+const ConfigSchema = Type.Object(
+  {
+    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    kafka: Type.Object({
+      brokers: Type.Array(Type.String({ minLength: 3 }), { minItems: 1 }),
+      clientId: Type.String({ minLength: 1 }),
+      eventsTopic: Type.String({ minLength: 1 }),
+      dlqTopic: Type.String({ minLength: 1 }),
+      alertsTopic: Type.String({ minLength: 1 }),
+      ingestGroup: Type.String({ minLength: 1 }),
+      detectGroup: Type.String({ minLength: 1 }),
+      partitions: PositiveInt,
+      /** retention.ms for the events and dead-letter topics: they hold raw IPs and user ids. */
+      topicRetentionMs: PositiveInt,
+    }),
+    es: Type.Object({
+      url: Type.String({ pattern: '^https?://' }),
+      username: Type.Optional(Type.String()),
+      password: Type.Optional(Type.String()),
+      indexPrefix: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', maxLength: 40 }),
+      requestTimeoutMs: PositiveInt,
+    }),
+    retentionDays: Type.Object({ short: Days, long: Days, alerts: Days, stats: Days }),
+    ingest: Type.Object({
+      maxEventBytes: PositiveInt,
+      maxFutureSkewMs: PositiveInt,
+      bulkMaxBytes: PositiveInt,
+      partitionsConcurrently: PositiveInt,
+      retryBaseMs: PositiveInt,
+      retryMaxMs: PositiveInt,
+      /** Attempts for one retryable document (429/5xx item) before it goes to the DLQ. */
+      itemMaxAttempts: PositiveInt,
+      /** Fatal consumer errors tolerated within restartWindowMs before the process exits. */
+      maxRestarts: PositiveInt,
+      restartWindowMs: PositiveInt,
+      enforceEveryMs: Type.Integer({ minimum: 0 }),
+      uaCacheSize: Type.Integer({ minimum: 0 }),
+      httpPort: Port,
+    }),
+    collector: Type.Object({
+      host: Type.String(),
+      port: Port,
+      bodyLimitBytes: PositiveInt,
+      maxEventsPerRequest: PositiveInt,
+      trustedProxies: Type.Array(Type.String()),
+      rateLimitPerMinute: PositiveInt,
+      keyCacheMs: Type.Integer({ minimum: 0 }),
+    }),
+    query: Type.Object({ host: Type.String(), port: Port, kAnonymity: Type.Integer({ minimum: 2 }) }),
+    /** Master key for per-tenant pseudonyms (HMAC). Secret: environment only. */
+    pseudonymKey: Type.Optional(Type.String({ minLength: 32 })),
+  },
+  { additionalProperties: false },
+)
+
+export type SporConfig = Static<typeof ConfigSchema> & {
+  readonly eventTypes: EventTypeTable
+  readonly retentionDays: RetentionDays
+}
+
+const ENV_KEYS = [
+  'SPOR_LOG_LEVEL',
+  'SPOR_KAFKA_BROKERS',
+  'SPOR_KAFKA_CLIENT_ID',
+  'SPOR_TOPIC_PREFIX',
+  'SPOR_KAFKA_PARTITIONS',
+  'SPOR_TOPIC_RETENTION_HOURS',
+  'SPOR_ES_URL',
+  'SPOR_ES_USERNAME',
+  'SPOR_ES_PASSWORD',
+  'SPOR_INDEX_PREFIX',
+  'SPOR_ES_TIMEOUT_MS',
+  'SPOR_RETENTION_SHORT_DAYS',
+  'SPOR_RETENTION_LONG_DAYS',
+  'SPOR_RETENTION_ALERTS_DAYS',
+  'SPOR_RETENTION_STATS_DAYS',
+  'SPOR_EVENT_TYPES_FILE',
+  'SPOR_MAX_EVENT_BYTES',
+  'SPOR_MAX_FUTURE_SKEW_MS',
+  'SPOR_BULK_MAX_BYTES',
+  'SPOR_PARTITIONS_CONCURRENTLY',
+  'SPOR_RETRY_BASE_MS',
+  'SPOR_RETRY_MAX_MS',
+  'SPOR_ITEM_MAX_ATTEMPTS',
+  'SPOR_MAX_RESTARTS',
+  'SPOR_RESTART_WINDOW_MS',
+  'SPOR_ENFORCE_EVERY_MS',
+  'SPOR_UA_CACHE_SIZE',
+  'SPOR_INGEST_HTTP_PORT',
+  'SPOR_COLLECTOR_HOST',
+  'SPOR_COLLECTOR_PORT',
+  'SPOR_COLLECTOR_BODY_LIMIT',
+  'SPOR_COLLECTOR_MAX_EVENTS',
+  'SPOR_TRUSTED_PROXIES',
+  'SPOR_COLLECTOR_RATE_LIMIT',
+  'SPOR_KEY_CACHE_MS',
+  'SPOR_QUERY_HOST',
+  'SPOR_QUERY_PORT',
+  'SPOR_K_ANONYMITY',
+  'SPOR_PSEUDONYM_KEY',
+  // read by stack/stack.sh, listed so they are not rejected as typos
+  'SPOR_CACHE_DIR',
+  'SPOR_STACK_DIR',
+  'SPOR_KAFKA_PORT',
+  'SPOR_KAFKA_CONTROLLER_PORT',
+  'SPOR_ES_PORT',
+  'SPOR_ES_TRANSPORT_PORT',
+  'SPOR_KAFKA_HEAP',
+  'SPOR_ES_HEAP',
+  'SPOR_ES_JAVA_HOME',
+] as const
+
+export type SporEnv = Partial<Record<(typeof ENV_KEYS)[number], string>>
+
+const compiled = Compile(ConfigSchema)
+
+function int(env: Record<string, string | undefined>, key: string, fallback: number): number {
+  const raw = env[key]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value)) throw new SporError('SPOR_ERR_CONFIG', `${key} must be an integer, got "${raw}"`)
+  return value
+}
+
+function list(raw: string | undefined, fallback: string[]): string[] {
+  if (raw === undefined || raw.trim() === '') return fallback
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+}
+
+function loadEventTypes(file: string | undefined): EventTypeTable {
+  if (!file) return DEFAULT_EVENT_TYPES
+  let table: unknown
+  try {
+    table = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new SporError('SPOR_ERR_CONFIG', `SPOR_EVENT_TYPES_FILE ${file}: ${(error as Error).message}`)
+  }
+  if (typeof table !== 'object' || table === null || Array.isArray(table)) {
+    throw new SporError('SPOR_ERR_CONFIG', `SPOR_EVENT_TYPES_FILE ${file}: expected an object of type → class`)
+  }
+  for (const [type, cls] of Object.entries(table)) {
+    if (cls !== 'short' && cls !== 'long') {
+      throw new SporError('SPOR_ERR_CONFIG', `SPOR_EVENT_TYPES_FILE ${file}: ${type} has class "${cls}" (short|long)`)
+    }
+  }
+  return Object.freeze(table as EventTypeTable)
+}
+
+/**
+ * Builds and validates the configuration from an environment. Throws SporError
+ * SPOR_ERR_CONFIG with every problem listed.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): SporConfig {
+  const unknown = Object.keys(env).filter(
+    (k) => k.startsWith('SPOR_') && !(ENV_KEYS as readonly string[]).includes(k),
+  )
+  if (unknown.length > 0) {
+    throw new SporError('SPOR_ERR_CONFIG', `unknown variable(s) ${unknown.join(', ')}`)
+  }
+  const topicPrefix = env.SPOR_TOPIC_PREFIX ?? 'spor'
+  const kafkaPort = env.SPOR_KAFKA_PORT ?? '9092'
+  const esPort = env.SPOR_ES_PORT ?? '9200'
+  const candidate = {
+    logLevel: env.SPOR_LOG_LEVEL ?? 'info',
+    kafka: {
+      brokers: list(env.SPOR_KAFKA_BROKERS, [`127.0.0.1:${kafkaPort}`]),
+      clientId: env.SPOR_KAFKA_CLIENT_ID ?? 'spor',
+      eventsTopic: `${topicPrefix}.events.v1`,
+      dlqTopic: `${topicPrefix}.dlq.v1`,
+      alertsTopic: `${topicPrefix}.alerts.v1`,
+      ingestGroup: `${topicPrefix}.ingest`,
+      detectGroup: `${topicPrefix}.detect`,
+      partitions: int(env, 'SPOR_KAFKA_PARTITIONS', 3),
+      topicRetentionMs: int(env, 'SPOR_TOPIC_RETENTION_HOURS', 7 * 24) * 3_600_000,
+    },
+    es: {
+      url: env.SPOR_ES_URL ?? `http://127.0.0.1:${esPort}`,
+      username: env.SPOR_ES_USERNAME,
+      password: env.SPOR_ES_PASSWORD,
+      indexPrefix: env.SPOR_INDEX_PREFIX ?? 'spor',
+      requestTimeoutMs: int(env, 'SPOR_ES_TIMEOUT_MS', 30_000),
+    },
+    retentionDays: {
+      short: int(env, 'SPOR_RETENTION_SHORT_DAYS', DEFAULT_RETENTION_DAYS.short),
+      long: int(env, 'SPOR_RETENTION_LONG_DAYS', DEFAULT_RETENTION_DAYS.long),
+      alerts: int(env, 'SPOR_RETENTION_ALERTS_DAYS', DEFAULT_RETENTION_DAYS.alerts),
+      stats: int(env, 'SPOR_RETENTION_STATS_DAYS', DEFAULT_RETENTION_DAYS.stats),
+    },
+    ingest: {
+      maxEventBytes: int(env, 'SPOR_MAX_EVENT_BYTES', 32 * 1024),
+      maxFutureSkewMs: int(env, 'SPOR_MAX_FUTURE_SKEW_MS', 10 * 60_000),
+      bulkMaxBytes: int(env, 'SPOR_BULK_MAX_BYTES', 5 * 1024 * 1024),
+      partitionsConcurrently: int(env, 'SPOR_PARTITIONS_CONCURRENTLY', 1),
+      retryBaseMs: int(env, 'SPOR_RETRY_BASE_MS', 200),
+      retryMaxMs: int(env, 'SPOR_RETRY_MAX_MS', 30_000),
+      itemMaxAttempts: int(env, 'SPOR_ITEM_MAX_ATTEMPTS', 8),
+      maxRestarts: int(env, 'SPOR_MAX_RESTARTS', 5),
+      restartWindowMs: int(env, 'SPOR_RESTART_WINDOW_MS', 5 * 60_000),
+      enforceEveryMs: int(env, 'SPOR_ENFORCE_EVERY_MS', 60 * 60_000),
+      uaCacheSize: int(env, 'SPOR_UA_CACHE_SIZE', 5000),
+      httpPort: int(env, 'SPOR_INGEST_HTTP_PORT', 9464),
+    },
+    collector: {
+      host: env.SPOR_COLLECTOR_HOST ?? '127.0.0.1',
+      port: int(env, 'SPOR_COLLECTOR_PORT', 8080),
+      bodyLimitBytes: int(env, 'SPOR_COLLECTOR_BODY_LIMIT', 1024 * 1024),
+      maxEventsPerRequest: int(env, 'SPOR_COLLECTOR_MAX_EVENTS', 500),
+      trustedProxies: list(env.SPOR_TRUSTED_PROXIES, []),
+      rateLimitPerMinute: int(env, 'SPOR_COLLECTOR_RATE_LIMIT', 6000),
+      keyCacheMs: int(env, 'SPOR_KEY_CACHE_MS', 30_000),
+    },
+    query: {
+      host: env.SPOR_QUERY_HOST ?? '127.0.0.1',
+      port: int(env, 'SPOR_QUERY_PORT', 8081),
+      kAnonymity: int(env, 'SPOR_K_ANONYMITY', 5),
+    },
+    pseudonymKey: env.SPOR_PSEUDONYM_KEY,
+  }
+  if (!compiled.Check(candidate)) {
+    const problems = [...compiled.Errors(candidate)]
+      .filter((e) => e.keyword !== 'boolean')
+      .map((e) => `${e.instancePath || '/'} ${e.message}`)
+    throw new SporError('SPOR_ERR_CONFIG', problems.join('; '))
+  }
+  if (candidate.retentionDays.short > candidate.retentionDays.long) {
+    throw new SporError('SPOR_ERR_CONFIG', 'short retention must not exceed long retention')
+  }
+  if (candidate.kafka.topicRetentionMs > candidate.retentionDays.short * 86_400_000) {
+    throw new SporError(
+      'SPOR_ERR_CONFIG',
+      'SPOR_TOPIC_RETENTION_HOURS must stay inside the short retention class: the topics hold raw personal data',
+    )
+  }
+  const config = { ...candidate, eventTypes: loadEventTypes(env.SPOR_EVENT_TYPES_FILE) } as SporConfig
+  return deepFreeze(config)
+}
+
+/** The pseudonym master key; services that derive pseudonyms refuse to start without it. */
+export function requirePseudonymKey(config: SporConfig): Buffer {
+  if (!config.pseudonymKey) {
+    throw new SporError(
+      'SPOR_ERR_CONFIG',
+      'SPOR_PSEUDONYM_KEY is not set (a secret of at least 32 characters; `spor demo` generates one into .spor/secrets.env)',
+    )
+  }
+  return Buffer.from(config.pseudonymKey, 'utf8')
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}

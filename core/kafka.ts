@@ -1,0 +1,53 @@
+import { Kafka, logLevel, type LogEntry } from 'kafkajs'
+import type { SporConfig } from './config.ts'
+import type { Logger } from './logger.ts'
+
+export type { Kafka }
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+}
+
+// kafkajs logs these as errors while it retries them itself during broker start and rebalances.
+const TRANSIENT = /coordinator is loading|group coordinator is not available|rebalanc|not the leader|leadership election/i
+
+/** A Kafka client whose logs go through pino; transient coordinator errors are logged as debug. */
+export function createKafka(config: SporConfig, log: Logger, clientId = config.kafka.clientId): Kafka {
+  const kafkaLog = log.child({ component: 'kafkajs' })
+  return new Kafka({
+    clientId,
+    brokers: [...config.kafka.brokers],
+    logLevel: logLevel.WARN,
+    retry: { initialRetryTime: 300, retries: 10 },
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry
+        const method = TRANSIENT.test(`${message} ${rest.error ?? ''}`) ? 'debug' : (LEVELS[level] ?? 'info')
+        kafkaLog[method]({ namespace: entry.namespace, error: rest.error, broker: rest.broker }, message)
+      },
+  })
+}
+
+/** Waits for the broker to answer admin calls (it logs "coordinator loading" for a few seconds). */
+export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<void> {
+  const admin = kafka.admin()
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      await admin.connect()
+      await admin.describeCluster()
+      await admin.disconnect()
+      return
+    } catch (error) {
+      last = error
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+  await admin.disconnect().catch(() => {})
+  throw new Error(`kafka not ready after ${timeoutMs} ms: ${(last as Error)?.message}`)
+}

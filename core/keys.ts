@@ -1,0 +1,150 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Client } from '@elastic/elasticsearch'
+import { LRUCache } from 'lru-cache'
+
+/**
+ * Access keys for the collector (ingest keys, one tenant) and the APIs (tenant-scoped or
+ * product-wide). Only a SHA-256 of the secret is stored (S8): the secret is 256 random bits, so a
+ * fast hash is enough and a leaked index reveals no usable key.
+ *
+ * Format: `spor_<kind>_<id>_<secret>`; the id finds the record, the secret proves possession.
+ */
+export type KeyKind = 'ingest' | 'api'
+export type KeyScope = 'tenant' | 'product'
+
+export interface KeyRecord {
+  id: string
+  kind: KeyKind
+  scope: KeyScope
+  /** The tenant a tenant-scoped key (and every ingest key) is bound to. */
+  tenant?: string
+  name: string
+  hash: string
+  created_at: string
+  revoked_at?: string
+}
+
+export type VerifiedKey = Omit<KeyRecord, 'hash'>
+
+const KIND_TAG: Record<KeyKind, string> = { ingest: 'ik', api: 'ak' }
+const KEY_PATTERN = /^spor_(ik|ak)_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$/
+
+export function keysIndex(prefix: string): string {
+  return `${prefix}-keys`
+}
+
+export const KEYS_MAPPINGS = {
+  dynamic: 'strict' as const,
+  properties: {
+    id: { type: 'keyword' as const },
+    kind: { type: 'keyword' as const },
+    scope: { type: 'keyword' as const },
+    tenant: { type: 'keyword' as const },
+    name: { type: 'keyword' as const },
+    hash: { type: 'keyword' as const, index: false },
+    created_at: { type: 'date' as const },
+    revoked_at: { type: 'date' as const },
+  },
+}
+
+function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex')
+}
+
+export class KeyStore {
+  readonly #es: Client
+  readonly #index: string
+  readonly #cache: LRUCache<string, { record: KeyRecord | null }>
+
+  constructor(es: Client, indexPrefix: string, cacheMs: number) {
+    this.#es = es
+    this.#index = keysIndex(indexPrefix)
+    // Cached both ways (found / unknown) so a flood of bad keys cannot hammer Elasticsearch;
+    // revocation takes effect within cacheMs.
+    this.#cache = new LRUCache({ max: 10_000, ttl: Math.max(1, cacheMs) })
+  }
+
+  async ensureIndex(): Promise<void> {
+    const exists = await this.#es.indices.exists({ index: this.#index })
+    if (!exists) {
+      await this.#es.indices
+        .create({
+          index: this.#index,
+          settings: { number_of_shards: 1, number_of_replicas: 0 },
+          mappings: KEYS_MAPPINGS,
+        })
+        .catch((error: { meta?: { body?: { error?: { type?: string } } } }) => {
+          if (error.meta?.body?.error?.type !== 'resource_already_exists_exception') throw error
+        })
+    }
+  }
+
+  /** Creates a key; the plain key is returned once and never stored. */
+  async create(input: { kind: KeyKind; scope: KeyScope; tenant?: string; name: string }): Promise<{ key: string; record: VerifiedKey }> {
+    if (input.kind === 'ingest' && input.scope !== 'tenant') throw new Error('ingest keys are always tenant-scoped')
+    if (input.scope === 'tenant' && !input.tenant) throw new Error('a tenant-scoped key needs a tenant')
+    await this.ensureIndex()
+    const id = randomBytes(8).toString('hex')
+    const secret = randomBytes(32).toString('base64url')
+    const record: KeyRecord = {
+      id,
+      kind: input.kind,
+      scope: input.scope,
+      tenant: input.scope === 'tenant' ? input.tenant : undefined,
+      name: input.name,
+      hash: hashSecret(secret),
+      created_at: new Date().toISOString(),
+    }
+    await this.#es.index({ index: this.#index, id, document: record, refresh: 'wait_for' })
+    const { hash: _hash, ...visible } = record
+    return { key: `spor_${KIND_TAG[input.kind]}_${id}_${secret}`, record: visible }
+  }
+
+  async revoke(id: string): Promise<boolean> {
+    try {
+      await this.#es.update({ index: this.#index, id, doc: { revoked_at: new Date().toISOString() }, refresh: 'wait_for' })
+      this.#cache.delete(id)
+      return true
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return false
+      throw error
+    }
+  }
+
+  async list(): Promise<VerifiedKey[]> {
+    await this.ensureIndex()
+    const result = await this.#es.search<KeyRecord>({ index: this.#index, size: 1000, sort: [{ created_at: 'asc' }] })
+    return result.hits.hits.map((hit) => {
+      const { hash: _hash, ...visible } = hit._source!
+      return visible
+    })
+  }
+
+  /** The key's record when the key is well-formed, known, of the wanted kind and not revoked. */
+  async verify(plain: string | undefined, kind: KeyKind): Promise<VerifiedKey | undefined> {
+    const match = plain ? KEY_PATTERN.exec(plain) : null
+    if (!match || match[1] !== KIND_TAG[kind]) return undefined
+    const [, , id, secret] = match as unknown as [string, string, string, string]
+    const record = await this.#lookup(id)
+    if (!record || record.kind !== kind || record.revoked_at) return undefined
+    const expected = Buffer.from(record.hash, 'hex')
+    const actual = Buffer.from(hashSecret(secret), 'hex')
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined
+    const { hash: _hash, ...visible } = record
+    return visible
+  }
+
+  async #lookup(id: string): Promise<KeyRecord | null> {
+    const cached = this.#cache.get(id)
+    if (cached) return cached.record
+    let record: KeyRecord | null = null
+    try {
+      const doc = await this.#es.get<KeyRecord>({ index: this.#index, id })
+      record = doc._source ?? null
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error
+    }
+    this.#cache.set(id, { record })
+    return record
+  }
+}

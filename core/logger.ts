@@ -1,0 +1,14 @@
+import { pino, type Logger } from 'pino'
+
+export type { Logger }
+
+/** One root logger per process; modules take child loggers once, never per event. */
+export function createLogger(service: string, level: string = process.env.SPOR_LOG_LEVEL ?? 'info'): Logger {
+  return pino({
+    name: 'spor',
+    level,
+    base: { service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: ['*.password', '*.apiKey', 'headers.authorization', 'req.headers.authorization'], censor: '[redacted]' },
+  })
+}

@@ -1,0 +1,26 @@
+import type {} from '@fastify/swagger' // adds `hide` to route schemas
+import type { FastifyInstance } from 'fastify'
+import { collectDefaultMetrics, register } from 'prom-client'
+
+let defaultsCollected = false
+
+export type ReadinessCheck = () => Promise<Record<string, unknown> & { ready: boolean }>
+
+/**
+ * Health and metrics routes shared by every spor service: `/health` (alive), `/ready` (can do its
+ * job: dependencies reachable, consumer joined) and `/metrics` (Prometheus text format).
+ */
+export async function registerOpsRoutes(app: FastifyInstance, readiness: ReadinessCheck): Promise<void> {
+  if (!defaultsCollected) {
+    collectDefaultMetrics({ prefix: 'spor_' })
+    defaultsCollected = true
+  }
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }))
+  app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
+    const state = await readiness()
+    return reply.code(state.ready ? 200 : 503).send(state)
+  })
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    return reply.type(register.contentType).send(await register.metrics())
+  })
+}

@@ -1,0 +1,48 @@
+import type { estypes } from '@elastic/elasticsearch'
+import { classPattern } from '../core/indices.ts'
+import type { RetentionClass } from '../core/retention.ts'
+import { LONG_PROPERTIES, SHORT_PROPERTIES } from './mappings.ts'
+import { policyName } from './policies.ts'
+
+type Properties = Record<string, estypes.MappingProperty>
+
+/** Mappings per class: every class spor writes has exactly one strict template. */
+const CLASS_PROPERTIES: Partial<Record<RetentionClass, Properties>> = {
+  short: SHORT_PROPERTIES,
+  long: LONG_PROPERTIES,
+}
+
+export function templateName(prefix: string, cls: RetentionClass): string {
+  return `${prefix}-${cls}`
+}
+
+export function indexTemplate(
+  prefix: string,
+  cls: RetentionClass,
+  options: { ilm: boolean },
+): estypes.IndicesPutIndexTemplateRequest {
+  const properties = CLASS_PROPERTIES[cls]
+  if (!properties) throw new Error(`no mappings registered for class ${cls}`)
+  const settings: estypes.IndicesIndexSettings = {
+    number_of_shards: 1,
+    // One local node: replicas would leave the cluster yellow. Production overrides this.
+    number_of_replicas: 0,
+    refresh_interval: '1s',
+  }
+  if (options.ilm) {
+    // Only where the cluster has ILM: the local node rejects these settings as unknown.
+    settings['index.lifecycle.name'] = policyName(prefix, cls)
+    settings['index.lifecycle.parse_origination_date'] = true
+  }
+  return {
+    name: templateName(prefix, cls),
+    index_patterns: [classPattern(prefix, cls)],
+    priority: 200,
+    _meta: { managed_by: 'spor', class: cls },
+    template: { settings, mappings: { dynamic: 'strict', properties } },
+  }
+}
+
+export function registeredClasses(): RetentionClass[] {
+  return Object.keys(CLASS_PROPERTIES) as RetentionClass[]
+}

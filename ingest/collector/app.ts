@@ -1,0 +1,184 @@
+import compress from '@fastify/compress'
+import rateLimit from '@fastify/rate-limit'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Producer } from 'kafkajs'
+import { Counter } from 'prom-client'
+import type { Clock } from '../../core/clock.ts'
+import type { SporConfig } from '../../core/config.ts'
+import { SporError } from '../../core/errors.ts'
+import type { SporEvent } from '../../core/event-schema.ts'
+import { ErrorBodySchema, installErrorHandler } from '../../core/http-errors.ts'
+import type { KeyStore, VerifiedKey } from '../../core/keys.ts'
+import type { Logger } from '../../core/logger.ts'
+import { registerOpsRoutes } from '../../core/ops-plugin.ts'
+import { checkEvent } from '../parse-message.ts'
+import { clientHintsFromHeaders, withRequestContext } from './request-context.ts'
+
+export interface CollectorDeps {
+  config: SporConfig
+  keys: KeyStore
+  producer: Producer
+  log: Logger
+  clock: Clock
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    ingestKey?: VerifiedKey
+  }
+}
+
+const collected = new Counter({
+  name: 'spor_collector_events_total',
+  help: 'Events received by the collector, by outcome (accepted, rejected)',
+  labelNames: ['outcome'] as const,
+})
+
+/** Partition key: one user's (or anonymous session's) events stay ordered on one partition. */
+export function partitionKey(event: SporEvent): string {
+  return `${event.tenant}:${event.user ?? event.session ?? event.id}`
+}
+
+interface Rejection {
+  index: number
+  id?: string
+  reason: string
+  errors: string[]
+}
+
+/**
+ * `POST /v1/events`: batches of events from web and mobile clients. Tenant-scoped ingest keys,
+ * gzip bodies, per-event validation with the same checks the consumer applies, and an
+ * idempotent producer waiting for all in-sync replicas before answering 202.
+ */
+export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstance> {
+  const { config, keys, producer, clock } = deps
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'collector' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: config.collector.bodyLimitBytes,
+    // The client IP is the socket's, unless the request came through a configured proxy.
+    trustProxy: config.collector.trustedProxies.length > 0 ? [...config.collector.trustedProxies] : false,
+  })
+  installErrorHandler(app)
+  // Decompresses gzip request bodies; bodyLimit then applies to the inflated size (no zip bombs).
+  await app.register(compress, { global: false, requestEncodings: ['gzip', 'deflate'] })
+  await registerOpsRoutes(app, async () => ({ ready: true }))
+
+  await app.register(async (api) => {
+    api.addHook('onRequest', async (request) => {
+      const header = request.headers.authorization
+      const plain = header?.startsWith('Bearer ') ? header.slice(7).trim() : (request.headers['x-spor-key'] as string | undefined)
+      const key = await keys.verify(plain, 'ingest')
+      if (!key) throw new SporError('SPOR_ERR_UNAUTHORIZED', 'send a valid ingest key as "Authorization: Bearer <key>"')
+      request.ingestKey = key
+    })
+    await api.register(rateLimit, {
+      max: config.collector.rateLimitPerMinute,
+      timeWindow: 60_000,
+      hook: 'preHandler',
+      keyGenerator: (request) => request.ingestKey?.id ?? request.ip,
+    })
+
+    api.post(
+      '/v1/events',
+      {
+        schema: {
+          description: 'Submit a batch of events (JSON, optionally gzip-encoded).',
+          body: {
+            type: 'object',
+            required: ['events'],
+            additionalProperties: false,
+            properties: { events: { type: 'array', minItems: 1, items: {} } },
+          },
+          response: {
+            202: {
+              type: 'object',
+              properties: {
+                accepted: { type: 'integer' },
+                rejected: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      index: { type: 'integer' },
+                      id: { type: 'string' },
+                      reason: { type: 'string' },
+                      errors: { type: 'array', items: { type: 'string' } },
+                    },
+                  },
+                },
+              },
+            },
+            '4xx': ErrorBodySchema,
+            '5xx': ErrorBodySchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body as { events: unknown[] }
+        if (body.events.length > config.collector.maxEventsPerRequest) {
+          throw new SporError(
+            'SPOR_ERR_PAYLOAD_TOO_LARGE',
+            `${body.events.length} events in one request; at most ${config.collector.maxEventsPerRequest}`,
+          )
+        }
+        const key = request.ingestKey!
+        const context = {
+          tenant: key.tenant!,
+          ip: request.ip,
+          userAgent: request.headers['user-agent'],
+          clientHints: clientHintsFromHeaders(request.headers),
+        }
+        const now = clock()
+        const accepted: SporEvent[] = []
+        const rejected: Rejection[] = []
+        body.events.forEach((raw, index) => {
+          const result = checkEvent(withRequestContext(raw, context), limitsOf(config), now)
+          const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : undefined
+          if (result.kind === 'dlq') {
+            rejected.push({ index, id, reason: result.reason, errors: result.detail.split('; ') })
+          } else if (result.kind === 'drop') {
+            rejected.push({ index, id, reason: result.reason, errors: ['event is older than its retention period'] })
+          } else if (result.value.event.tenant !== key.tenant) {
+            // Same answer as any other invalid field: no hint whether that tenant exists.
+            rejected.push({ index, id, reason: 'tenant_mismatch', errors: ['/tenant does not match the ingest key'] })
+          } else {
+            accepted.push(result.value.event)
+          }
+        })
+        collected.inc({ outcome: 'rejected' }, rejected.length)
+        if (accepted.length === 0) {
+          return reply.code(400).send({
+            statusCode: 400,
+            code: 'SPOR_ERR_BAD_REQUEST',
+            message: 'no valid event in the batch',
+            rejected,
+          })
+        }
+        try {
+          await producer.send({
+            topic: config.kafka.eventsTopic,
+            acks: -1,
+            messages: accepted.map((event) => ({ key: partitionKey(event), value: JSON.stringify(event) })),
+          })
+        } catch (error) {
+          request.log.error({ err: error }, 'produce to kafka failed')
+          reply.header('retry-after', '5')
+          throw new SporError('SPOR_ERR_KAFKA', 'events were not stored; retry the same batch (ids make it idempotent)')
+        }
+        collected.inc({ outcome: 'accepted' }, accepted.length)
+        return reply.code(202).send({ accepted: accepted.length, rejected })
+      },
+    )
+  })
+  return app
+}
+
+function limitsOf(config: SporConfig) {
+  return {
+    maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+    eventTypes: config.eventTypes,
+    retentionDays: config.retentionDays,
+  }
+}

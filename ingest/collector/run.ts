@@ -1,0 +1,27 @@
+import { systemClock } from '../../core/clock.ts'
+import type { SporConfig } from '../../core/config.ts'
+import { createEsClient, waitForEs } from '../../core/es.ts'
+import { createKafka, waitForKafka } from '../../core/kafka.ts'
+import { KeyStore } from '../../core/keys.ts'
+import type { Logger } from '../../core/logger.ts'
+import { runUntilSignal } from '../../core/service.ts'
+import { buildCollector } from './app.ts'
+
+/** `spor collector`: the HTTP endpoint in front of the events topic. */
+export async function runCollector(config: SporConfig, log: Logger): Promise<never> {
+  const es = createEsClient(config)
+  const kafka = createKafka(config, log)
+  await Promise.all([waitForEs(es), waitForKafka(kafka)])
+  const keys = new KeyStore(es, config.es.indexPrefix, config.collector.keyCacheMs)
+  await keys.ensureIndex()
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  await producer.connect()
+  const app = await buildCollector({ config, keys, producer, log, clock: systemClock })
+  await app.listen({ host: config.collector.host, port: config.collector.port })
+  log.info({ host: config.collector.host, port: config.collector.port }, 'collector listening')
+  return runUntilSignal(log, async () => {
+    await app.close() // stops accepting, lets in-flight requests finish
+    await producer.disconnect()
+    await es.close()
+  })
+}

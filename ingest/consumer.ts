@@ -1,0 +1,237 @@
+import type { Client } from '@elastic/elasticsearch'
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
+import { backoffDelay } from '../core/backoff.ts'
+import type { Clock } from '../core/clock.ts'
+import type { SporConfig } from '../core/config.ts'
+import { SporError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Enrichers } from '../enrich/enrich-event.ts'
+import { BulkWriter } from './bulk-writer.ts'
+import { type DlqRecord, dlqKey, dlqRecord } from './dlq-record.ts'
+import { ingestMetrics } from './metrics.ts'
+import { type BatchPlan, planBatch } from './plan-batch.ts'
+import { BatchAbandoned, type WriteControl, waitWithHeartbeat } from './write-control.ts'
+
+export interface IngestConsumerDeps {
+  config: SporConfig
+  es: Client
+  kafka: Kafka
+  log: Logger
+  enrichers: Enrichers
+  clock: Clock
+  isErased?: (tenant: string, user: string) => boolean
+}
+
+export type ConsumerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed'
+
+/**
+ * Kafka → validate → enrich → Elasticsearch, one Kafka batch at a time per partition.
+ *
+ * The batch and the bulk request are one unit: offsets of a partition are committed only after
+ * every message of the batch is in Elasticsearch or in the dead-letter topic. kafkajs pitfalls
+ * handled on purpose:
+ *  - commits after a rebalance: a batch whose partition was revoked (`isStale`) is abandoned
+ *    uncommitted; the new owner re-processes it and deterministic ids make that idempotent;
+ *  - concurrent batches: each batch commits exactly its own partition's offset, never
+ *    `commitOffsetsIfNecessary`, which would also commit other partitions' resolved offsets;
+ *  - restart loops: kafkajs restarts a crashed consumer forever by default; here a bounded
+ *    number of restarts per window is allowed, then the process exits non-zero with a clear line.
+ */
+export class IngestConsumer {
+  readonly #deps: IngestConsumerDeps
+  readonly #log: Logger
+  readonly #writer: BulkWriter
+  readonly #consumer: Consumer
+  readonly #producer: Producer
+  readonly #stopping = new AbortController()
+  readonly #restarts: number[] = []
+  #state: ConsumerState = 'starting'
+  #lastBatchAt: Date | undefined
+  #fatal: Promise<Error>
+  #reportFatal!: (error: Error) => void
+
+  constructor(deps: IngestConsumerDeps) {
+    this.#deps = deps
+    const { config, kafka, es } = deps
+    this.#log = deps.log.child({ component: 'ingest-consumer' })
+    this.#writer = new BulkWriter(
+      es,
+      {
+        maxBytes: config.ingest.bulkMaxBytes,
+        itemMaxAttempts: config.ingest.itemMaxAttempts,
+        backoff: { baseMs: config.ingest.retryBaseMs, maxMs: config.ingest.retryMaxMs },
+      },
+      this.#log,
+    )
+    this.#fatal = new Promise((resolve) => {
+      this.#reportFatal = resolve
+    })
+    this.#consumer = kafka.consumer({
+      groupId: config.kafka.ingestGroup,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      retry: { retries: 5, restartOnFailure: async (error) => this.#allowRestart(error) },
+    })
+    this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  }
+
+  get state(): ConsumerState {
+    return this.#state
+  }
+
+  get lastBatchAt(): Date | undefined {
+    return this.#lastBatchAt
+  }
+
+  /** Resolves with the error that stopped the consumer for good (restart budget exhausted). */
+  get fatal(): Promise<Error> {
+    return this.#fatal
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.#deps
+    this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) return
+      this.#state = 'crashed'
+      this.#log.fatal({ err: payload.error }, 'ingest consumer stopped after repeated fatal errors')
+      this.#reportFatal(new SporError('SPOR_ERR_FATAL_RESTARTS', payload.error.message, { cause: payload.error }))
+    })
+    await this.#producer.connect()
+    await this.#consumer.connect()
+    await this.#consumer.subscribe({ topics: [config.kafka.eventsTopic], fromBeginning: true })
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.ingest.partitionsConcurrently,
+      eachBatch: (payload) => this.#handleBatch(payload),
+    })
+    this.#state = 'running'
+    this.#log.info({ topic: config.kafka.eventsTopic, group: config.kafka.ingestGroup }, 'ingest consumer running')
+  }
+
+  /** Graceful stop: the in-flight batch finishes (or, while Elasticsearch is down, is left uncommitted). */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return
+    this.#state = 'stopping'
+    const stopAbort = setTimeout(() => this.#stopping.abort(), 15_000)
+    try {
+      await this.#consumer.disconnect()
+      await this.#producer.disconnect()
+    } finally {
+      clearTimeout(stopAbort)
+      this.#state = 'stopped'
+    }
+  }
+
+  #allowRestart(error: Error): boolean {
+    const { maxRestarts, restartWindowMs } = this.#deps.config.ingest
+    const now = Date.now()
+    this.#restarts.push(now)
+    while (this.#restarts.length > 0 && this.#restarts[0]! < now - restartWindowMs) this.#restarts.shift()
+    const allowed = this.#restarts.length <= maxRestarts
+    this.#log.error(
+      { err: error, restartsInWindow: this.#restarts.length, maxRestarts, windowMs: restartWindowMs },
+      allowed ? 'ingest consumer failed; restarting' : 'ingest consumer failed too often; giving up',
+    )
+    return allowed
+  }
+
+  async #handleBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.isEmpty()) return
+    const started = performance.now()
+    const { config, clock, enrichers, isErased } = this.#deps
+    const control: WriteControl = {
+      shouldContinue: () => isRunning() && !isStale(),
+      heartbeat,
+      signal: this.#stopping.signal,
+    }
+    const plan = planBatch(
+      batch.topic,
+      batch.partition,
+      batch.messages,
+      {
+        limits: {
+          maxEventBytes: config.ingest.maxEventBytes,
+          maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+          eventTypes: config.eventTypes,
+          retentionDays: config.retentionDays,
+        },
+        enrichers,
+        indexPrefix: config.es.indexPrefix,
+        isErased,
+      },
+      clock(),
+    )
+    try {
+      await this.#deliver(plan, control)
+    } catch (error) {
+      if (error instanceof BatchAbandoned) {
+        ingestMetrics.abandonedBatches.inc()
+        this.#log.warn({ partition: batch.partition, firstOffset: batch.firstOffset() }, error.message)
+        return
+      }
+      throw error
+    }
+    if (isStale()) {
+      // Partition revoked meanwhile: the new owner re-processes the batch; ids make that harmless.
+      ingestMetrics.abandonedBatches.inc()
+      return
+    }
+    const next = (BigInt(batch.lastOffset()) + 1n).toString()
+    await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+    this.#lastBatchAt = new Date()
+    ingestMetrics.batchSize.observe(batch.messages.length)
+    ingestMetrics.batchSeconds.observe((performance.now() - started) / 1000)
+    ingestMetrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()))
+  }
+
+  async #deliver(plan: BatchPlan, control: WriteControl): Promise<void> {
+    const outcome = await this.#writer.write(plan.index, control)
+    const now = this.#deps.clock()
+    const failed = outcome.failed.map((f) => dlqRecord(f.ref.origin, f.ref.value, { ...f, step: 'bulk_index' }, now))
+    const records = [...plan.dlq, ...failed]
+    if (records.length > 0) await this.#produceDlq(records, control)
+
+    ingestMetrics.events.inc({ outcome: 'indexed', reason: '' }, outcome.indexed)
+    for (const record of records) ingestMetrics.events.inc({ outcome: 'dlq', reason: record.reason })
+    for (const [reason, count] of Object.entries(plan.dropped)) {
+      ingestMetrics.events.inc({ outcome: 'dropped', reason }, count)
+    }
+    if (records.length > 0 || Object.keys(plan.dropped).length > 0) {
+      this.#log.info(
+        { indexed: outcome.indexed, dlq: countBy(records.map((r) => r.reason)), dropped: plan.dropped },
+        'batch delivered with rejects',
+      )
+    }
+  }
+
+  /** Dead-letter records must land before the commit; Kafka trouble is waited out like ES trouble. */
+  async #produceDlq(records: DlqRecord[], control: WriteControl): Promise<void> {
+    const { config } = this.#deps
+    for (let attempt = 0; ; attempt++) {
+      if (!control.shouldContinue()) throw new BatchAbandoned()
+      try {
+        await this.#producer.send({
+          topic: config.kafka.dlqTopic,
+          acks: -1,
+          messages: records.map((record) => ({
+            key: dlqKey(record.origin),
+            value: JSON.stringify(record),
+            headers: { 'spor-reason': record.reason, 'spor-step': record.step },
+          })),
+        })
+        return
+      } catch (error) {
+        this.#log.warn({ err: (error as Error).message, attempt: attempt + 1 }, 'dead-letter produce failed; retrying')
+        const backoff = { baseMs: config.ingest.retryBaseMs, maxMs: config.ingest.retryMaxMs }
+        await waitWithHeartbeat(backoffDelay(backoff, attempt), control)
+      }
+    }
+  }
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1
+  return counts
+}

@@ -1,0 +1,87 @@
+import type { KafkaMessage } from 'kafkajs'
+import { dailyIndex } from '../core/indices.ts'
+import { type Enrichers, enrichEvent } from '../enrich/enrich-event.ts'
+import type { IndexRequest } from './bulk-writer.ts'
+import { type DlqRecord, dlqRecord, type MessageOrigin } from './dlq-record.ts'
+import { type ParseLimits, parseMessage } from './parse-message.ts'
+import type { DropReason } from './results.ts'
+
+export interface PlanContext {
+  limits: ParseLimits
+  enrichers: Enrichers
+  indexPrefix: string
+  /** True when the subject was erased (privacy tombstone): its events must not come back. */
+  isErased?: (tenant: string, user: string) => boolean
+}
+
+/** A document's way back to its Kafka message, for dead-lettering it with the original bytes. */
+export interface MessageRef {
+  origin: MessageOrigin
+  value: Buffer | null
+}
+
+export interface BatchPlan {
+  index: IndexRequest<MessageRef>[]
+  dlq: DlqRecord[]
+  dropped: Partial<Record<DropReason, number>>
+}
+
+/** Document id: tenant + producer event id, so a replay or retry overwrites instead of duplicating. */
+export function documentId(tenant: string, eventId: string): string {
+  return `${tenant}:${eventId}`
+}
+
+/**
+ * The pure part of a batch: every message becomes exactly one of an index request, a dead-letter
+ * record or a counted drop. I/O (bulk, produce, commit) happens in the consumer.
+ */
+export function planBatch(
+  topic: string,
+  partition: number,
+  messages: KafkaMessage[],
+  context: PlanContext,
+  now: Date,
+): BatchPlan {
+  const plan: BatchPlan = { index: [], dlq: [], dropped: {} }
+  for (const message of messages) {
+    const origin: MessageOrigin = {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key ? message.key.toString('utf8') : null,
+      timestamp: new Date(Number(message.timestamp)).toISOString(),
+    }
+    let result = parseMessage(message.value, context.limits, now)
+    if (result.kind === 'ok' && result.value.event.user && context.isErased?.(result.value.event.tenant, result.value.event.user)) {
+      result = { kind: 'drop', reason: 'subject_erased', step: 'privacy_tombstone' }
+    }
+    switch (result.kind) {
+      case 'ok': {
+        const { event, cls, time } = result.value
+        let document: object
+        try {
+          document = enrichEvent(event, cls, context.enrichers, now)
+        } catch (error) {
+          // A bug or a pathological input in an enricher costs one event, never the batch.
+          const failure = { reason: 'enrich_failed' as const, detail: (error as Error).message, step: 'enrich_event' }
+          plan.dlq.push(dlqRecord(origin, message.value, failure, now))
+          break
+        }
+        plan.index.push({
+          index: dailyIndex(context.indexPrefix, cls, time),
+          id: documentId(event.tenant, event.id),
+          document,
+          ref: { origin, value: message.value },
+        })
+        break
+      }
+      case 'dlq':
+        plan.dlq.push(dlqRecord(origin, message.value, result, now))
+        break
+      case 'drop':
+        plan.dropped[result.reason] = (plan.dropped[result.reason] ?? 0) + 1
+        break
+    }
+  }
+  return plan
+}

@@ -1,0 +1,42 @@
+import Fastify from 'fastify'
+import { systemClock } from '../core/clock.ts'
+import { type SporConfig, requirePseudonymKey } from '../core/config.ts'
+import { createEsClient, waitForEs } from '../core/es.ts'
+import { createKafka, waitForKafka } from '../core/kafka.ts'
+import type { Logger } from '../core/logger.ts'
+import { registerOpsRoutes } from '../core/ops-plugin.ts'
+import { runUntilSignal } from '../core/service.ts'
+import { createEnrichers } from '../enrich/index.ts'
+import { IngestConsumer } from './consumer.ts'
+
+/** `spor ingest`: the consumer plus its /health, /ready and /metrics endpoints. */
+export async function runIngest(config: SporConfig, log: Logger): Promise<never> {
+  const enrichers = createEnrichers({
+    uaCacheSize: config.ingest.uaCacheSize,
+    pseudonymKey: requirePseudonymKey(config),
+  })
+  const es = createEsClient(config)
+  const kafka = createKafka(config, log)
+  await Promise.all([waitForEs(es), waitForKafka(kafka)])
+
+  const consumer = new IngestConsumer({ config, es, kafka, log, enrichers, clock: systemClock })
+  const ops = Fastify({ logger: false })
+  await registerOpsRoutes(ops, async () => ({
+    ready: consumer.state === 'running',
+    consumer: consumer.state,
+    lastBatchAt: consumer.lastBatchAt?.toISOString() ?? null,
+  }))
+  await ops.listen({ host: '127.0.0.1', port: config.ingest.httpPort })
+  await consumer.start()
+  log.info({ port: config.ingest.httpPort }, 'ingest ready (health, ready, metrics)')
+
+  return runUntilSignal(
+    log,
+    async () => {
+      await consumer.stop()
+      await ops.close()
+      await es.close()
+    },
+    consumer.fatal,
+  )
+}
