@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { loadConfig } from '../core/config.ts'
+import { SporError } from '../core/errors.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
 import { eventJsonSchema } from '../core/event-schema.ts'
-import { SporError } from '../core/errors.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
@@ -26,7 +26,9 @@ export function registerCoreCommands(program: Command): void {
       if (!['up', 'down', 'status', 'wipe'].includes(action)) {
         throw new SporError('SPOR_ERR_STACK', `unknown action "${action}" (up | down | status | wipe)`)
       }
-      const result = spawnSync('bash', [join(REPO_ROOT, 'stack', 'stack.sh'), action, service], { stdio: 'inherit' })
+      const result = spawnSync('bash', [join(REPO_ROOT, 'stack', 'stack.sh'), action, service], {
+        stdio: 'inherit',
+      })
       process.exitCode = result.status ?? 1
     })
 
@@ -47,7 +49,9 @@ export function registerCoreCommands(program: Command): void {
           : 'this cluster has no ILM: retention is enforced by spor itself (`spor retention enforce`, also run by `spor ingest`)',
       )
       console.log(`index templates: ${indices.templates.join(', ')}`)
-      console.log(`topics created: ${topics.created.join(', ') || '-'}; updated: ${topics.updated.join(', ') || '-'}`)
+      console.log(
+        `topics created: ${topics.created.join(', ') || '-'}; updated: ${topics.updated.join(', ') || '-'}`,
+      )
       await es.close()
     })
 

@@ -1,5 +1,8 @@
 /** One-line progress for long jobs: rewrites the line on a terminal, prints every step otherwise. */
-export function progress(label: string, total?: number): { update: (done: number) => void; done: (message?: string) => void } {
+export function progress(
+  label: string,
+  total?: number,
+): { update: (done: number) => void; done: (message?: string) => void } {
   const started = Date.now()
   let lastPrint = 0
   const tty = process.stderr.isTTY

@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { SporError } from '../core/errors.ts'
 import { registerCoreCommands } from './core-commands.ts'
+import { registerServiceCommands } from './service-commands.ts'
 
 /**
  * The `spor` command. Each command group lives next to what it drives; this file only wires them.
@@ -12,6 +13,7 @@ const program = new Command()
   .showHelpAfterError()
 
 registerCoreCommands(program)
+registerServiceCommands(program)
 
 try {
   await program.parseAsync(process.argv)

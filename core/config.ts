@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { type Static, Type } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { DEFAULT_EVENT_TYPES, type EventTypeTable } from './event-types.ts'
 import { SporError } from './errors.ts'
+import { DEFAULT_EVENT_TYPES, type EventTypeTable } from './event-types.ts'
 import { DEFAULT_RETENTION_DAYS, type RetentionDays } from './retention.ts'
 
 /**
@@ -17,7 +17,9 @@ const Days = Type.Integer({ minimum: 1, maximum: 3650 })
 
 const ConfigSchema = Type.Object(
   {
-    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    ),
     kafka: Type.Object({
       brokers: Type.Array(Type.String({ minLength: 3 }), { minItems: 1 }),
       clientId: Type.String({ minLength: 1 }),
@@ -37,7 +39,7 @@ const ConfigSchema = Type.Object(
       indexPrefix: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', maxLength: 40 }),
       requestTimeoutMs: PositiveInt,
     }),
-    retentionDays: Type.Object({ short: Days, long: Days, alerts: Days, stats: Days }),
+    retentionDays: Type.Object({ short: Days, long: Days, alerts: Days, stats: Days, profiles: Days }),
     ingest: Type.Object({
       maxEventBytes: PositiveInt,
       maxFutureSkewMs: PositiveInt,
@@ -135,7 +137,8 @@ function int(env: Record<string, string | undefined>, key: string, fallback: num
   const raw = env[key]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isInteger(value)) throw new SporError('SPOR_ERR_CONFIG', `${key} must be an integer, got "${raw}"`)
+  if (!Number.isInteger(value))
+    throw new SporError('SPOR_ERR_CONFIG', `${key} must be an integer, got "${raw}"`)
   return value
 }
 
@@ -156,11 +159,17 @@ function loadEventTypes(file: string | undefined): EventTypeTable {
     throw new SporError('SPOR_ERR_CONFIG', `SPOR_EVENT_TYPES_FILE ${file}: ${(error as Error).message}`)
   }
   if (typeof table !== 'object' || table === null || Array.isArray(table)) {
-    throw new SporError('SPOR_ERR_CONFIG', `SPOR_EVENT_TYPES_FILE ${file}: expected an object of type → class`)
+    throw new SporError(
+      'SPOR_ERR_CONFIG',
+      `SPOR_EVENT_TYPES_FILE ${file}: expected an object of type → class`,
+    )
   }
   for (const [type, cls] of Object.entries(table)) {
     if (cls !== 'short' && cls !== 'long') {
-      throw new SporError('SPOR_ERR_CONFIG', `SPOR_EVENT_TYPES_FILE ${file}: ${type} has class "${cls}" (short|long)`)
+      throw new SporError(
+        'SPOR_ERR_CONFIG',
+        `SPOR_EVENT_TYPES_FILE ${file}: ${type} has class "${cls}" (short|long)`,
+      )
     }
   }
   return Object.freeze(table as EventTypeTable)
@@ -205,6 +214,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       long: int(env, 'SPOR_RETENTION_LONG_DAYS', DEFAULT_RETENTION_DAYS.long),
       alerts: int(env, 'SPOR_RETENTION_ALERTS_DAYS', DEFAULT_RETENTION_DAYS.alerts),
       stats: int(env, 'SPOR_RETENTION_STATS_DAYS', DEFAULT_RETENTION_DAYS.stats),
+      // Profiles are derived from short-class data and never outlive it.
+      profiles: int(env, 'SPOR_RETENTION_SHORT_DAYS', DEFAULT_RETENTION_DAYS.profiles),
     },
     ingest: {
       maxEventBytes: int(env, 'SPOR_MAX_EVENT_BYTES', 32 * 1024),

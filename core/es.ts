@@ -25,15 +25,22 @@ export async function waitForEs(es: Client, timeoutMs = 60_000): Promise<{ versi
   while (Date.now() < deadline) {
     try {
       await es.cluster.health({ wait_for_status: 'yellow', timeout: '5s' })
-      const nodes = await es.nodes.info({ node_id: '_local', metric: '_none' } as never).catch(() => undefined)
-      const version = nodes ? Object.values((nodes as { nodes: Record<string, { version: string }> }).nodes)[0]?.version : undefined
+      const nodes = await es.nodes
+        .info({ node_id: '_local', metric: '_none' } as never)
+        .catch(() => undefined)
+      const version = nodes
+        ? Object.values((nodes as { nodes: Record<string, { version: string }> }).nodes)[0]?.version
+        : undefined
       return { version }
     } catch (error) {
       last = error
       await new Promise((r) => setTimeout(r, 500))
     }
   }
-  throw new SporError('SPOR_ERR_UNAVAILABLE', `elasticsearch not ready after ${timeoutMs} ms: ${(last as Error)?.message}`)
+  throw new SporError(
+    'SPOR_ERR_UNAVAILABLE',
+    `elasticsearch not ready after ${timeoutMs} ms: ${(last as Error)?.message}`,
+  )
 }
 
 /** Whether the cluster has index lifecycle management (the local integ-test node has not). */

@@ -95,9 +95,7 @@ export const EventSchema = Type.Object(
     }),
     user: Type.Optional(Identifier('user id; absent for anonymous events')),
     session: Type.Optional(Identifier('session id')),
-    username: Type.Optional(
-      ShortText('login name, only on login attempts (misuse detection, S7)', 256),
-    ),
+    username: Type.Optional(ShortText('login name, only on login attempts (misuse detection, S7)', 256)),
     module: Type.Optional(Identifier('product module (S2)', 64)),
     function: Type.Optional(Identifier('function within the module (S2)', 64)),
     object: Type.Optional(
@@ -108,7 +106,11 @@ export const EventSchema = Type.Object(
     ),
     device: Type.Optional(DeviceSchema),
     ip: Type.Optional(
-      Type.String({ anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }], maxLength: 45, description: 'client IP' }),
+      Type.String({
+        anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }],
+        maxLength: 45,
+        description: 'client IP',
+      }),
     ),
     position: Type.Optional(PositionSchema),
     props: Type.Optional(
@@ -153,5 +155,8 @@ export function validateEvent(
 
 /** The JSON Schema document published as schema/event.v1.json and in the OpenAPI docs. */
 export function eventJsonSchema(): Record<string, unknown> {
-  return { $schema: 'https://json-schema.org/draft/2020-12/schema', ...JSON.parse(JSON.stringify(EventSchema)) }
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    ...JSON.parse(JSON.stringify(EventSchema)),
+  }
 }

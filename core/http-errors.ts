@@ -51,7 +51,11 @@ export function installErrorHandler(app: FastifyInstance): void {
     return reply.code(statusCode).send(body)
   })
   app.setNotFoundHandler((_request, reply) => {
-    const body: ErrorBody = { statusCode: 404, code: 'SPOR_ERR_NOT_FOUND', message: ERRORS.SPOR_ERR_NOT_FOUND.message }
+    const body: ErrorBody = {
+      statusCode: 404,
+      code: 'SPOR_ERR_NOT_FOUND',
+      message: ERRORS.SPOR_ERR_NOT_FOUND.message,
+    }
     return reply.code(404).send(body)
   })
 }

@@ -15,10 +15,12 @@ export function classPattern(prefix: string, cls: RetentionClass): string {
   return `${prefix}-${cls}-*`
 }
 
-const DAILY = /^(.+)-(short|long|alerts|stats)-(\d{4})\.(\d{2})\.(\d{2})$/
+const DAILY = /^(.+)-(short|long|alerts|stats|profiles)-(\d{4})\.(\d{2})\.(\d{2})$/
 
 /** Parses a daily index name; undefined for anything that is not exactly spor's pattern. */
-export function parseDailyIndex(name: string): { prefix: string; cls: RetentionClass; date: Date } | undefined {
+export function parseDailyIndex(
+  name: string,
+): { prefix: string; cls: RetentionClass; date: Date } | undefined {
   const match = DAILY.exec(name)
   if (!match) return undefined
   const [, prefix, cls, y, m, d] = match

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs'
+import { Kafka, type LogEntry, logLevel } from 'kafkajs'
 import type { SporConfig } from './config.ts'
 import type { Logger } from './logger.ts'
 
@@ -12,7 +12,8 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 }
 
 // kafkajs logs these as errors while it retries them itself during broker start and rebalances.
-const TRANSIENT = /coordinator is loading|group coordinator is not available|rebalanc|not the leader|leadership election/i
+const TRANSIENT =
+  /coordinator is loading|group coordinator is not available|rebalanc|not the leader|leadership election/i
 
 /** A Kafka client whose logs go through pino; transient coordinator errors are logged as debug. */
 export function createKafka(config: SporConfig, log: Logger, clientId = config.kafka.clientId): Kafka {

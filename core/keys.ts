@@ -80,8 +80,14 @@ export class KeyStore {
   }
 
   /** Creates a key; the plain key is returned once and never stored. */
-  async create(input: { kind: KeyKind; scope: KeyScope; tenant?: string; name: string }): Promise<{ key: string; record: VerifiedKey }> {
-    if (input.kind === 'ingest' && input.scope !== 'tenant') throw new Error('ingest keys are always tenant-scoped')
+  async create(input: {
+    kind: KeyKind
+    scope: KeyScope
+    tenant?: string
+    name: string
+  }): Promise<{ key: string; record: VerifiedKey }> {
+    if (input.kind === 'ingest' && input.scope !== 'tenant')
+      throw new Error('ingest keys are always tenant-scoped')
     if (input.scope === 'tenant' && !input.tenant) throw new Error('a tenant-scoped key needs a tenant')
     await this.ensureIndex()
     const id = randomBytes(8).toString('hex')
@@ -102,7 +108,12 @@ export class KeyStore {
 
   async revoke(id: string): Promise<boolean> {
     try {
-      await this.#es.update({ index: this.#index, id, doc: { revoked_at: new Date().toISOString() }, refresh: 'wait_for' })
+      await this.#es.update({
+        index: this.#index,
+        id,
+        doc: { revoked_at: new Date().toISOString() },
+        refresh: 'wait_for',
+      })
       this.#cache.delete(id)
       return true
     } catch (error) {
@@ -113,7 +124,11 @@ export class KeyStore {
 
   async list(): Promise<VerifiedKey[]> {
     await this.ensureIndex()
-    const result = await this.#es.search<KeyRecord>({ index: this.#index, size: 1000, sort: [{ created_at: 'asc' }] })
+    const result = await this.#es.search<KeyRecord>({
+      index: this.#index,
+      size: 1000,
+      sort: [{ created_at: 'asc' }],
+    })
     return result.hits.hits.map((hit) => {
       const { hash: _hash, ...visible } = hit._source!
       return visible

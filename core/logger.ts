@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino'
+import { type Logger, pino } from 'pino'
 
 export type { Logger }
 
@@ -9,6 +9,9 @@ export function createLogger(service: string, level: string = process.env.SPOR_L
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['*.password', '*.apiKey', 'headers.authorization', 'req.headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.password', '*.apiKey', 'headers.authorization', 'req.headers.authorization'],
+      censor: '[redacted]',
+    },
   })
 }

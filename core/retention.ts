@@ -3,7 +3,7 @@
  * consumer and the docs read. S10 of the privacy policy: connection and login logs are deleted
  * after three weeks, other logs after one year.
  */
-export const RETENTION_CLASSES = ['short', 'long', 'alerts', 'stats'] as const
+export const RETENTION_CLASSES = ['short', 'long', 'alerts', 'stats', 'profiles'] as const
 export type RetentionClass = (typeof RETENTION_CLASSES)[number]
 
 /** Classes that raw events are indexed into; alerts and stats are derived. */
@@ -17,6 +17,8 @@ export const DEFAULT_RETENTION_DAYS: RetentionDays = Object.freeze({
   alerts: 365,
   // Anonymous rollups carry no personal data; 25 months allows year-over-year comparisons.
   stats: 760,
+  // Derived from the short class's last 21 days, so kept no longer than it (S5, S10).
+  profiles: 21,
 })
 
 export const DAY_MS = 86_400_000

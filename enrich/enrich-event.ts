@@ -65,7 +65,12 @@ function geoFields(geo: GeoInfo | undefined, cls: EventClass): GeoFields | undef
  * precise location (S1, S3); long-class documents carry only "who did what" (S2) with a
  * truncated IP, because they are kept for a year (S10).
  */
-export function enrichEvent(event: SporEvent, cls: EventClass, enrichers: Enrichers, receivedAt: Date): EventDocument {
+export function enrichEvent(
+  event: SporEvent,
+  cls: EventClass,
+  enrichers: Enrichers,
+  receivedAt: Date,
+): EventDocument {
   const geo = event.ip ? enrichers.lookupGeo(event.ip) : undefined
   const ipPrefix = event.ip ? truncateIp(event.ip) : undefined
   const userPseudo = event.user ? enrichers.pseudonym(event.tenant, event.user) : undefined
@@ -114,7 +119,13 @@ function stripUndefined<T>(value: T): T {
   for (const [key, child] of Object.entries(value)) {
     if (child === undefined) continue
     const cleaned = stripUndefined(child)
-    if (cleaned && typeof cleaned === 'object' && !Array.isArray(cleaned) && Object.keys(cleaned).length === 0) continue
+    if (
+      cleaned &&
+      typeof cleaned === 'object' &&
+      !Array.isArray(cleaned) &&
+      Object.keys(cleaned).length === 0
+    )
+      continue
     out[key] = cleaned
   }
   return out as T

@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs'
-import { partitionKey } from '../ingest/collector/app.ts'
 import type { SporEvent } from '../core/event-schema.ts'
+import { partitionKey } from '../ingest/collector/app.ts'
 
 /** Sends events to a topic in batches; reports progress after each batch. */
 export async function produceEvents(

@@ -1,6 +1,6 @@
 import type { SporEvent } from '../core/event-schema.ts'
 import { DEVICE_PROFILES, type DeviceProfile, IPS_BY_COUNTRY } from './devices.ts'
-import { pick, type Random, seededRandom, weighted } from './random.ts'
+import { pick, seededRandom, weighted } from './random.ts'
 
 /** Modules and their functions, as in a business SaaS product. */
 export const MODULES: Readonly<Record<string, readonly string[]>> = {
@@ -46,7 +46,9 @@ export interface TrafficOptions {
 }
 
 /** The simulated population: stable per seed, so tests can compute expected figures from it. */
-export function simulatedUsers(options: Pick<TrafficOptions, 'seed' | 'tenants' | 'usersPerTenant'>): SimUser[] {
+export function simulatedUsers(
+  options: Pick<TrafficOptions, 'seed' | 'tenants' | 'usersPerTenant'>,
+): SimUser[] {
   const random = seededRandom(options.seed)
   const users: SimUser[] = []
   for (const tenant of options.tenants) {
@@ -132,17 +134,42 @@ export function* generateTraffic(options: TrafficOptions): Generator<SporEvent> 
           yield base('feature.use', {
             module,
             function: fn,
-            object: { type: module === 'invoicing' ? 'invoice' : 'record', id: String(Math.floor(random() * 10_000)) },
+            object: {
+              type: module === 'invoicing' ? 'invoice' : 'record',
+              id: String(Math.floor(random() * 10_000)),
+            },
           })
         }
       }
-      if (random() < 0.1) yield base('job.start', { module: 'mail', function: 'campaign.send', props: { recipients: 50 + Math.floor(random() * 500) } })
-      if (random() < 0.2) yield base('message.send', { module: 'mail', function: 'message.send', props: { recipients: 1 + Math.floor(random() * 3) } })
-      if (u.admin && random() < 0.3) yield base('admin.user_invite', { module: 'admin', function: 'users.invite' })
+      if (random() < 0.1)
+        yield base('job.start', {
+          module: 'mail',
+          function: 'campaign.send',
+          props: { recipients: 50 + Math.floor(random() * 500) },
+        })
+      if (random() < 0.2)
+        yield base('message.send', {
+          module: 'mail',
+          function: 'message.send',
+          props: { recipients: 1 + Math.floor(random() * 3) },
+        })
+      if (u.admin && random() < 0.3)
+        yield base('admin.user_invite', { module: 'admin', function: 'users.invite' })
       yield base('session.logout')
       if (random() < (options.anonymousShare ?? 0.1)) {
         const visitor = `anon-${seq}`
-        yield { v: 1, id: `evt-${options.seed}-${seq++}`, type: 'page.view', ts: new Date(Math.min(t, options.end.getTime())).toISOString(), tenant: u.tenant, session: visitor, module: 'public', function: 'landing', ip: u.ip, device: { ua: profile.ua } }
+        yield {
+          v: 1,
+          id: `evt-${options.seed}-${seq++}`,
+          type: 'page.view',
+          ts: new Date(Math.min(t, options.end.getTime())).toISOString(),
+          tenant: u.tenant,
+          session: visitor,
+          module: 'public',
+          function: 'landing',
+          ip: u.ip,
+          device: { ua: profile.ua },
+        }
       }
     }
   }

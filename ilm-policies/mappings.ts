@@ -65,7 +65,13 @@ export function mergeProperties(base: Properties, extra: Properties): Properties
   const out: Properties = { ...base }
   for (const [name, prop] of Object.entries(extra)) {
     const existing = out[name]
-    if (existing && 'properties' in existing && 'properties' in prop && existing.properties && prop.properties) {
+    if (
+      existing &&
+      'properties' in existing &&
+      'properties' in prop &&
+      existing.properties &&
+      prop.properties
+    ) {
       out[name] = { ...existing, properties: mergeProperties(existing.properties, prop.properties) }
     } else {
       out[name] = prop

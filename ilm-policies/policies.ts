@@ -12,7 +12,11 @@ export function policyName(prefix: string, cls: RetentionClass): string {
 
 export function lifecyclePolicy(cls: RetentionClass, retention: RetentionDays): estypes.IlmPolicy {
   return {
-    _meta: { managed_by: 'spor', class: cls, description: `delete ${cls} indices ${retention[cls]} days after their date` },
+    _meta: {
+      managed_by: 'spor',
+      class: cls,
+      description: `delete ${cls} indices ${retention[cls]} days after their date`,
+    },
     phases: {
       hot: { min_age: '0ms', actions: {} },
       delete: { min_age: `${retention[cls]}d`, actions: { delete: { delete_searchable_snapshot: true } } },

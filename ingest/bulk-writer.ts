@@ -100,8 +100,12 @@ export class BulkWriter {
     for (let attempt = 0; ; attempt++) {
       if (!control.shouldContinue()) throw new BatchAbandoned()
       try {
-        const response = await this.#es.bulk({ operations: chunk.map((p) => p.lines) as never[], refresh: false })
-        if (attempt > 0) this.#log.info({ attempts: attempt + 1 }, 'elasticsearch reachable again; bulk delivered')
+        const response = await this.#es.bulk({
+          operations: chunk.map((p) => p.lines) as never[],
+          refresh: false,
+        })
+        if (attempt > 0)
+          this.#log.info({ attempts: attempt + 1 }, 'elasticsearch reachable again; bulk delivered')
         ingestMetrics.esAvailable.set(1)
         return response.items.map((item) => {
           const result = Object.values(item)[0]!
@@ -117,13 +121,15 @@ export class BulkWriter {
         const wait = backoffDelay(this.#options.backoff, attempt)
         // Log the first failure and then about every tenth, so an outage is visible but not noisy.
         if (attempt % 10 === 0) {
-          this.#log.warn({ err: (error as Error).message, attempt: attempt + 1, waitMs: wait }, 'bulk request failed; retrying')
+          this.#log.warn(
+            { err: (error as Error).message, attempt: attempt + 1, waitMs: wait },
+            'bulk request failed; retrying',
+          )
         }
         await waitWithHeartbeat(wait, control)
       }
     }
   }
-
 
   /** Splits by serialised size so one bulk request stays near `maxBytes` (a few MB is the sweet spot). */
   *#chunks<T extends { lines: string }>(items: T[]): Generator<T[]> {

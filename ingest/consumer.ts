@@ -94,7 +94,9 @@ export class IngestConsumer {
       if (payload.restart) return
       this.#state = 'crashed'
       this.#log.fatal({ err: payload.error }, 'ingest consumer stopped after repeated fatal errors')
-      this.#reportFatal(new SporError('SPOR_ERR_FATAL_RESTARTS', payload.error.message, { cause: payload.error }))
+      this.#reportFatal(
+        new SporError('SPOR_ERR_FATAL_RESTARTS', payload.error.message, { cause: payload.error }),
+      )
     })
     await this.#producer.connect()
     await this.#consumer.connect()
@@ -106,7 +108,10 @@ export class IngestConsumer {
       eachBatch: (payload) => this.#handleBatch(payload),
     })
     this.#state = 'running'
-    this.#log.info({ topic: config.kafka.eventsTopic, group: config.kafka.ingestGroup }, 'ingest consumer running')
+    this.#log.info(
+      { topic: config.kafka.eventsTopic, group: config.kafka.ingestGroup },
+      'ingest consumer running',
+    )
   }
 
   /** Graceful stop: the in-flight batch finishes (or, while Elasticsearch is down, is left uncommitted). */
@@ -188,7 +193,9 @@ export class IngestConsumer {
   async #deliver(plan: BatchPlan, control: WriteControl): Promise<void> {
     const outcome = await this.#writer.write(plan.index, control)
     const now = this.#deps.clock()
-    const failed = outcome.failed.map((f) => dlqRecord(f.ref.origin, f.ref.value, { ...f, step: 'bulk_index' }, now))
+    const failed = outcome.failed.map((f) =>
+      dlqRecord(f.ref.origin, f.ref.value, { ...f, step: 'bulk_index' }, now),
+    )
     const records = [...plan.dlq, ...failed]
     if (records.length > 0) await this.#produceDlq(records, control)
 
@@ -222,7 +229,10 @@ export class IngestConsumer {
         })
         return
       } catch (error) {
-        this.#log.warn({ err: (error as Error).message, attempt: attempt + 1 }, 'dead-letter produce failed; retrying')
+        this.#log.warn(
+          { err: (error as Error).message, attempt: attempt + 1 },
+          'dead-letter produce failed; retrying',
+        )
         const backoff = { baseMs: config.ingest.retryBaseMs, maxMs: config.ingest.retryMaxMs }
         await waitWithHeartbeat(backoffDelay(backoff, attempt), control)
       }

@@ -1,5 +1,5 @@
-import { classOf, type EventTypeTable } from '../core/event-types.ts'
 import { type SporEvent, validateEvent } from '../core/event-schema.ts'
+import { classOf, type EventTypeTable } from '../core/event-types.ts'
 import { type EventClass, isPastRetention, type RetentionDays } from '../core/retention.ts'
 import { dlq, drop, ok, type StepResult } from './results.ts'
 
@@ -39,7 +39,11 @@ export function parseMessage(value: Buffer | null, limits: ParseLimits, now: Dat
  * Validates and classifies a decoded event. Shared by the consumer and the collector, so a
  * client is told at once what the consumer would otherwise dead-letter.
  */
-export function checkEvent(decoded: unknown, limits: Omit<ParseLimits, 'maxEventBytes'>, now: Date): StepResult<ParsedEvent> {
+export function checkEvent(
+  decoded: unknown,
+  limits: Omit<ParseLimits, 'maxEventBytes'>,
+  now: Date,
+): StepResult<ParsedEvent> {
   const step = 'check_event'
   const validation = validateEvent(decoded)
   if (!validation.ok) {
@@ -50,7 +54,11 @@ export function checkEvent(decoded: unknown, limits: Omit<ParseLimits, 'maxEvent
   if (!cls) return dlq(step, 'unknown_type', `event type "${event.type}" is not in the event type table`)
   const time = new Date(event.ts)
   if (time.getTime() - now.getTime() > limits.maxFutureSkewMs) {
-    return dlq(step, 'ts_in_future', `ts ${event.ts} is more than ${limits.maxFutureSkewMs} ms ahead of ${now.toISOString()}`)
+    return dlq(
+      step,
+      'ts_in_future',
+      `ts ${event.ts} is more than ${limits.maxFutureSkewMs} ms ahead of ${now.toISOString()}`,
+    )
   }
   // A late event already past its retention would be deleted at once: not indexed, only counted.
   if (isPastRetention(time, limits.retentionDays[cls], now)) return drop(step, 'past_retention')

@@ -52,7 +52,11 @@ export function planBatch(
       timestamp: new Date(Number(message.timestamp)).toISOString(),
     }
     let result = parseMessage(message.value, context.limits, now)
-    if (result.kind === 'ok' && result.value.event.user && context.isErased?.(result.value.event.tenant, result.value.event.user)) {
+    if (
+      result.kind === 'ok' &&
+      result.value.event.user &&
+      context.isErased?.(result.value.event.tenant, result.value.event.user)
+    ) {
       result = { kind: 'drop', reason: 'subject_erased', step: 'privacy_tombstone' }
     }
     switch (result.kind) {
@@ -63,7 +67,11 @@ export function planBatch(
           document = enrichEvent(event, cls, context.enrichers, now)
         } catch (error) {
           // A bug or a pathological input in an enricher costs one event, never the batch.
-          const failure = { reason: 'enrich_failed' as const, detail: (error as Error).message, step: 'enrich_event' }
+          const failure = {
+            reason: 'enrich_failed' as const,
+            detail: (error as Error).message,
+            step: 'enrich_event',
+          }
           plan.dlq.push(dlqRecord(origin, message.value, failure, now))
           break
         }

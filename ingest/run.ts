@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import { systemClock } from '../core/clock.ts'
-import { type SporConfig, requirePseudonymKey } from '../core/config.ts'
+import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'

@@ -32,7 +32,11 @@ export async function ensureTopics(kafka: Kafka, config: SporConfig): Promise<To
     if (present.length > 0) {
       await admin.alterConfigs({
         validateOnly: false,
-        resources: present.map((t) => ({ type: 2 /* TOPIC */, name: t.topic, configEntries: t.configEntries ?? [] })),
+        resources: present.map((t) => ({
+          type: 2 /* TOPIC */,
+          name: t.topic,
+          configEntries: t.configEntries ?? [],
+        })),
       })
     }
     return { created: missing.map((t) => t.topic), updated: present.map((t) => t.topic) }

@@ -31,9 +31,26 @@ STOP_TIMEOUT=30
 
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)     # .../stack
 REPO_DIR=$(cd "$SRC_DIR/.." && pwd)
+# Where state lives by default: <repo>/.spor. As root, Elasticsearch runs as another user, who
+# must be able to traverse every parent directory; a clone under a private folder (e.g. /root)
+# falls back to a per-clone folder under /var/tmp instead of failing.
+default_state_dir() {
+  local dir=$REPO_DIR
+  if [[ $(id -u) -eq 0 ]]; then
+    while [[ $dir != / ]]; do
+      if [[ $(( 0$(stat -c %a "$dir") & 1 )) -eq 0 ]]; then
+        echo "/var/tmp/spor-$(printf %s "$REPO_DIR" | md5sum | cut -c1-12)"
+        return
+      fi
+      dir=$(dirname "$dir")
+    done
+  fi
+  echo "$REPO_DIR/.spor"
+}
+STATE_DIR=$(default_state_dir)
 # Absolute paths: the ES process runs as another user from another working directory.
-CACHE_DIR=$(realpath -m "${SPOR_CACHE_DIR:-$REPO_DIR/.spor/cache}")
-STACK_DIR=$(realpath -m "${SPOR_STACK_DIR:-$REPO_DIR/.spor/stack}")
+CACHE_DIR=$(realpath -m "${SPOR_CACHE_DIR:-$STATE_DIR/cache}")
+STACK_DIR=$(realpath -m "${SPOR_STACK_DIR:-$STATE_DIR/stack}")
 READY_TIMEOUT=${SPOR_STACK_TIMEOUT:-120}
 
 KAFKA_PORT=${SPOR_KAFKA_PORT:-9092}

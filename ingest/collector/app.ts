@@ -68,9 +68,15 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
   await app.register(async (api) => {
     api.addHook('onRequest', async (request) => {
       const header = request.headers.authorization
-      const plain = header?.startsWith('Bearer ') ? header.slice(7).trim() : (request.headers['x-spor-key'] as string | undefined)
+      const plain = header?.startsWith('Bearer ')
+        ? header.slice(7).trim()
+        : (request.headers['x-spor-key'] as string | undefined)
       const key = await keys.verify(plain, 'ingest')
-      if (!key) throw new SporError('SPOR_ERR_UNAUTHORIZED', 'send a valid ingest key as "Authorization: Bearer <key>"')
+      if (!key)
+        throw new SporError(
+          'SPOR_ERR_UNAUTHORIZED',
+          'send a valid ingest key as "Authorization: Bearer <key>"',
+        )
       request.ingestKey = key
     })
     await api.register(rateLimit, {
@@ -135,14 +141,25 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
         const rejected: Rejection[] = []
         body.events.forEach((raw, index) => {
           const result = checkEvent(withRequestContext(raw, context), limitsOf(config), now)
-          const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : undefined
+          const id =
+            typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : undefined
           if (result.kind === 'dlq') {
             rejected.push({ index, id, reason: result.reason, errors: result.detail.split('; ') })
           } else if (result.kind === 'drop') {
-            rejected.push({ index, id, reason: result.reason, errors: ['event is older than its retention period'] })
+            rejected.push({
+              index,
+              id,
+              reason: result.reason,
+              errors: ['event is older than its retention period'],
+            })
           } else if (result.value.event.tenant !== key.tenant) {
             // Same answer as any other invalid field: no hint whether that tenant exists.
-            rejected.push({ index, id, reason: 'tenant_mismatch', errors: ['/tenant does not match the ingest key'] })
+            rejected.push({
+              index,
+              id,
+              reason: 'tenant_mismatch',
+              errors: ['/tenant does not match the ingest key'],
+            })
           } else {
             accepted.push(result.value.event)
           }
@@ -165,7 +182,10 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
         } catch (error) {
           request.log.error({ err: error }, 'produce to kafka failed')
           reply.header('retry-after', '5')
-          throw new SporError('SPOR_ERR_KAFKA', 'events were not stored; retry the same batch (ids make it idempotent)')
+          throw new SporError(
+            'SPOR_ERR_KAFKA',
+            'events were not stored; retry the same batch (ids make it idempotent)',
+          )
         }
         collected.inc({ outcome: 'accepted' }, accepted.length)
         return reply.code(202).send({ accepted: accepted.length, rejected })

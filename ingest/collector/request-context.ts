@@ -45,7 +45,10 @@ export function clientHintsFromHeaders(headers: Headers): ClientHints | undefine
     platform: unquote(header(headers, 'sec-ch-ua-platform'))?.slice(0, 64) || undefined,
     platformVersion: unquote(header(headers, 'sec-ch-ua-platform-version'))?.slice(0, 64) || undefined,
     model: unquote(header(headers, 'sec-ch-ua-model'))?.slice(0, 128),
-    mobile: header(headers, 'sec-ch-ua-mobile') === undefined ? undefined : header(headers, 'sec-ch-ua-mobile')?.trim() === '?1',
+    mobile:
+      header(headers, 'sec-ch-ua-mobile') === undefined
+        ? undefined
+        : header(headers, 'sec-ch-ua-mobile')?.trim() === '?1',
   }
   const present = Object.entries(hints).filter(([, v]) => v !== undefined && v !== '')
   return present.length > 0 ? (Object.fromEntries(present) as ClientHints) : undefined

@@ -1,0 +1,89 @@
+import type { Command } from 'commander'
+import { loadConfig } from '../core/config.ts'
+import { SporError } from '../core/errors.ts'
+import { createEsClient } from '../core/es.ts'
+import { type KeyKind, type KeyScope, KeyStore } from '../core/keys.ts'
+import { createLogger } from '../core/logger.ts'
+import { runCollector } from '../ingest/collector/run.ts'
+import { runQuery } from '../query/run.ts'
+
+/** collector, query and keys: the HTTP services and their access keys. */
+export function registerServiceCommands(program: Command): void {
+  program
+    .command('collector')
+    .description('HTTP endpoint POST /v1/events in front of the events topic')
+    .action(async () => {
+      const config = loadConfig()
+      await runCollector(config, createLogger('collector', config.logLevel))
+    })
+
+  program
+    .command('query')
+    .description('statistics, alerts and subject-rights API with OpenAPI docs at /docs')
+    .action(async () => {
+      const config = loadConfig()
+      await runQuery(config, createLogger('query', config.logLevel))
+    })
+
+  const keys = program.command('keys').description('create, list and revoke access keys (stored hashed)')
+  keys
+    .command('create')
+    .description('create a key; the key is printed once and never stored')
+    .requiredOption('--kind <kind>', 'ingest (collector) | api (query API)')
+    .option('--tenant <tenant>', 'bind the key to one tenant (required for ingest keys)')
+    .option('--product-wide', 'an api key across all tenants (aggregates only)')
+    .option('--name <name>', 'what the key is for', 'unnamed')
+    .option('--json', 'print the key and its record as JSON')
+    .action(
+      async (options: {
+        kind: string
+        tenant?: string
+        productWide?: boolean
+        name: string
+        json?: boolean
+      }) => {
+        if (options.kind !== 'ingest' && options.kind !== 'api')
+          throw new SporError('SPOR_ERR_BAD_REQUEST', '--kind is ingest or api')
+        const scope: KeyScope = options.productWide ? 'product' : 'tenant'
+        if (scope === 'tenant' && !options.tenant)
+          throw new SporError('SPOR_ERR_BAD_REQUEST', 'give --tenant, or --product-wide for an api key')
+        if (scope === 'product' && options.kind === 'ingest')
+          throw new SporError('SPOR_ERR_BAD_REQUEST', 'ingest keys are always bound to a tenant')
+        const store = keyStore()
+        const created = await store.create({
+          kind: options.kind as KeyKind,
+          scope,
+          tenant: options.tenant,
+          name: options.name,
+        })
+        if (options.json) console.log(JSON.stringify(created))
+        else
+          console.log(
+            `${created.key}\n(id ${created.record.id}, ${scope}${options.tenant ? ` ${options.tenant}` : ''}; shown once, store it now)`,
+          )
+      },
+    )
+  keys
+    .command('list')
+    .description('list keys (ids, scopes; never secrets)')
+    .action(async () => {
+      for (const k of await keyStore().list()) {
+        console.log(
+          `${k.id}  ${k.kind.padEnd(6)} ${k.scope.padEnd(7)} ${(k.tenant ?? '*').padEnd(16)} ${k.name}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`,
+        )
+      }
+    })
+  keys
+    .command('revoke')
+    .argument('<id>', 'key id')
+    .description('revoke a key (effective within SPOR_KEY_CACHE_MS)')
+    .action(async (id: string) => {
+      if (!(await keyStore().revoke(id))) throw new SporError('SPOR_ERR_NOT_FOUND', `no key ${id}`)
+      console.log(`revoked ${id}`)
+    })
+}
+
+function keyStore(): KeyStore {
+  const config = loadConfig()
+  return new KeyStore(createEsClient(config), config.es.indexPrefix, 0)
+}

@@ -1,0 +1,71 @@
+import type { Client } from '@elastic/elasticsearch'
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Clock } from '../core/clock.ts'
+import type { SporConfig } from '../core/config.ts'
+import { installErrorHandler } from '../core/http-errors.ts'
+import type { KeyStore } from '../core/keys.ts'
+import type { Logger } from '../core/logger.ts'
+import { registerOpsRoutes } from '../core/ops-plugin.ts'
+import { apiKeyAuth } from './auth.ts'
+
+export interface QueryDeps {
+  config: SporConfig
+  es: Client
+  keys: KeyStore
+  log: Logger
+  clock: Clock
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deps: QueryDeps
+  }
+}
+
+/**
+ * `spor query`: statistics, alerts, subject-rights and admin APIs, each route group an
+ * encapsulated plugin under /v1 with its JSON schemas, behind API-key auth and a per-key rate
+ * limit. OpenAPI at /docs/json, its UI at /docs.
+ */
+export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'query' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  })
+  app.decorate('deps', deps)
+  installErrorHandler(app)
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'spor query API', version: '1' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await registerOpsRoutes(app, async () => {
+    const health = await deps.es.cluster.health({ timeout: '2s' }).catch(() => undefined)
+    return {
+      ready: health !== undefined && health.status !== 'red',
+      elasticsearch: health?.status ?? 'unreachable',
+    }
+  })
+
+  await app.register(
+    async (v1) => {
+      await v1.register(apiKeyAuth, { keys: deps.keys })
+      await v1.register(rateLimit, {
+        max: 600,
+        timeWindow: 3_600_000,
+        hook: 'preHandler',
+        keyGenerator: (request) => request.apiKey?.id ?? request.ip,
+      })
+      // Route groups register here, one plugin each (statistics, alerts, subjects, segments).
+    },
+    { prefix: '/v1' },
+  )
+  return app
+}

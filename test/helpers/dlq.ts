@@ -1,0 +1,29 @@
+import type { Kafka } from 'kafkajs'
+import type { DlqRecord } from '../../ingest/dlq-record.ts'
+
+/** Reads every record currently in a dead-letter topic (from the beginning, own group). */
+export async function readTopic<T = DlqRecord>(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+  timeoutMs = 30_000,
+): Promise<T[]> {
+  const consumer = kafka.consumer({ groupId: `reader-${topic}-${Date.now()}` })
+  const records: T[] = []
+  await consumer.connect()
+  await consumer.subscribe({ topics: [topic], fromBeginning: true })
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs)
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        records.push(JSON.parse(message.value!.toString('utf8')) as T)
+        if (records.length >= expected) {
+          clearTimeout(timer)
+          resolve()
+        }
+      },
+    })
+  })
+  await consumer.disconnect()
+  return records
+}

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto'
+import type { Client } from '@elastic/elasticsearch'
+import type { Kafka } from 'kafkajs'
+import { loadConfig, type SporConfig, type SporEnv } from '../../core/config.ts'
+import { createEsClient } from '../../core/es.ts'
+import { createKafka } from '../../core/kafka.ts'
+import { createLogger, type Logger } from '../../core/logger.ts'
+import { installIndexSetup } from '../../ilm-policies/install.ts'
+import { ensureTopics } from '../../ingest/topics.ts'
+
+/**
+ * An isolated spor installation on the shared local stack: its own index prefix, topics and
+ * consumer groups, so test files can run side by side. `cleanup()` deletes what it created
+ * (indices by exact name: the cluster refuses wildcard deletes).
+ */
+export interface TestEnv {
+  name: string
+  env: SporEnv & Record<string, string>
+  config: SporConfig
+  es: Client
+  kafka: Kafka
+  log: Logger
+  cleanup: () => Promise<void>
+}
+
+export const TEST_PSEUDONYM_KEY = 'test-only-pseudonym-key-0123456789abcdef'
+
+export async function createTestEnv(label: string, overrides: Record<string, string> = {}): Promise<TestEnv> {
+  const name = `t${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}${randomBytes(3).toString('hex')}`
+  const env: SporEnv & Record<string, string> = {
+    SPOR_INDEX_PREFIX: name,
+    SPOR_TOPIC_PREFIX: name,
+    SPOR_PSEUDONYM_KEY: TEST_PSEUDONYM_KEY,
+    SPOR_LOG_LEVEL: process.env.SPOR_TEST_LOG_LEVEL ?? 'warn',
+    SPOR_RETRY_BASE_MS: '100',
+    SPOR_RETRY_MAX_MS: '2000',
+    ...(process.env.SPOR_KAFKA_BROKERS ? { SPOR_KAFKA_BROKERS: process.env.SPOR_KAFKA_BROKERS } : {}),
+    ...(process.env.SPOR_ES_URL ? { SPOR_ES_URL: process.env.SPOR_ES_URL } : {}),
+    ...overrides,
+  }
+  const config = loadConfig(env)
+  const log = createLogger(`test-${label}`, config.logLevel)
+  const es = createEsClient(config)
+  const kafka = createKafka(config, log)
+  await installIndexSetup(es, config)
+  await ensureTopics(kafka, config)
+  return {
+    name,
+    env,
+    config,
+    es,
+    kafka,
+    log,
+    cleanup: async () => {
+      const indices = await es.cat.indices({ index: `${name}-*`, format: 'json', h: 'index' }).catch(() => [])
+      const names = (indices as { index?: string }[]).map((i) => i.index!).filter(Boolean)
+      if (names.length > 0) await es.indices.delete({ index: names, ignore_unavailable: true })
+      const templates = await es.indices
+        .getIndexTemplate({ name: `${name}-*` })
+        .catch(() => ({ index_templates: [] }))
+      for (const t of templates.index_templates) await es.indices.deleteIndexTemplate({ name: t.name })
+      const admin = kafka.admin()
+      await admin.connect()
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${name}.`))
+      if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => {})
+      await admin.disconnect()
+      await es.close()
+    },
+  }
+}
+
+/** Polls `probe` until it returns a value accepted by `done`, or fails with the last value seen. */
+export async function waitFor<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  { timeoutMs = 60_000, intervalMs = 250, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: T | undefined
+  while (Date.now() < deadline) {
+    last = await probe()
+    if (done(last)) return last
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`)
+}
+
+/** Number of documents in the test's indices matching a pattern suffix, e.g. `short-*`. */
+export async function countDocs(t: TestEnv, suffix = '*', query?: object): Promise<number> {
+  await t.es.indices.refresh({
+    index: `${t.name}-${suffix}`,
+    ignore_unavailable: true,
+    allow_no_indices: true,
+  })
+  const result = await t.es.count({
+    index: `${t.name}-${suffix}`,
+    ignore_unavailable: true,
+    allow_no_indices: true,
+    ...(query ? { query } : {}),
+  })
+  return result.count
+}
