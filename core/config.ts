@@ -66,6 +66,12 @@ const ConfigSchema = Type.Object(
       keyCacheMs: Type.Integer({ minimum: 0 }),
     }),
     query: Type.Object({ host: Type.String(), port: Port, kAnonymity: Type.Integer({ minimum: 2 }) }),
+    privacy: Type.Object({
+      /** How often consumers reload erasure tombstones. */
+      tombstoneRefreshMs: PositiveInt,
+      /** Extra wait after the tombstone, beyond two refreshes, for batches already in flight. */
+      eraseGraceMs: Type.Integer({ minimum: 0 }),
+    }),
     /** Master key for per-tenant pseudonyms (HMAC). Secret: environment only. */
     pseudonymKey: Type.Optional(Type.String({ minLength: 32 })),
   },
@@ -117,6 +123,8 @@ const ENV_KEYS = [
   'SPOR_QUERY_PORT',
   'SPOR_K_ANONYMITY',
   'SPOR_PSEUDONYM_KEY',
+  'SPOR_TOMBSTONE_REFRESH_MS',
+  'SPOR_ERASE_GRACE_MS',
   // read by stack/stack.sh, listed so they are not rejected as typos
   'SPOR_CACHE_DIR',
   'SPOR_STACK_DIR',
@@ -244,6 +252,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       host: env.SPOR_QUERY_HOST ?? '127.0.0.1',
       port: int(env, 'SPOR_QUERY_PORT', 8081),
       kAnonymity: int(env, 'SPOR_K_ANONYMITY', 5),
+    },
+    privacy: {
+      tombstoneRefreshMs: int(env, 'SPOR_TOMBSTONE_REFRESH_MS', 5_000),
+      eraseGraceMs: int(env, 'SPOR_ERASE_GRACE_MS', 5_000),
     },
     pseudonymKey: env.SPOR_PSEUDONYM_KEY,
   }
