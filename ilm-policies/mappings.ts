@@ -16,7 +16,8 @@ const COMMON: Properties = {
   received_at: { type: 'date' },
   event: obj({ id: keyword, type: keyword, v: { type: 'byte' } }),
   tenant: keyword,
-  user: obj({ id: keyword, pseudo: keyword }),
+  // erased: set when a data-subject erasure removed the identifiers from a kept document (S9).
+  user: obj({ id: keyword, pseudo: keyword, erased: { type: 'boolean' } }),
   session: obj({ id: keyword }),
   module: keyword,
   function: keyword,
