@@ -74,6 +74,21 @@ const ConfigSchema = Type.Object(
     }),
     /** Master key for per-tenant pseudonyms (HMAC). Secret: environment only. */
     pseudonymKey: Type.Optional(Type.String({ minLength: 32 })),
+    detect: Type.Object({
+      /** JSON file with rule settings and per-tenant overrides (detect/rule-config.ts). */
+      rulesFile: Type.Optional(Type.String({ minLength: 1 })),
+      /** Event-time lookback replayed from the repartition topic on start (state rebuild). */
+      lookbackMs: PositiveInt,
+      /** Bound on keys held per stream kind (IPs, accounts, users, ...); least recently used go first. */
+      maxKeys: PositiveInt,
+      /** retention.ms of the internal repartition topic: it holds IPs, so inside the short class. */
+      repartitionRetentionMs: PositiveInt,
+      webhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+      /** HMAC-SHA256 key for the webhook signature. Secret: environment only. */
+      webhookSecret: Type.Optional(Type.String({ minLength: 16 })),
+      webhookMaxAttempts: PositiveInt,
+      httpPort: Port,
+    }),
   },
   { additionalProperties: false },
 )
@@ -125,6 +140,14 @@ const ENV_KEYS = [
   'SPOR_PSEUDONYM_KEY',
   'SPOR_TOMBSTONE_REFRESH_MS',
   'SPOR_ERASE_GRACE_MS',
+  'SPOR_DETECT_RULES_FILE',
+  'SPOR_DETECT_LOOKBACK_HOURS',
+  'SPOR_DETECT_MAX_KEYS',
+  'SPOR_DETECT_REPARTITION_RETENTION_HOURS',
+  'SPOR_DETECT_WEBHOOK_URL',
+  'SPOR_DETECT_WEBHOOK_SECRET',
+  'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS',
+  'SPOR_DETECT_HTTP_PORT',
   // read by stack/stack.sh, listed so they are not rejected as typos
   'SPOR_CACHE_DIR',
   'SPOR_STACK_DIR',
@@ -258,6 +281,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       eraseGraceMs: int(env, 'SPOR_ERASE_GRACE_MS', 5_000),
     },
     pseudonymKey: env.SPOR_PSEUDONYM_KEY,
+    detect: {
+      rulesFile: env.SPOR_DETECT_RULES_FILE || undefined,
+      lookbackMs: int(env, 'SPOR_DETECT_LOOKBACK_HOURS', 24) * 3_600_000,
+      maxKeys: int(env, 'SPOR_DETECT_MAX_KEYS', 200_000),
+      repartitionRetentionMs: int(env, 'SPOR_DETECT_REPARTITION_RETENTION_HOURS', 3 * 24) * 3_600_000,
+      webhookUrl: env.SPOR_DETECT_WEBHOOK_URL || undefined,
+      webhookSecret: env.SPOR_DETECT_WEBHOOK_SECRET || undefined,
+      webhookMaxAttempts: int(env, 'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS', 8),
+      httpPort: int(env, 'SPOR_DETECT_HTTP_PORT', 9466),
+    },
   }
   if (!compiled.Check(candidate)) {
     const problems = [...compiled.Errors(candidate)]
@@ -267,6 +300,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (candidate.retentionDays.short > candidate.retentionDays.long) {
     throw new SporError('SPOR_ERR_CONFIG', 'short retention must not exceed long retention')
+  }
+  if (candidate.detect.repartitionRetentionMs > candidate.retentionDays.short * 86_400_000) {
+    throw new SporError(
+      'SPOR_ERR_CONFIG',
+      'SPOR_DETECT_REPARTITION_RETENTION_HOURS must stay inside the short retention class: the detect topic holds IPs',
+    )
+  }
+  if (candidate.detect.lookbackMs > candidate.detect.repartitionRetentionMs) {
+    throw new SporError(
+      'SPOR_ERR_CONFIG',
+      'SPOR_DETECT_LOOKBACK_HOURS must not exceed SPOR_DETECT_REPARTITION_RETENTION_HOURS (state is rebuilt from that topic)',
+    )
   }
   if (candidate.kafka.topicRetentionMs > candidate.retentionDays.short * 86_400_000) {
     throw new SporError(
