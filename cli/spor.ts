@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { SporError } from '../core/errors.ts'
 import { registerCoreCommands } from './core-commands.ts'
+import { registerRetentionCommands } from './retention-commands.ts'
 import { registerServiceCommands } from './service-commands.ts'
 
 /**
@@ -14,6 +15,7 @@ const program = new Command()
 
 registerCoreCommands(program)
 registerServiceCommands(program)
+registerRetentionCommands(program)
 
 try {
   await program.parseAsync(process.argv)

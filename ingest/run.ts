@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
 import { createEnrichers } from '../enrich/index.ts'
+import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
 import { IngestConsumer } from './consumer.ts'
 
 /** `spor ingest`: the consumer plus its /health, /ready and /metrics endpoints. */
@@ -28,11 +29,13 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
   }))
   await ops.listen({ host: '127.0.0.1', port: config.ingest.httpPort })
   await consumer.start()
+  const retention = startIngestRetention(es, config, log, systemClock)
   log.info({ port: config.ingest.httpPort }, 'ingest ready (health, ready, metrics)')
 
   return runUntilSignal(
     log,
     async () => {
+      await retention?.stop()
       await consumer.stop()
       await ops.close()
       await es.close()

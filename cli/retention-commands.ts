@@ -1,0 +1,123 @@
+import type { Command } from 'commander'
+import { fixedClock, systemClock } from '../core/clock.ts'
+import { loadConfig } from '../core/config.ts'
+import { SporError } from '../core/errors.ts'
+import { createEsClient, waitForEs } from '../core/es.ts'
+import { createKafka } from '../core/kafka.ts'
+import { createLogger } from '../core/logger.ts'
+import { type AuditReport, auditRetention } from '../ilm-policies/auditor.ts'
+import { type EnforceReport, enforceRetention } from '../ilm-policies/enforcer.ts'
+
+/** `spor retention enforce` and `spor retention audit`: the retention promise (S10), by hand. */
+export function registerRetentionCommands(program: Command): void {
+  const retention = program
+    .command('retention')
+    .description('delete expired daily indices and audit what is stored against the retention table')
+
+  retention
+    .command('enforce')
+    .description('delete every daily index whose date plus its class retention has passed (idempotent)')
+    .option('--dry-run', 'list what would be deleted, delete nothing')
+    .option('--now <iso>', 'evaluate as of this instant (a future instant needs --dry-run)')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { dryRun?: boolean; now?: string; json?: boolean }) => {
+      const config = loadConfig()
+      const log = createLogger('retention', config.logLevel)
+      const clock = options.now ? parseNow(options.now, options.dryRun ?? false) : systemClock
+      const es = createEsClient(config)
+      try {
+        await waitForEs(es, 30_000)
+        const report = await enforceRetention(es, {
+          prefix: config.es.indexPrefix,
+          retentionDays: config.retentionDays,
+          clock,
+          log,
+          dryRun: options.dryRun,
+        })
+        if (options.json) console.log(JSON.stringify(report, null, 2))
+        else printEnforceReport(report)
+        if (report.failed.length > 0) process.exitCode = 1
+      } finally {
+        await es.close()
+      }
+    })
+
+  retention
+    .command('audit')
+    .description(
+      'report the oldest event per class and every document or topic setting that breaks retention; exit 1 on a violation',
+    )
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const config = loadConfig()
+      const log = createLogger('retention', config.logLevel)
+      const es = createEsClient(config)
+      const kafka = createKafka(config, log)
+      try {
+        await waitForEs(es, 30_000)
+        const report = await auditRetention(es, config, { now: new Date(), kafka })
+        if (options.json) console.log(JSON.stringify(report, null, 2))
+        else printAuditReport(report)
+        if (report.violations.length > 0) process.exitCode = 1
+      } finally {
+        await es.close()
+      }
+    })
+}
+
+/**
+ * `--now` exists to preview or replay enforcement. Deleting as of a future instant would delete
+ * data before its time, so that is only allowed as a dry run.
+ */
+function parseNow(iso: string, dryRun: boolean) {
+  const at = new Date(iso)
+  if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(iso)) {
+    throw new SporError('SPOR_ERR_BAD_REQUEST', `--now "${iso}" is not an ISO 8601 instant`)
+  }
+  if (at.getTime() > Date.now() && !dryRun) {
+    throw new SporError('SPOR_ERR_BAD_REQUEST', '--now in the future deletes data early: add --dry-run')
+  }
+  return fixedClock(at.toISOString())
+}
+
+function printEnforceReport(report: EnforceReport): void {
+  const verb = report.dryRun ? 'would delete' : 'deleted'
+  console.log(`retention enforce as of ${report.now}${report.dryRun ? ' (dry run)' : ''}`)
+  for (const d of report.deleted) console.log(`  ${verb} ${d.index} (${d.cls}, expired ${d.expiresAt})`)
+  for (const f of report.failed) console.log(`  FAILED ${f.index} (${f.cls}): ${f.error}`)
+  console.log(
+    `${verb} ${report.deleted.length}, failed ${report.failed.length}, kept ${report.kept}, not spor daily indices (untouched) ${report.ignored.length}`,
+  )
+}
+
+function printAuditReport(report: AuditReport): void {
+  console.log(`retention audit of ${report.prefix}-* as of ${report.now}`)
+  for (const c of report.classes) {
+    const age = c.oldestAgeSeconds === null ? '' : ` (${(c.oldestAgeSeconds / 86_400).toFixed(1)} days old)`
+    console.log(`  ${c.cls.padEnd(8)} retention ${c.retentionDays} d, oldest event ${c.oldest ?? '-'}${age}`)
+    for (const v of c.violations)
+      console.log(`    VIOLATION ${v.index}: ${v.count} document(s), oldest ${v.oldest}`)
+    if (c.expiredIndices.length > 0) {
+      console.log(`    expired, awaiting deletion: ${c.expiredIndices.join(', ')}`)
+    }
+  }
+  if (report.ilm.present) {
+    console.log('  ILM present: policies and templates checked below; spor enforcer is the second lock')
+    for (const p of report.ilm.policies) {
+      console.log(`    policy ${p.name}: ${p.installed ? `delete after ${p.deleteAfter}` : 'missing'}`)
+    }
+  } else {
+    console.log('  no ILM on this cluster: spor retention enforce (run by spor ingest) is what deletes')
+  }
+  for (const t of report.topics ?? []) {
+    const retention = t.retentionMs === null ? '-' : `${(t.retentionMs / 86_400_000).toFixed(2)} d`
+    console.log(
+      `  topic ${t.topic} (${t.role}): ${t.exists ? `retention.ms ${retention}` : 'does not exist'}`,
+    )
+  }
+  if (report.violations.length === 0) console.log('OK: nothing is kept longer than its class allows')
+  else {
+    console.log(`${report.violations.length} violation(s):`)
+    for (const line of report.violations) console.log(`  - ${line}`)
+  }
+}

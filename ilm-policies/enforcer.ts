@@ -1,0 +1,140 @@
+import type { Client } from '@elastic/elasticsearch'
+import type { Clock } from '../core/clock.ts'
+import { classPattern, parseDailyIndex } from '../core/indices.ts'
+import type { Logger } from '../core/logger.ts'
+import { expiresAt, RETENTION_CLASSES, type RetentionClass, type RetentionDays } from '../core/retention.ts'
+import { retentionMetrics } from './retention-metrics.ts'
+
+/**
+ * spor's own retention lock: deletes every daily index whose date plus its class's retention has
+ * passed. It runs whether or not the cluster has ILM (a second lock where ILM exists, the only one
+ * where it does not). It only ever deletes by exact name, and only names that parse exactly as
+ * `<prefix>-<class>-YYYY.MM.DD` with this installation's prefix: a restored copy, another
+ * installation's prefix or a similar-looking foreign index is never touched.
+ */
+
+export interface DailyIndexState {
+  index: string
+  cls: RetentionClass
+  date: string
+  expiresAt: string
+}
+
+export interface IndexSelection {
+  expired: DailyIndexState[]
+  kept: DailyIndexState[]
+  /** Names matched by the class patterns that are not exactly spor's own daily indices. */
+  ignored: string[]
+}
+
+/** Pure: sorts listed index names into expired, kept and ignored (not ours). */
+export function selectExpired(
+  names: readonly string[],
+  prefix: string,
+  retentionDays: RetentionDays,
+  now: Date,
+): IndexSelection {
+  const selection: IndexSelection = { expired: [], kept: [], ignored: [] }
+  for (const name of [...new Set(names)].sort()) {
+    const parsed = parseDailyIndex(name)
+    if (!parsed || parsed.prefix !== prefix) {
+      selection.ignored.push(name)
+      continue
+    }
+    const expiry = expiresAt(parsed.date, retentionDays[parsed.cls])
+    const state: DailyIndexState = {
+      index: name,
+      cls: parsed.cls,
+      date: parsed.date.toISOString().slice(0, 10),
+      expiresAt: expiry.toISOString(),
+    }
+    if (expiry.getTime() <= now.getTime()) selection.expired.push(state)
+    else selection.kept.push(state)
+  }
+  return selection
+}
+
+/** Every index (open or closed) matching the exact class patterns `<prefix>-<class>-*`. */
+export async function listClassIndices(es: Client, prefix: string): Promise<string[]> {
+  const names: string[] = []
+  for (const cls of RETENTION_CLASSES) {
+    const rows = await es.cat.indices({
+      index: classPattern(prefix, cls),
+      format: 'json',
+      h: 'index',
+      expand_wildcards: ['open', 'closed'],
+    })
+    for (const row of rows as { index?: string }[]) if (row.index) names.push(row.index)
+  }
+  return names
+}
+
+export interface EnforceOptions {
+  prefix: string
+  retentionDays: RetentionDays
+  clock: Clock
+  log: Logger
+  dryRun?: boolean
+}
+
+export interface EnforceReport {
+  now: string
+  dryRun: boolean
+  deleted: DailyIndexState[]
+  /** Expired indices that could not be deleted this run (the next run tries again). */
+  failed: { index: string; cls: RetentionClass; error: string }[]
+  kept: number
+  ignored: string[]
+}
+
+/**
+ * One enforcement run. Idempotent: an index already gone (another replica, ILM) counts as done.
+ * Deletes one index per request so a failure is attributed to its index and the URL stays short
+ * on a first run over a long backlog.
+ */
+export async function enforceRetention(es: Client, options: EnforceOptions): Promise<EnforceReport> {
+  const now = options.clock()
+  const dryRun = options.dryRun ?? false
+  const log = options.log.child({ component: 'retention-enforcer' })
+  const selection = selectExpired(
+    await listClassIndices(es, options.prefix),
+    options.prefix,
+    options.retentionDays,
+    now,
+  )
+  const report: EnforceReport = {
+    now: now.toISOString(),
+    dryRun,
+    deleted: [],
+    failed: [],
+    kept: selection.kept.length,
+    ignored: selection.ignored,
+  }
+  for (const state of selection.expired) {
+    if (dryRun) {
+      report.deleted.push(state)
+      continue
+    }
+    try {
+      await es.indices.delete({ index: state.index, ignore_unavailable: true })
+      report.deleted.push(state)
+      retentionMetrics.deletedIndices.inc({ class: state.cls })
+      log.info(
+        { index: state.index, class: state.cls, expiresAt: state.expiresAt },
+        'deleted expired daily index',
+      )
+    } catch (error) {
+      const message = (error as Error).message
+      report.failed.push({ index: state.index, cls: state.cls, error: message })
+      retentionMetrics.deleteFailures.inc({ class: state.cls })
+      log.error({ index: state.index, class: state.cls, err: message }, 'failed to delete expired index')
+    }
+  }
+  if (selection.ignored.length > 0) {
+    log.debug(
+      { ignored: selection.ignored },
+      'indices matching class patterns that are not spor daily indices',
+    )
+  }
+  return report
+}
