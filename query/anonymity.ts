@@ -1,0 +1,93 @@
+import { createHmac } from 'node:crypto'
+
+/**
+ * The anonymity rules every statistic passes through before it leaves spor (S6, DESIGN.md
+ * "Anonymity rules"). Layers, each cheap and each covering a hole the others leave:
+ *
+ * 1. k-threshold: a group with fewer than k distinct users is never shown on its own.
+ * 2. Complementary suppression: the hidden groups are merged into one "other" group. If that
+ *    group would itself have fewer than k users, the smallest visible groups are folded into it
+ *    until it has k (or everything is hidden) — otherwise "total minus the visible groups" would
+ *    isolate the hidden few (the classic differencing of a total against its parts).
+ * 3. Sticky noise (statistics routes): every count gets noise whose seed is an HMAC of a server
+ *    secret, the canonical query condition and a digest of the cell's user set, so repeating a
+ *    query gives the same answer (averaging repeats gains nothing) while two queries whose
+ *    user sets differ by one person get independent noise (their difference does not reveal a
+ *    clean ±1).
+ * 4. Coarse, closed vocabulary (routes): equality filters only (tenant, module), no negation,
+ *    one breakdown dimension at a time, time bounds snapped to whole UTC days / interval units,
+ *    plus the per-key rate limit that bounds how many noisy samples an attacker can average.
+ */
+
+export interface SuppressionResult<T> {
+  /** Groups with at least k users, in input order. */
+  groups: T[]
+  /** The hidden groups merged (only present when it has at least k users). */
+  other?: T
+  /** How many input groups are not shown individually. */
+  suppressed: number
+}
+
+/**
+ * Hides groups below k distinct users and folds them into "other".
+ *
+ * `merge` combines groups into the "other" group (distinct users are not additive, so the
+ * caller supplies the union — e.g. a HyperLogLog merge); without it, users are summed, which
+ * over-counts and therefore may show an "other" that really has fewer than k users: pass
+ * `merge` whenever groups can share users.
+ */
+export function suppressBelowK<T extends { users: number }>(
+  groups: T[],
+  k: number,
+  merge?: (parts: T[]) => T,
+): SuppressionResult<T> {
+  const combine = merge ?? ((parts: T[]) => sumUsers(parts))
+  const visible = groups.filter((g) => g.users >= k)
+  const hidden = groups.filter((g) => g.users < k)
+  if (hidden.length === 0) return { groups: visible, suppressed: 0 }
+
+  // Fold the smallest visible groups into "other" until it reaches k users.
+  const bySize = [...visible].sort((a, b) => a.users - b.users)
+  const folded = new Set<T>()
+  let other = combine(hidden)
+  while (other.users < k && bySize.length > 0) {
+    const next = bySize.shift() as T
+    folded.add(next)
+    other = combine([...hidden, ...folded])
+  }
+  const shown = visible.filter((g) => !folded.has(g))
+  const suppressed = hidden.length + folded.size
+  return other.users >= k ? { groups: shown, other, suppressed } : { groups: shown, suppressed }
+}
+
+function sumUsers<T extends { users: number }>(parts: T[]): T {
+  const base = { ...(parts[0] as T) }
+  base.users = parts.reduce((sum, p) => sum + p.users, 0)
+  return base
+}
+
+/**
+ * A deterministic standard-normal sample from a secret and a seed string: the same secret and
+ * seed always give the same value ("sticky"), different seeds give independent values.
+ */
+export function stickyGaussian(secret: Buffer, seed: string): number {
+  const digest = createHmac('sha256', secret).update(seed).digest()
+  // Two 48-bit uniforms in (0, 1) → Box–Muller.
+  const u1 = (digest.readUIntBE(0, 6) + 1) / 2 ** 48
+  const u2 = digest.readUIntBE(6, 6) / 2 ** 48
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2)
+}
+
+/**
+ * A count with sticky noise: rounded, never negative. `scale` widens the noise for counts where
+ * one person contributes many units (events, sessions): the noise must cover one person's
+ * typical contribution, not just one unit.
+ */
+export function noisyCount(
+  value: number,
+  options: { secret: Buffer; seed: string; sd: number; scale?: number },
+): number {
+  if (options.sd <= 0) return Math.round(value)
+  const noise = stickyGaussian(options.secret, options.seed) * options.sd * (options.scale ?? 1)
+  return Math.max(0, Math.round(value + noise))
+}
