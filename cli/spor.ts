@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { SporError } from '../core/errors.ts'
 import { registerCoreCommands } from './core-commands.ts'
+import { registerPrivacyCommands } from './privacy-commands.ts'
 import { registerRetentionCommands } from './retention-commands.ts'
 import { registerServiceCommands } from './service-commands.ts'
 
@@ -16,6 +17,7 @@ const program = new Command()
 registerCoreCommands(program)
 registerServiceCommands(program)
 registerRetentionCommands(program)
+registerPrivacyCommands(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
 import { createEnrichers } from '../enrich/index.ts'
+import { TombstoneCache } from '../privacy/tombstones.ts'
 import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
 import { IngestConsumer } from './consumer.ts'
 
@@ -20,7 +21,24 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
   const kafka = createKafka(config, log)
   await Promise.all([waitForEs(es), waitForKafka(kafka)])
 
-  const consumer = new IngestConsumer({ config, es, kafka, log, enrichers, clock: systemClock })
+  // Erased subjects (S9): loaded before consuming starts, so a replay cannot bring anyone back.
+  const tombstones = new TombstoneCache({
+    es,
+    prefix: config.es.indexPrefix,
+    key: requirePseudonymKey(config),
+    refreshMs: config.privacy.tombstoneRefreshMs,
+    log,
+  })
+  await tombstones.start()
+  const consumer = new IngestConsumer({
+    config,
+    es,
+    kafka,
+    log,
+    enrichers,
+    clock: systemClock,
+    isErased: (tenant, user) => tombstones.isErased(tenant, user),
+  })
   const ops = Fastify({ logger: false })
   await registerOpsRoutes(ops, async () => ({
     ready: consumer.state === 'running',
@@ -37,6 +55,7 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
     async () => {
       await retention?.stop()
       await consumer.stop()
+      tombstones.stop()
       await ops.close()
       await es.close()
     },

@@ -10,6 +10,7 @@ import type { KeyStore } from '../core/keys.ts'
 import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { apiKeyAuth } from './auth.ts'
+import { subjectRoutes } from './routes/subjects.ts'
 
 export interface QueryDeps {
   config: SporConfig
@@ -64,6 +65,7 @@ export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
         keyGenerator: (request) => request.apiKey?.id ?? request.ip,
       })
       // Route groups register here, one plugin each (statistics, alerts, subjects, segments).
+      await v1.register(subjectRoutes)
     },
     { prefix: '/v1' },
   )

@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto'
+import type { Client } from '@elastic/elasticsearch'
+import { dailyIndex } from '../core/indices.ts'
+import type { Subject } from './subject.ts'
+
+/** Who made a privacy request: an API key (optionally naming the administrator's user id) or the CLI. */
+export interface Requester {
+  /** The API key id, or `cli`. */
+  key: string
+  /** The administrator's own user id in the tenant, so the request shows in their export. */
+  user?: string
+  /** The administrator's pseudonym in the tenant (derived by the caller). */
+  pseudo?: string
+}
+
+export type AuditAction = 'export' | 'erase'
+
+/**
+ * One audit event per export or erasure, in the long class (`privacy.*` types are long: kept a
+ * year). The subject appears only as a pseudonym; the requester as `user.id` when known, so the
+ * administrator's own export lists the requests they made.
+ */
+export async function writeAudit(
+  es: Client,
+  prefix: string,
+  input: {
+    action: AuditAction
+    subject: Subject
+    requester: Requester
+    at: Date
+    counts: Record<string, number>
+  },
+): Promise<{ index: string; id: string }> {
+  const eventId = `privacy-${input.action}-${randomUUID()}`
+  const index = dailyIndex(prefix, 'long', input.at)
+  const id = `${input.subject.tenant}:${eventId}`
+  const props: Record<string, string | number> = {
+    requester_key: input.requester.key,
+    subject_pseudo: input.subject.pseudo,
+  }
+  for (const [name, value] of Object.entries(input.counts)) props[`count_${name}`] = value
+  await es.index({
+    index,
+    id,
+    op_type: 'create',
+    refresh: 'wait_for',
+    document: {
+      '@timestamp': input.at.toISOString(),
+      received_at: input.at.toISOString(),
+      event: { id: eventId, type: `privacy.${input.action}`, v: 1 },
+      tenant: input.subject.tenant,
+      ...(input.requester.user ? { user: { id: input.requester.user, pseudo: input.requester.pseudo } } : {}),
+      module: 'privacy',
+      function: input.action,
+      props,
+    },
+  })
+  return { index, id }
+}

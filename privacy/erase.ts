@@ -1,0 +1,248 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Client, estypes } from '@elastic/elasticsearch'
+import type { SporConfig } from '../core/config.ts'
+import type { Logger } from '../core/logger.ts'
+import { expiresAt } from '../core/retention.ts'
+import { type Requester, writeAudit } from './audit.ts'
+import { bulkOrThrow, closePit, openPit, scanPages } from './pit-scan.ts'
+import { classIndexPattern, ownLongQuery, type Subject, subjectQuery } from './subject.ts'
+import { findTombstone, markTombstoneCompleted, writeTombstone } from './tombstones.ts'
+
+export interface KeptItem {
+  class: 'long' | 'alerts'
+  what: string
+  count: number
+  why: string
+  /** When the last of these documents is deleted by retention (undefined when count is 0). */
+  expires_by?: string
+}
+
+export interface ErasureReceipt {
+  subject: { tenant: string; user: string; pseudonym: string }
+  requested_at: string
+  completed_at: string
+  /** First time this person was erased; a retry or repeat keeps the original date. */
+  tombstone: { recorded_at: string; effect: string }
+  deleted: { short: number; profiles: number }
+  anonymised: { long: number }
+  kept: KeptItem[]
+}
+
+export interface EraseDeps {
+  es: Client
+  config: SporConfig
+  log: Logger
+  now: () => Date
+}
+
+/** The time consumers need to see a new tombstone: two reloads plus in-flight batches. */
+export function tombstoneSettleMs(config: SporConfig): number {
+  return 2 * config.privacy.tombstoneRefreshMs + config.privacy.eraseGraceMs
+}
+
+/**
+ * Erases a person (S9). Order matters and makes it race-free and retryable:
+ *  1. the tombstone is written first (visible when the call returns); from then on consumers
+ *     refuse the person's events, after at most one reload;
+ *  2. wait longer than that reload (plus batches already in flight);
+ *  3. delete short-class and profile documents, and rewrite the person's long-class documents
+ *     without identifiers (business history is kept until its retention, S9/S10);
+ *  4. sweep the short class again, in case a slow batch landed during step 3;
+ *  5. mark the tombstone completed and write the audit record.
+ * Every step is idempotent: re-running after a crash anywhere finishes the job.
+ */
+export async function eraseSubject(
+  deps: EraseDeps,
+  subject: Subject,
+  requester: Requester,
+): Promise<ErasureReceipt> {
+  const { es, config, log } = deps
+  const prefix = config.es.indexPrefix
+  const requestedAt = deps.now()
+  const tombstone = await writeTombstone(es, prefix, {
+    hash: subject.hash,
+    tenant: subject.tenant,
+    erased_at: requestedAt.toISOString(),
+    requested_by: requester.key,
+  })
+  await sleep(tombstoneSettleMs(config))
+
+  const deleted = { short: 0, profiles: 0 }
+  deleted.profiles = await deleteMatching(
+    es,
+    classIndexPattern(prefix, 'profiles'),
+    subjectQuery('profiles', subject),
+  )
+  const anonymised = await anonymiseLong(es, classIndexPattern(prefix, 'long'), ownLongQuery(subject))
+  const shortPattern = classIndexPattern(prefix, 'short')
+  for (let sweep = 0; sweep < 3; sweep++) {
+    const removed = await deleteMatching(es, shortPattern, subjectQuery('short', subject))
+    deleted.short += removed
+    await es.indices.refresh({ index: shortPattern, ignore_unavailable: true, allow_no_indices: true })
+    const left = await es.count({
+      index: shortPattern,
+      query: subjectQuery('short', subject),
+      ignore_unavailable: true,
+      allow_no_indices: true,
+    })
+    if (left.count === 0) break
+    log.warn(
+      { sweep, left: left.count },
+      'erasure: short-class documents arrived during deletion; sweeping again',
+    )
+    await sleep(config.privacy.tombstoneRefreshMs)
+  }
+
+  const alerts = await spanOf(es, classIndexPattern(prefix, 'alerts'), subjectQuery('alerts', subject))
+  const audits = await spanOf(es, classIndexPattern(prefix, 'long'), {
+    bool: {
+      filter: [{ term: { tenant: subject.tenant } }, { term: { 'props.subject_pseudo': subject.pseudo } }],
+    },
+  })
+  const expiry = (last: string | undefined, days: number) =>
+    last ? expiresAt(new Date(last), days).toISOString() : undefined
+  const kept: KeptItem[] = [
+    {
+      class: 'long',
+      what: "the person's business history (jobs, messages, administration) with user id, pseudonym, session and IP prefix removed",
+      count: anonymised.count,
+      why: 'S9: business history is kept; without identifiers it no longer points to the person',
+      expires_by: expiry(anonymised.last, config.retentionDays.long),
+    },
+    {
+      class: 'long',
+      what: 'audit records of privacy requests about the person (pseudonym only), including this erasure',
+      count: audits.count + 1,
+      why: 'proof that access and erasure requests were handled; pseudonymous',
+      expires_by: expiresAt(requestedAt, config.retentionDays.long).toISOString(),
+    },
+    {
+      class: 'alerts',
+      what: 'misuse alerts naming the person',
+      count: alerts.count,
+      why: 'S7: kept to prevent misuse (account takeover, fraud, spam) until the alerts retention',
+      expires_by: expiry(alerts.last, config.retentionDays.alerts),
+    },
+  ]
+  const completedAt = deps.now()
+  await markTombstoneCompleted(es, prefix, subject.hash, completedAt)
+  await writeAudit(es, prefix, {
+    action: 'erase',
+    subject,
+    requester,
+    at: completedAt,
+    counts: {
+      short: deleted.short,
+      profiles: deleted.profiles,
+      long_anonymised: anonymised.count,
+      alerts_kept: alerts.count,
+    },
+  })
+  log.info({ deleted, anonymised: anonymised.count }, 'subject erased')
+  return {
+    subject: { tenant: subject.tenant, user: subject.user, pseudonym: subject.pseudo },
+    requested_at: requestedAt.toISOString(),
+    completed_at: completedAt.toISOString(),
+    tombstone: {
+      recorded_at: tombstone.erased_at,
+      effect:
+        'the ingest consumers refuse every future, late or replayed event of this person (counted as subject_erased)',
+    },
+    deleted,
+    anonymised: { long: anonymised.count },
+    kept,
+  }
+}
+
+/** Is there anything on the person, or were they erased before (so a retry is not a 404)? */
+export async function subjectKnown(es: Client, prefix: string, subject: Subject): Promise<boolean> {
+  if (await findTombstone(es, prefix, subject.hash)) return true
+  for (const cls of ['short', 'long', 'alerts', 'profiles'] as const) {
+    const result = await es.count({
+      index: classIndexPattern(prefix, cls),
+      query: subjectQuery(cls, subject),
+      ignore_unavailable: true,
+      allow_no_indices: true,
+    })
+    if (result.count > 0) return true
+  }
+  return false
+}
+
+async function deleteMatching(
+  es: Client,
+  pattern: string,
+  query: estypes.QueryDslQueryContainer,
+): Promise<number> {
+  const pit = await openPit(es, pattern)
+  let deleted = 0
+  try {
+    for await (const page of scanPages(es, pit, query, { source: false })) {
+      await bulkOrThrow(
+        es,
+        page.map((hit) => ({ delete: { _index: hit._index, _id: hit._id! } })),
+      )
+      deleted += page.length
+    }
+  } finally {
+    await closePit(es, pit)
+  }
+  return deleted
+}
+
+/** The kept form of a long-class document: everything but the identifiers, flagged as erased. */
+export function withoutIdentifiers(source: Record<string, unknown>): Record<string, unknown> {
+  const { user: _user, session: _session, source: src, ...rest } = source
+  const out: Record<string, unknown> = { ...rest, user: { erased: true } }
+  const geo = (src as { geo?: unknown } | undefined)?.geo
+  if (geo) out.source = { geo }
+  return out
+}
+
+async function anonymiseLong(
+  es: Client,
+  pattern: string,
+  query: estypes.QueryDslQueryContainer,
+): Promise<{ count: number; last?: string }> {
+  const pit = await openPit(es, pattern)
+  let count = 0
+  let last: string | undefined
+  try {
+    for await (const page of scanPages<Record<string, unknown>>(es, pit, query)) {
+      const operations: estypes.BulkRequest['operations'] = []
+      for (const hit of page) {
+        operations.push(
+          { index: { _index: hit._index, _id: hit._id! } },
+          withoutIdentifiers(hit._source ?? {}),
+        )
+        const ts = hit._source?.['@timestamp']
+        if (typeof ts === 'string' && (!last || ts > last)) last = ts
+      }
+      await bulkOrThrow(es, operations)
+      count += page.length
+    }
+  } finally {
+    await closePit(es, pit)
+  }
+  return { count, last }
+}
+
+async function spanOf(
+  es: Client,
+  pattern: string,
+  query: estypes.QueryDslQueryContainer,
+): Promise<{ count: number; last?: string }> {
+  const result = await es.search({
+    index: pattern,
+    query,
+    size: 0,
+    track_total_hits: true,
+    ignore_unavailable: true,
+    allow_no_indices: true,
+    aggs: { last: { max: { field: '@timestamp' } } },
+  })
+  const total = result.hits.total
+  const count = typeof total === 'number' ? total : (total?.value ?? 0)
+  const value = (result.aggregations?.last as { value: number | null } | undefined)?.value
+  return { count, last: value == null ? undefined : new Date(value).toISOString() }
+}

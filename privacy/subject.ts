@@ -1,0 +1,65 @@
+import type { estypes } from '@elastic/elasticsearch'
+import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
+import { classPattern } from '../core/indices.ts'
+import { createPseudonymizer } from '../enrich/pseudonym.ts'
+import { tombstoneHasher } from './tombstones.ts'
+
+/** The classes a person's data can be in, in export order. */
+export const SUBJECT_CLASSES = ['short', 'long', 'alerts', 'profiles'] as const
+export type SubjectClass = (typeof SUBJECT_CLASSES)[number]
+
+export interface Subject {
+  tenant: string
+  user: string
+  /** The per-tenant pseudonym (profiles, audit records). */
+  pseudo: string
+  /** The tombstone hash. */
+  hash: string
+}
+
+/** Turns tenant + user into the identifiers the indices use; one instance per process. */
+export function subjectResolver(config: SporConfig): (tenant: string, user: string) => Subject {
+  const key = requirePseudonymKey(config)
+  const pseudonym = createPseudonymizer(key)
+  const hash = tombstoneHasher(key)
+  return (tenant, user) => ({ tenant, user, pseudo: pseudonym(tenant, user), hash: hash(tenant, user) })
+}
+
+const term = (field: string, value: string): estypes.QueryDslQueryContainer => ({ term: { [field]: value } })
+
+/**
+ * Where each class keeps the person:
+ *  - short: raw events with `user.id`;
+ *  - long: their own events (`user.id`, including privacy requests they made as an administrator)
+ *    and audit records about them (`props.subject_pseudo`);
+ *  - alerts: `related_users` (written by detection);
+ *  - profiles: keyed by the pseudonym only.
+ */
+export function subjectQuery(cls: SubjectClass, subject: Subject): estypes.QueryDslQueryContainer {
+  const tenant = term('tenant', subject.tenant)
+  switch (cls) {
+    case 'short':
+      return { bool: { filter: [tenant, term('user.id', subject.user)] } }
+    case 'long':
+      return {
+        bool: {
+          filter: [tenant],
+          should: [term('user.id', subject.user), term('props.subject_pseudo', subject.pseudo)],
+          minimum_should_match: 1,
+        },
+      }
+    case 'alerts':
+      return { bool: { filter: [tenant, term('related_users', subject.user)] } }
+    case 'profiles':
+      return { bool: { filter: [tenant, term('user.pseudo', subject.pseudo)] } }
+  }
+}
+
+/** Long-class documents whose identifiers erasure removes: the person's own events only. */
+export function ownLongQuery(subject: Subject): estypes.QueryDslQueryContainer {
+  return { bool: { filter: [term('tenant', subject.tenant), term('user.id', subject.user)] } }
+}
+
+export function classIndexPattern(prefix: string, cls: SubjectClass): string {
+  return classPattern(prefix, cls)
+}

@@ -1,0 +1,183 @@
+import { createHmac } from 'node:crypto'
+import type { Client } from '@elastic/elasticsearch'
+import type { Logger } from '../core/logger.ts'
+import { closePit, openPit, scanPages } from './pit-scan.ts'
+
+/**
+ * Erasure tombstones: a keyed hash of tenant + user (never the plain id) per erased person, in
+ * `<prefix>-tombstones` (its own strict index; not a daily class, because a tombstone must outlive
+ * every copy of the raw events, including Kafka's). The ingest consumer refuses events of a
+ * tombstoned subject, so a replay or a late event cannot bring the person back.
+ */
+export function tombstoneIndex(prefix: string): string {
+  return `${prefix}-tombstones`
+}
+
+export const TOMBSTONE_MAPPINGS = {
+  dynamic: 'strict' as const,
+  properties: {
+    hash: { type: 'keyword' as const },
+    tenant: { type: 'keyword' as const },
+    erased_at: { type: 'date' as const },
+    completed_at: { type: 'date' as const },
+    requested_by: { type: 'keyword' as const },
+  },
+}
+
+export interface TombstoneRecord {
+  hash: string
+  tenant: string
+  erased_at: string
+  completed_at?: string
+  requested_by: string
+}
+
+/** The keyed hash; domain-separated from pseudonyms so the two cannot be joined. */
+export function tombstoneHasher(key: Buffer): (tenant: string, user: string) => string {
+  const derived = createHmac('sha256', key).update('spor/tombstone').digest()
+  return (tenant, user) => createHmac('sha256', derived).update(`${tenant}\u0000${user}`).digest('hex')
+}
+
+export async function ensureTombstoneIndex(es: Client, prefix: string): Promise<void> {
+  const index = tombstoneIndex(prefix)
+  if (await es.indices.exists({ index })) return
+  await es.indices
+    .create({
+      index,
+      settings: { number_of_shards: 1, number_of_replicas: 0 },
+      mappings: TOMBSTONE_MAPPINGS,
+    })
+    .catch((error: { meta?: { body?: { error?: { type?: string } } } }) => {
+      if (error.meta?.body?.error?.type !== 'resource_already_exists_exception') throw error
+    })
+}
+
+/** Records the tombstone (visible to searches when this returns); keeps the first erased_at. */
+export async function writeTombstone(
+  es: Client,
+  prefix: string,
+  record: TombstoneRecord,
+): Promise<TombstoneRecord> {
+  await ensureTombstoneIndex(es, prefix)
+  const index = tombstoneIndex(prefix)
+  try {
+    await es.create({ index, id: record.hash, document: record, refresh: 'wait_for' })
+    return record
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode !== 409) throw error
+    const existing = await es.get<TombstoneRecord>({ index, id: record.hash })
+    return existing._source!
+  }
+}
+
+export async function findTombstone(
+  es: Client,
+  prefix: string,
+  hash: string,
+): Promise<TombstoneRecord | undefined> {
+  try {
+    const doc = await es.get<TombstoneRecord>({ index: tombstoneIndex(prefix), id: hash })
+    return doc._source
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined
+    throw error
+  }
+}
+
+export async function markTombstoneCompleted(
+  es: Client,
+  prefix: string,
+  hash: string,
+  at: Date,
+): Promise<void> {
+  await es.update({
+    index: tombstoneIndex(prefix),
+    id: hash,
+    doc: { completed_at: at.toISOString() },
+    refresh: 'wait_for',
+  })
+}
+
+/**
+ * In-memory set of tombstones for the consumer's synchronous `isErased` check. Loads everything
+ * at start (the consumer must not start without it), then reloads every `refreshMs`. Erasure
+ * waits longer than two refreshes before deleting documents, so a consumer either sees the
+ * tombstone or indexed its documents before the deletion pass.
+ */
+export class TombstoneCache {
+  readonly #es: Client
+  readonly #prefix: string
+  readonly #hash: (tenant: string, user: string) => string
+  readonly #refreshMs: number
+  readonly #log: Logger
+  #hashes = new Set<string>()
+  #timer: NodeJS.Timeout | undefined
+  #loadedAt: Date | undefined
+
+  constructor(deps: { es: Client; prefix: string; key: Buffer; refreshMs: number; log: Logger }) {
+    this.#es = deps.es
+    this.#prefix = deps.prefix
+    this.#hash = tombstoneHasher(deps.key)
+    this.#refreshMs = deps.refreshMs
+    this.#log = deps.log.child({ component: 'tombstones' })
+  }
+
+  get size(): number {
+    return this.#hashes.size
+  }
+
+  get loadedAt(): Date | undefined {
+    return this.#loadedAt
+  }
+
+  isErased(tenant: string, user: string): boolean {
+    return this.#hashes.size > 0 && this.#hashes.has(this.#hash(tenant, user))
+  }
+
+  async start(): Promise<void> {
+    await ensureTombstoneIndex(this.#es, this.#prefix)
+    await this.reload()
+    this.#log.info({ tombstones: this.#hashes.size, refreshMs: this.#refreshMs }, 'tombstones loaded')
+    this.#schedule()
+  }
+
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** Full reload into a fresh set, swapped in at once. Tombstones are few (one per erased person). */
+  async reload(): Promise<void> {
+    const next = new Set<string>()
+    const pit = await openPit(this.#es, tombstoneIndex(this.#prefix))
+    try {
+      for await (const page of scanPages<{ hash: string }>(
+        this.#es,
+        pit,
+        { match_all: {} },
+        { pageSize: 5000 },
+      )) {
+        for (const hit of page) if (hit._source?.hash) next.add(hit._source.hash)
+      }
+    } finally {
+      await closePit(this.#es, pit)
+    }
+    // Tombstones are never removed, so a reload that sees fewer is a partial view: keep the union.
+    for (const hash of this.#hashes) next.add(hash)
+    this.#hashes = next
+    this.#loadedAt = new Date()
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(async () => {
+      try {
+        await this.reload()
+      } catch (error) {
+        // Keep the last good set: the erasure wait is sized for a few missed refreshes only via grace.
+        this.#log.warn({ err: (error as Error).message }, 'tombstone reload failed; keeping the last set')
+      }
+      if (this.#timer) this.#schedule()
+    }, this.#refreshMs)
+    this.#timer.unref()
+  }
+}
