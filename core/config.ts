@@ -65,7 +65,20 @@ const ConfigSchema = Type.Object(
       rateLimitPerMinute: PositiveInt,
       keyCacheMs: Type.Integer({ minimum: 0 }),
     }),
-    query: Type.Object({ host: Type.String(), port: Port, kAnonymity: Type.Integer({ minimum: 2 }) }),
+    query: Type.Object({
+      host: Type.String(),
+      port: Port,
+      kAnonymity: Type.Integer({ minimum: 2 }),
+      /** Requests per hour per API key on /v1 (Plausible allows 600). */
+      rateLimitPerHour: PositiveInt,
+      /** Standard deviation of the statistics' sticky noise, in users (0 = exact answers). */
+      statsNoiseSd: Type.Number({ minimum: 0, maximum: 100 }),
+      statsMaxRangeDays: Type.Integer({ minimum: 1, maximum: 3650 }),
+      /** Days before today answered from raw events when a rollup exists for older days. */
+      statsRawDays: Type.Integer({ minimum: 1, maximum: 3650 }),
+      /** How often `spor query` runs the rollup job (ms); 0 disables the schedule. */
+      rollupEveryMs: Type.Integer({ minimum: 0 }),
+    }),
     privacy: Type.Object({
       /** How often consumers reload erasure tombstones. */
       tombstoneRefreshMs: PositiveInt,
@@ -137,6 +150,11 @@ const ENV_KEYS = [
   'SPOR_QUERY_HOST',
   'SPOR_QUERY_PORT',
   'SPOR_K_ANONYMITY',
+  'SPOR_QUERY_RATE_LIMIT',
+  'SPOR_STATS_NOISE_SD',
+  'SPOR_STATS_MAX_RANGE_DAYS',
+  'SPOR_STATS_RAW_DAYS',
+  'SPOR_ROLLUP_EVERY_MS',
   'SPOR_PSEUDONYM_KEY',
   'SPOR_TOMBSTONE_REFRESH_MS',
   'SPOR_ERASE_GRACE_MS',
@@ -170,6 +188,14 @@ function int(env: Record<string, string | undefined>, key: string, fallback: num
   const value = Number(raw)
   if (!Number.isInteger(value))
     throw new SporError('SPOR_ERR_CONFIG', `${key} must be an integer, got "${raw}"`)
+  return value
+}
+
+function num(env: Record<string, string | undefined>, key: string, fallback: number): number {
+  const raw = env[key]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value)) throw new SporError('SPOR_ERR_CONFIG', `${key} must be a number, got "${raw}"`)
   return value
 }
 
@@ -275,6 +301,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       host: env.SPOR_QUERY_HOST ?? '127.0.0.1',
       port: int(env, 'SPOR_QUERY_PORT', 8081),
       kAnonymity: int(env, 'SPOR_K_ANONYMITY', 5),
+      rateLimitPerHour: int(env, 'SPOR_QUERY_RATE_LIMIT', 600),
+      statsNoiseSd: num(env, 'SPOR_STATS_NOISE_SD', 1),
+      statsMaxRangeDays: int(env, 'SPOR_STATS_MAX_RANGE_DAYS', 800),
+      statsRawDays: int(env, 'SPOR_STATS_RAW_DAYS', 7),
+      rollupEveryMs: int(env, 'SPOR_ROLLUP_EVERY_MS', 60 * 60_000),
     },
     privacy: {
       tombstoneRefreshMs: int(env, 'SPOR_TOMBSTONE_REFRESH_MS', 5_000),
