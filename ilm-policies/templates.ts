@@ -1,6 +1,7 @@
 import type { estypes } from '@elastic/elasticsearch'
 import { classPattern } from '../core/indices.ts'
 import type { RetentionClass } from '../core/retention.ts'
+import { ALERT_PROPERTIES } from '../detect/alert-mapping.ts'
 import { PROFILE_PROPERTIES } from '../segments/profile-mapping.ts'
 import { LONG_PROPERTIES, SHORT_PROPERTIES } from './mappings.ts'
 import { policyName } from './policies.ts'
@@ -11,6 +12,7 @@ type Properties = Record<string, estypes.MappingProperty>
 const CLASS_PROPERTIES: Partial<Record<RetentionClass, Properties>> = {
   short: SHORT_PROPERTIES,
   long: LONG_PROPERTIES,
+  alerts: ALERT_PROPERTIES,
   profiles: PROFILE_PROPERTIES,
 }
 
