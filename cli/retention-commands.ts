@@ -5,8 +5,11 @@ import { SporError } from '../core/errors.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
 import { createKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
+import { RETENTION_CLASSES } from '../core/retention.ts'
 import { type AuditReport, auditRetention } from '../ilm-policies/auditor.ts'
 import { type EnforceReport, enforceRetention } from '../ilm-policies/enforcer.ts'
+import { lifecyclePolicy, policyName } from '../ilm-policies/policies.ts'
+import { validateWithElasticsearch } from '../ilm-policies/validate/validate-policies.ts'
 
 /** `spor retention enforce` and `spor retention audit`: the retention promise (S10), by hand. */
 export function registerRetentionCommands(program: Command): void {
@@ -62,6 +65,24 @@ export function registerRetentionCommands(program: Command): void {
       } finally {
         await es.close()
       }
+    })
+
+  retention
+    .command('check-policies')
+    .description(
+      "check spor's lifecycle policies with Elasticsearch's own ILM code (needs the distribution from spor stack up)",
+    )
+    .action(async () => {
+      const config = loadConfig()
+      const policies = Object.fromEntries(
+        RETENTION_CLASSES.map((cls) => [
+          policyName(config.es.indexPrefix, cls),
+          lifecyclePolicy(cls, config.retentionDays),
+        ]),
+      )
+      const verdicts = await validateWithElasticsearch(policies)
+      for (const v of verdicts) console.log(v.valid ? `OK ${v.name}` : `INVALID ${v.name}: ${v.message}`)
+      if (verdicts.length !== RETENTION_CLASSES.length || verdicts.some((v) => !v.valid)) process.exitCode = 1
     })
 }
 

@@ -5,6 +5,7 @@
 #   stack/stack.sh down   [kafka|es|all]   stop by pid (SIGTERM, SIGKILL after 30 s); data is kept
 #   stack/stack.sh status [kafka|es|all]   one line per service; exit 0 if all running, 3 if not
 #   stack/stack.sh wipe   [kafka|es|all]   down, then delete the instance state (never the cache)
+#   stack/stack.sh paths                    print ES_HOME and ES_JAVA_HOME (for tools on ES's own jars)
 #
 # Environment (all optional):
 #   SPOR_CACHE_DIR   downloads shared by every instance         (default <repo>/.spor/cache)
@@ -651,7 +652,7 @@ safe_rm_stack() { # safe_rm_stack DIR
 }
 
 usage() { # usage [EXIT]: 2 for a bad command line, 0 for help
-  sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
 
@@ -684,6 +685,12 @@ main() {
       else
         safe_rm_stack "$ES_DIR"
       fi
+      ;;
+    paths)
+      [[ -d $ES_HOME ]] || die "no Elasticsearch distribution at $ES_HOME yet (run: stack/stack.sh up es)"
+      es_java=$(es_java_home)
+      echo "ES_HOME=$ES_HOME"
+      echo "ES_JAVA_HOME=$es_java"
       ;;
     -h | --help | help) usage 0 ;;
     *) usage ;;

@@ -7,14 +7,15 @@ import { requirePseudonymKey } from '../core/config.ts'
 import { hasIlm } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { dailyIndex } from '../core/indices.ts'
-import { DAY_MS, utcDayStart } from '../core/retention.ts'
+import { DAY_MS, DEFAULT_RETENTION_DAYS, RETENTION_CLASSES, utcDayStart } from '../core/retention.ts'
 import { createEnrichers } from '../enrich/index.ts'
 import { produceEvents } from '../generate/produce.ts'
 import type { AuditReport } from '../ilm-policies/auditor.ts'
 import { enforceRetention } from '../ilm-policies/enforcer.ts'
-import { policyName } from '../ilm-policies/policies.ts'
+import { lifecyclePolicy, policyName } from '../ilm-policies/policies.ts'
 import { retentionMetrics } from '../ilm-policies/retention-metrics.ts'
 import { templateName } from '../ilm-policies/templates.ts'
+import { validateWithElasticsearch } from '../ilm-policies/validate/validate-policies.ts'
 import { IngestConsumer } from '../ingest/consumer.ts'
 import { ingestMetrics } from '../ingest/metrics.ts'
 import { ensureTopics } from '../ingest/topics.ts'
@@ -59,14 +60,16 @@ async function indexNames(t: TestEnv, pattern: string): Promise<string[]> {
   return (rows as { index?: string }[]).map((r) => r.index!).sort()
 }
 
-function counterValue(
+/** A counter's current value for one label set (this process's prom-client registry). */
+async function counterValue(
   metric: typeof retentionMetrics.deletedIndices | typeof ingestMetrics.events,
   labels: Record<string, string>,
 ): Promise<number> {
-  return metric.get().then((m) => {
-    const found = m.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
-    return found?.value ?? 0
-  })
+  const { values } = await metric.get()
+  const found = values.find((v) =>
+    Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x),
+  )
+  return found?.value ?? 0
 }
 
 describe('retention: three weeks and one year (S10)', () => {
@@ -419,5 +422,52 @@ describe('retention: three weeks and one year (S10)', () => {
     }
     if (ilm) expect(stdout).toContain('lifecycle policies installed')
     else expect(stdout).toMatch(/no ILM: retention is enforced by spor itself/)
+  })
+})
+
+describe("lifecycle policies checked by Elasticsearch's own ILM code (x-pack-core)", () => {
+  it("accepts spor's generated policies and rejects broken ones with Elasticsearch's message", async () => {
+    const custom = { short: 14, long: 400, alerts: 90, stats: 800, profiles: 14 }
+    const spors = Object.fromEntries(
+      RETENTION_CLASSES.flatMap((cls) => [
+        [policyName('spor', cls), lifecyclePolicy(cls, DEFAULT_RETENTION_DAYS)],
+        [policyName('custom', cls), lifecyclePolicy(cls, custom)],
+      ]),
+    )
+    const good = lifecyclePolicy('short', DEFAULT_RETENTION_DAYS)
+    const broken = {
+      'misspelt-action': { phases: { delete: { min_age: '21d', actions: { delet: {} } } } },
+      'bad-min-age': { phases: { delete: { min_age: '21 days', actions: { delete: {} } } } },
+      'action-in-wrong-phase': {
+        phases: { delete: { min_age: '21d', actions: { rollover: { max_age: '1d' } } } },
+      },
+      'phases-out-of-order': {
+        phases: {
+          warm: { min_age: '30d', actions: {} },
+          delete: { min_age: '21d', actions: { delete: {} } },
+        },
+      },
+    }
+    const verdicts = await validateWithElasticsearch({ ...spors, ...broken, 'copy-of-good': good })
+    const byName = Object.fromEntries(verdicts.map((v) => [v.name, v]))
+    expect(verdicts).toHaveLength(Object.keys(spors).length + Object.keys(broken).length + 1)
+    for (const name of [...Object.keys(spors), 'copy-of-good'])
+      expect(byName[name]).toEqual({ name, valid: true })
+    expect(byName['misspelt-action']).toMatchObject({
+      valid: false,
+      message: expect.stringContaining('unknown field [delet]'),
+    })
+    expect(byName['bad-min-age']).toMatchObject({
+      valid: false,
+      message: expect.stringContaining('failed to parse [21 days]'),
+    })
+    expect(byName['action-in-wrong-phase']).toMatchObject({
+      valid: false,
+      message: 'invalid action [rollover] defined in phase [delete]',
+    })
+    expect(byName['phases-out-of-order']).toMatchObject({
+      valid: false,
+      message: expect.stringContaining('delete phase (min_age: 21d) before the warm phase'),
+    })
   })
 })
