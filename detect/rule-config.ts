@@ -172,6 +172,10 @@ export class RuleBook {
     }
   }
 
+  ruleNames(): RuleName[] {
+    return [...RULE_NAMES]
+  }
+
   for(tenant: string): RuleSettings {
     return this.#tenants.get(tenant) ?? this.#global
   }

@@ -64,7 +64,11 @@ export function signalKey(signal: Signal): string {
  * Projects an event onto the signals the rules need; most events (page views, feature use) yield
  * none. Pure given the enrichers (geo database, UA parser).
  */
-export function toSignals(event: SporEvent, enrichers: Enrichers, seenAt?: number): Signal[] {
+export function toSignals(
+  event: SporEvent,
+  enrichers: Pick<Enrichers, 'lookupGeo' | 'parseUserAgent'>,
+  seenAt?: number,
+): Signal[] {
   const isLogin = LOGIN_TYPES.has(event.type)
   const isSession = SESSION_TYPES.has(event.type)
   const isSpam = SPAM_TYPES.has(event.type)

@@ -1,0 +1,61 @@
+import type { Client, estypes } from '@elastic/elasticsearch'
+import { SporError } from '../core/errors.ts'
+import { classPattern } from '../core/indices.ts'
+import type { AlertDocument, FindAlert, Incident } from './incidents.ts'
+import { toDocument } from './incidents.ts'
+
+/**
+ * Alert documents in `<prefix>-alerts-*`. Writes are partial updates with an upsert: the
+ * detector owns the evidence fields, people own `status` and `acknowledged_*`, and a later update
+ * of an ongoing incident never reopens or un-acknowledges it.
+ */
+export class AlertStore {
+  readonly #es: Client
+  readonly #pattern: string
+
+  constructor(es: Client, indexPrefix: string) {
+    this.#es = es
+    this.#pattern = classPattern(indexPrefix, 'alerts')
+  }
+
+  readonly find: FindAlert = async (rule, tenant, subject, since) => {
+    const result = await this.#es.search<AlertDocument>({
+      index: this.#pattern,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      size: 1,
+      sort: [{ last_seen: 'desc' }],
+      query: {
+        bool: {
+          filter: [
+            { term: { rule } },
+            { term: { tenant } },
+            { term: { 'subject.kind': subject.kind } },
+            { term: { 'subject.value': subject.value } },
+            { range: { last_seen: { gte: new Date(since).toISOString() } } },
+          ],
+        },
+      },
+    })
+    const hit = result.hits.hits[0]
+    return hit?._source ? { ...hit._source, _index: hit._index } : undefined
+  }
+
+  /** Writes the incidents; `wait_for` so the next lookup (or a test, or the API) sees them. */
+  async write(incidents: Incident[], now: number): Promise<AlertDocument[]> {
+    if (incidents.length === 0) return []
+    const docs = incidents.map((i) => toDocument(i, now))
+    const operations: (estypes.BulkOperationContainer | Record<string, unknown>)[] = []
+    docs.forEach((doc, n) => {
+      const { status: _status, ...detectorFields } = doc
+      operations.push({ update: { _index: incidents[n]!.index, _id: doc.alert_id, retry_on_conflict: 3 } })
+      operations.push({ doc: detectorFields, upsert: doc })
+    })
+    const response = await this.#es.bulk({ operations, refresh: 'wait_for' })
+    if (response.errors) {
+      const failed = response.items.find((item) => item.update?.error)?.update
+      throw new SporError('SPOR_ERR_ES', `alert write failed: ${failed?.status} ${failed?.error?.reason}`)
+    }
+    return docs
+  }
+}

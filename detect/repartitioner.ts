@@ -1,0 +1,99 @@
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
+import type { Clock } from '../core/clock.ts'
+import type { SporConfig } from '../core/config.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Enrichers } from '../enrich/enrich-event.ts'
+import { parseMessage } from '../ingest/parse-message.ts'
+import { detectMetrics } from './metrics.ts'
+import { signalKey, toSignals } from './signal.ts'
+import { repartitionTopic } from './topics.ts'
+
+export type SignalEnrichers = Pick<Enrichers, 'lookupGeo' | 'parseUserAgent'>
+
+/**
+ * Stage 1: events (partitioned by tenant:user) → signals re-keyed by rule key on the internal
+ * repartition topic. Invalid events are skipped and counted; ingest dead-letters them already.
+ * A partition's offset is committed only after its signals are acknowledged by Kafka; a replay
+ * re-produces signals, which the rule stage drops by event id.
+ */
+export class Repartitioner {
+  readonly #consumer: Consumer
+  readonly #producer: Producer
+  readonly #config: SporConfig
+  readonly #enrichers: SignalEnrichers
+  readonly #clock: Clock
+  readonly #log: Logger
+  readonly #topic: string
+
+  constructor(deps: {
+    kafka: Kafka
+    config: SporConfig
+    enrichers: SignalEnrichers
+    clock: Clock
+    log: Logger
+    onCrash: (error: Error) => void
+  }) {
+    this.#config = deps.config
+    this.#enrichers = deps.enrichers
+    this.#clock = deps.clock
+    this.#log = deps.log.child({ component: 'detect-repartition' })
+    this.#topic = repartitionTopic(deps.config)
+    this.#consumer = deps.kafka.consumer({
+      groupId: deps.config.kafka.detectGroup,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    })
+    this.#producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) deps.onCrash(payload.error)
+    })
+  }
+
+  async start(): Promise<void> {
+    await this.#producer.connect()
+    await this.#consumer.connect()
+    await this.#consumer.subscribe({ topics: [this.#config.kafka.eventsTopic], fromBeginning: true })
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.#handleBatch(payload),
+    })
+  }
+
+  async stop(): Promise<void> {
+    await this.#consumer.disconnect()
+    await this.#producer.disconnect()
+  }
+
+  async #handleBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.isEmpty()) return
+    const config = this.#config
+    const limits = {
+      maxEventBytes: config.ingest.maxEventBytes,
+      maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+      eventTypes: config.eventTypes,
+      retentionDays: config.retentionDays,
+    }
+    const now = this.#clock()
+    const messages: { key: string; value: string }[] = []
+    let skipped = 0
+    for (const message of batch.messages) {
+      const parsed = parseMessage(message.value, limits, now)
+      if (parsed.kind !== 'ok') {
+        skipped++
+        continue
+      }
+      // The producer's timestamp: detection latency is measured from when the event was produced.
+      const producedAt = Number(message.timestamp)
+      for (const signal of toSignals(parsed.value.event, this.#enrichers, producedAt)) {
+        messages.push({ key: signalKey(signal), value: JSON.stringify(signal) })
+      }
+    }
+    if (messages.length > 0) await this.#producer.send({ topic: this.#topic, acks: -1, messages })
+    detectMetrics.events.inc({ outcome: 'read' }, batch.messages.length - skipped)
+    if (skipped > 0) detectMetrics.events.inc({ outcome: 'skipped_invalid' }, skipped)
+    if (isStale()) return
+    const next = (BigInt(batch.lastOffset()) + 1n).toString()
+    await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+  }
+}

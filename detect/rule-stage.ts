@@ -1,0 +1,215 @@
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
+import { backoffDelay, sleep } from '../core/backoff.ts'
+import type { SporConfig } from '../core/config.ts'
+import type { Logger } from '../core/logger.ts'
+import type { AlertStore } from './alert-store.ts'
+import { type AlertDocument, type Incident, IncidentTracker, quietGapMs } from './incidents.ts'
+import { detectMetrics } from './metrics.ts'
+import type { RuleBook } from './rule-config.ts'
+import type { Signal } from './signal.ts'
+import { DetectionState } from './state.ts'
+import { ruleStageGroup } from './topics.ts'
+import { TrailingOffsets } from './trailing-offsets.ts'
+
+export interface AlertNotice {
+  change: 'raised' | 'updated'
+  alert: AlertDocument
+}
+
+export interface RuleStageDeps {
+  kafka: Kafka
+  config: SporConfig
+  rules: RuleBook
+  store: AlertStore
+  log: Logger
+  topic: string
+  /** Called after alerts are stored (the webhook queue; tests and the bench listen here too). */
+  onStored?: (notices: AlertNotice[], latenciesMs: number[]) => void
+  onCrash: (error: Error) => void
+  now?: () => number
+}
+
+/**
+ * Stage 2: signals (partitioned by rule key) → per-key windows → rules → incidents → alert
+ * documents and the alerts topic. After every (re)assignment the state is dropped and rebuilt by
+ * replaying the lookback the trailing commits left behind; replayed findings that the stored
+ * alerts already cover change nothing, so a restart neither misses nor re-raises.
+ */
+export class RuleStage {
+  readonly #deps: RuleStageDeps
+  readonly #consumer: Consumer
+  readonly #producer: Producer
+  readonly #log: Logger
+  readonly #offsets: TrailingOffsets
+  readonly #tracker: IncidentTracker
+  readonly #stopping = new AbortController()
+  #state: DetectionState
+  #generation = 0
+  #running = false
+
+  constructor(deps: RuleStageDeps) {
+    this.#deps = deps
+    this.#log = deps.log.child({ component: 'detect-rules' })
+    this.#offsets = new TrailingOffsets(deps.config.detect.lookbackMs)
+    this.#state = this.#newState()
+    this.#tracker = new IncidentTracker({
+      find: deps.store.find,
+      indexPrefix: deps.config.es.indexPrefix,
+      maxOpen: deps.config.detect.maxKeys,
+      now: deps.now,
+    })
+    this.#consumer = deps.kafka.consumer({
+      groupId: ruleStageGroup(deps.config),
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    })
+    this.#producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
+      // New assignment: every partition resumes from its trailing commit and replays.
+      this.#generation++
+      this.#state = this.#newState()
+      this.#tracker.clear()
+      this.#offsets.reset()
+    })
+    this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) deps.onCrash(payload.error)
+    })
+  }
+
+  get running(): boolean {
+    return this.#running
+  }
+
+  get state(): DetectionState {
+    return this.#state
+  }
+
+  async start(): Promise<void> {
+    await this.#producer.connect()
+    await this.#consumer.connect()
+    await this.#consumer.subscribe({ topics: [this.#deps.topic], fromBeginning: true })
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.#handleBatch(payload),
+    })
+    this.#running = true
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false
+    const abort = setTimeout(() => this.#stopping.abort(), 15_000)
+    try {
+      await this.#consumer.disconnect()
+      await this.#producer.disconnect()
+    } finally {
+      clearTimeout(abort)
+    }
+  }
+
+  #newState(): DetectionState {
+    return new DetectionState({ maxKeys: this.#deps.config.detect.maxKeys, rules: this.#deps.rules })
+  }
+
+  async #handleBatch({ batch, isStale, isRunning, heartbeat }: EachBatchPayload): Promise<void> {
+    if (batch.isEmpty()) return
+    const generation = this.#generation
+    const current = () => generation === this.#generation && isRunning() && !isStale()
+    const dirty = new Set<Incident>()
+    const raised = new Set<Incident>()
+    let maxTs = Number.NEGATIVE_INFINITY
+    for (const message of batch.messages) {
+      if (!current()) return
+      const signal = decodeSignal(message.value)
+      if (!signal) continue
+      maxTs = Math.max(maxTs, signal.e.ts)
+      detectMetrics.signals.inc({ kind: signal.kind })
+      for (const finding of this.#state.apply(signal)) {
+        detectMetrics.findings.inc({ rule: finding.rule })
+        const gap = quietGapMs(finding.rule, this.#deps.rules.for(finding.tenant))
+        const { change, incident } = await this.#tracker.absorb(finding, gap)
+        if (change === 'unchanged') continue
+        dirty.add(incident)
+        if (change === 'raised') raised.add(incident)
+      }
+    }
+    if (dirty.size > 0) await this.#deliver([...dirty], raised, current, heartbeat)
+    if (!current()) return
+    const safe = this.#offsets.record(batch.partition, (BigInt(batch.lastOffset()) + 1n).toString(), maxTs)
+    if (safe)
+      await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: safe }])
+    for (const [kind, size] of Object.entries(this.#state.sizes())) detectMetrics.keys.set({ kind }, size)
+  }
+
+  /** Alerts must be stored before the batch counts as done; Elasticsearch trouble is waited out. */
+  async #deliver(
+    incidents: Incident[],
+    raised: Set<Incident>,
+    current: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const now = this.#deps.now ?? Date.now
+    let docs: AlertDocument[] = []
+    for (let attempt = 0; ; attempt++) {
+      if (!current()) return
+      try {
+        docs = await this.#deps.store.write(incidents, now())
+        break
+      } catch (error) {
+        this.#log.warn(
+          { err: (error as Error).message, attempt: attempt + 1 },
+          'alert write failed; retrying',
+        )
+        await heartbeat().catch(() => {})
+        const backoff = {
+          baseMs: this.#deps.config.ingest.retryBaseMs,
+          maxMs: this.#deps.config.ingest.retryMaxMs,
+        }
+        await sleep(backoffDelay(backoff, attempt), this.#stopping.signal)
+      }
+    }
+    const stored = now()
+    const latencies: number[] = []
+    const notices: AlertNotice[] = docs.map((alert, n) => {
+      const incident = incidents[n]!
+      const change = raised.has(incident) ? 'raised' : 'updated'
+      detectMetrics.alerts.inc({ rule: incident.rule, change })
+      if (incident.pendingSeenAt !== undefined) {
+        const ms = stored - incident.pendingSeenAt
+        latencies.push(ms)
+        detectMetrics.latency.observe(ms / 1000)
+      }
+      incident.pendingSeenAt = undefined
+      incident.persisted = true
+      incident.dirty = false
+      return { change, alert }
+    })
+    await this.#producer.send({
+      topic: this.#deps.config.kafka.alertsTopic,
+      acks: -1,
+      messages: notices.map((n) => ({
+        key: n.alert.alert_id,
+        value: JSON.stringify(n),
+        headers: { 'spor-change': n.change, 'spor-rule': n.alert.rule },
+      })),
+    })
+    for (const n of notices) {
+      if (n.change === 'raised')
+        this.#log.info(
+          { rule: n.alert.rule, alertId: n.alert.alert_id, severity: n.alert.severity },
+          'alert raised',
+        )
+    }
+    this.#deps.onStored?.(notices, latencies)
+  }
+}
+
+function decodeSignal(value: Buffer | null): Signal | undefined {
+  if (!value) return undefined
+  try {
+    const signal = JSON.parse(value.toString('utf8')) as Signal
+    return signal?.e?.id && signal.kind && typeof signal.e.ts === 'number' ? signal : undefined
+  } catch {
+    return undefined
+  }
+}

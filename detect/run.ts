@@ -1,0 +1,36 @@
+import Fastify from 'fastify'
+import { systemClock } from '../core/clock.ts'
+import type { SporConfig } from '../core/config.ts'
+import { createEsClient, waitForEs } from '../core/es.ts'
+import { createKafka, waitForKafka } from '../core/kafka.ts'
+import type { Logger } from '../core/logger.ts'
+import { registerOpsRoutes } from '../core/ops-plugin.ts'
+import { runUntilSignal } from '../core/service.ts'
+import { RuleBook } from './rule-config.ts'
+import { DetectService } from './service.ts'
+
+/** `spor detect`: both stages plus /health, /ready and /metrics. */
+export async function runDetect(config: SporConfig, log: Logger): Promise<never> {
+  const rules = RuleBook.fromFile(config.detect.rulesFile) // fail on a bad rules file before connecting
+  const es = createEsClient(config)
+  const kafka = createKafka(config, log)
+  await Promise.all([waitForEs(es), waitForKafka(kafka)])
+  const service = new DetectService({ config, es, kafka, log, clock: systemClock, rules })
+  const ops = Fastify({ logger: false })
+  await registerOpsRoutes(ops, async () => ({
+    ready: service.running,
+    state: service.stateSizes(),
+    webhookPending: service.webhookPending,
+  }))
+  await ops.listen({ host: '127.0.0.1', port: config.detect.httpPort })
+  await service.start()
+  return runUntilSignal(
+    log,
+    async () => {
+      await service.stop()
+      await ops.close()
+      await es.close()
+    },
+    service.fatal,
+  )
+}
