@@ -2,6 +2,7 @@ import type { estypes } from '@elastic/elasticsearch'
 import { classPattern } from '../core/indices.ts'
 import type { RetentionClass } from '../core/retention.ts'
 import { ALERT_PROPERTIES } from '../detect/alert-mapping.ts'
+import { STATS_PROPERTIES } from '../query/rollups/mapping.ts'
 import { PROFILE_PROPERTIES } from '../segments/profile-mapping.ts'
 import { LONG_PROPERTIES, SHORT_PROPERTIES } from './mappings.ts'
 import { policyName } from './policies.ts'
@@ -14,6 +15,7 @@ const CLASS_PROPERTIES: Partial<Record<RetentionClass, Properties>> = {
   long: LONG_PROPERTIES,
   alerts: ALERT_PROPERTIES,
   profiles: PROFILE_PROPERTIES,
+  stats: STATS_PROPERTIES,
 }
 
 export function templateName(prefix: string, cls: RetentionClass): string {

@@ -10,6 +10,7 @@ import type { KeyStore } from '../core/keys.ts'
 import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { apiKeyAuth } from './auth.ts'
+import { statsRoutes } from './routes/stats.ts'
 import { subjectRoutes } from './routes/subjects.ts'
 
 export interface QueryDeps {
@@ -59,13 +60,14 @@ export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
     async (v1) => {
       await v1.register(apiKeyAuth, { keys: deps.keys })
       await v1.register(rateLimit, {
-        max: 600,
+        max: deps.config.query.rateLimitPerHour,
         timeWindow: 3_600_000,
         hook: 'preHandler',
         keyGenerator: (request) => request.apiKey?.id ?? request.ip,
       })
       // Route groups register here, one plugin each (statistics, alerts, subjects, segments).
       await v1.register(subjectRoutes)
+      await v1.register(statsRoutes)
     },
     { prefix: '/v1' },
   )

@@ -1,0 +1,191 @@
+import { createHash } from 'node:crypto'
+import type { Client, estypes } from '@elastic/elasticsearch'
+import { dailyIndex } from '../../core/indices.ts'
+import { Hll } from '../stats/hll.ts'
+import {
+  type DayRow,
+  type Dimension,
+  decodeHistogram,
+  encodeHistogram,
+  parseDay,
+  rowId,
+} from '../stats/rows.ts'
+
+/** Marker row written last: a day's rollup counts only once it is complete. */
+export const COMPLETE_DIM = '_complete'
+
+interface StatsDoc {
+  day: string
+  tenant: string
+  module: string
+  dim: string
+  key: string
+  events: number
+  users_estimate: number
+  users_sketch?: string
+  sessions?: number
+  session_durations?: string
+  computed_at: string
+  v: 1
+}
+
+export function statsIndex(prefix: string, day: string): string {
+  return dailyIndex(prefix, 'stats', parseDay(day))
+}
+
+/** Deterministic `_id`: re-running a day replaces its rows instead of duplicating them. */
+export function statsDocId(row: Pick<DayRow, 'day' | 'tenant' | 'module' | 'dim' | 'key'>): string {
+  return createHash('sha256').update(rowId(row)).digest('base64url').slice(0, 32)
+}
+
+function toDoc(row: DayRow, computedAt: string): StatsDoc {
+  return {
+    day: row.day,
+    tenant: row.tenant,
+    module: row.module,
+    dim: row.dim,
+    key: row.key,
+    events: row.events,
+    users_estimate: row.users.count(),
+    users_sketch: row.users.serialize().toString('base64'),
+    ...(row.sessions !== undefined ? { sessions: row.sessions } : {}),
+    ...(row.durations ? { session_durations: encodeHistogram(row.durations).toString('base64') } : {}),
+    computed_at: computedAt,
+    v: 1,
+  }
+}
+
+/**
+ * Writes one day's rows, then deletes rows of an earlier run that no longer exist, then writes
+ * the completion marker. Idempotent: the same rows get the same ids.
+ */
+export async function writeDayRollup(
+  es: Client,
+  prefix: string,
+  day: string,
+  rows: DayRow[],
+  now: Date,
+): Promise<number> {
+  const index = statsIndex(prefix, day)
+  const computedAt = now.toISOString()
+  const ids = new Set<string>()
+  const marker = { day, tenant: '_', module: '_', dim: COMPLETE_DIM as Dimension, key: '_' }
+  const batchSize = 500
+  for (let i = 0; i < rows.length; i += batchSize) {
+    const operations: object[] = []
+    for (const row of rows.slice(i, i + batchSize)) {
+      const id = statsDocId(row)
+      ids.add(id)
+      operations.push({ index: { _index: index, _id: id } }, toDoc(row, computedAt))
+    }
+    await bulkOrThrow(es, operations)
+  }
+  // Remove stale rows (groups that vanished since an earlier run, e.g. after an erasure).
+  ids.add(statsDocId(marker))
+  await es.indices.refresh({ index, ignore_unavailable: true })
+  const stale: string[] = []
+  let after: estypes.SortResults | undefined
+  do {
+    const response = await es.search<StatsDoc>({
+      index,
+      size: 5000,
+      _source: false,
+      query: { match_all: {} },
+      sort: [{ tenant: 'asc' }, { module: 'asc' }, { dim: 'asc' }, { key: 'asc' }],
+      ...(after ? { search_after: after } : {}),
+    })
+    for (const hit of response.hits.hits) if (hit._id && !ids.has(hit._id)) stale.push(hit._id)
+    after = response.hits.hits.length === 5000 ? response.hits.hits.at(-1)?.sort : undefined
+  } while (after)
+  if (stale.length > 0)
+    await bulkOrThrow(
+      es,
+      stale.map((id) => ({ delete: { _index: index, _id: id } })),
+    )
+  await bulkOrThrow(es, [
+    { index: { _index: index, _id: statsDocId(marker) } },
+    { ...marker, events: rows.length, users_estimate: 0, computed_at: computedAt, v: 1 },
+  ])
+  await es.indices.refresh({ index })
+  return rows.length
+}
+
+async function bulkOrThrow(es: Client, operations: object[]): Promise<void> {
+  if (operations.length === 0) return
+  const response = await es.bulk({ operations })
+  if (response.errors) {
+    const first = response.items.find((item) => Object.values(item)[0]?.error)
+    const error = first ? Object.values(first)[0]?.error : undefined
+    throw new Error(`rollup bulk write failed: ${error?.type ?? 'unknown'}: ${error?.reason ?? ''}`)
+  }
+}
+
+export interface RollupReadOptions {
+  prefix: string
+  days: string[]
+  tenant?: string
+  dims: Dimension[]
+  /** Module values to read ('*' for every module, or one module, or undefined for all rows). */
+  modules?: string[]
+}
+
+/** Rows of the given days from the rollups, and the days whose rollup is complete. */
+export async function readRollupRows(
+  es: Client,
+  options: RollupReadOptions,
+): Promise<{ rows: DayRow[]; completeDays: Set<string> }> {
+  const rows: DayRow[] = []
+  const completeDays = new Set<string>()
+  if (options.days.length === 0) return { rows, completeDays }
+  const filter: estypes.QueryDslQueryContainer[] = []
+  if (options.tenant) filter.push({ term: { tenant: options.tenant } })
+  const rowFilter: estypes.QueryDslQueryContainer[] = [{ terms: { dim: options.dims } }]
+  if (options.modules) rowFilter.push({ terms: { module: options.modules } })
+  const query: estypes.QueryDslQueryContainer = {
+    bool: {
+      should: [{ bool: { filter: [...filter, ...rowFilter] } }, { term: { dim: COMPLETE_DIM } }],
+      minimum_should_match: 1,
+    },
+  }
+  const index = options.days.map((day) => statsIndex(options.prefix, day))
+  // Each row is unique by (day, tenant, module, dim, key): a stable sort for search_after.
+  let after: estypes.SortResults | undefined
+  do {
+    const response = await es.search<StatsDoc>({
+      index,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      size: 5000,
+      query,
+      sort: [{ day: 'asc' }, { tenant: 'asc' }, { module: 'asc' }, { dim: 'asc' }, { key: 'asc' }],
+      ...(after ? { search_after: after } : {}),
+    })
+    const hits = response.hits.hits
+    for (const hit of hits) {
+      const doc = hit._source as StatsDoc
+      if (doc.dim === COMPLETE_DIM) {
+        completeDays.add(doc.day)
+        continue
+      }
+      rows.push(fromDoc(doc))
+    }
+    after = hits.length === 5000 ? hits[hits.length - 1]?.sort : undefined
+  } while (after)
+  return { rows: rows.filter((row) => completeDays.has(row.day)), completeDays }
+}
+
+function fromDoc(doc: StatsDoc): DayRow {
+  return {
+    day: doc.day,
+    tenant: doc.tenant,
+    module: doc.module,
+    dim: doc.dim as Dimension,
+    key: doc.key,
+    events: doc.events,
+    users: doc.users_sketch ? Hll.deserialize(Buffer.from(doc.users_sketch, 'base64')) : new Hll(),
+    ...(doc.sessions !== undefined ? { sessions: doc.sessions } : {}),
+    ...(doc.session_durations !== undefined
+      ? { durations: decodeHistogram(Buffer.from(doc.session_durations, 'base64')) }
+      : {}),
+  }
+}

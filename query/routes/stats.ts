@@ -1,0 +1,264 @@
+import { createHmac } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { requirePseudonymKey } from '../../core/config.ts'
+import { SporError } from '../../core/errors.ts'
+import { ErrorBodySchema } from '../../core/http-errors.ts'
+import { scopedTenant } from '../auth.ts'
+import {
+  BREAKDOWNS,
+  type Breakdown,
+  breakdownStats,
+  METRICS,
+  type Metric,
+  type StatsContext,
+  type StatsFilter,
+  summaryStats,
+  timeseriesStats,
+} from '../stats/engine.ts'
+import type { StatsSource } from '../stats/load-rows.ts'
+import { dayString } from '../stats/rows.ts'
+import { INTERVALS, type Interval } from '../stats/time.ts'
+
+const DATE = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date' } as const
+const NAME = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const
+const nullableInt = { type: ['integer', 'null'] } as const
+const nullableNumber = { type: ['number', 'null'] } as const
+
+const filterProperties = {
+  from: { ...DATE, description: 'first day (UTC), default 29 days before `to`; snapped to whole units' },
+  to: { ...DATE, description: 'last day (UTC, inclusive), default today' },
+  tenant: { ...NAME, description: 'tenant id; a tenant key always sees only its own tenant' },
+  module: { ...NAME, description: 'only events of this module' },
+  source: {
+    type: 'string',
+    enum: ['auto', 'raw', 'rollup'],
+    default: 'auto',
+    description: 'auto: rollups for older days, raw events for recent ones',
+  },
+} as const
+
+const rangeSchema = {
+  type: 'object',
+  properties: { from: { type: 'string' }, to: { type: 'string' } },
+  required: ['from', 'to'],
+} as const
+
+const common = {
+  range: rangeSchema,
+  k: { type: 'integer', description: 'groups with fewer distinct users are not shown' },
+  sources: {
+    type: 'object',
+    properties: { raw: { type: 'integer' }, rollup: { type: 'integer' } },
+    description: 'days answered from raw events and from rollups',
+  },
+} as const
+
+const figures = {
+  type: ['object', 'null'],
+  properties: {
+    users: { type: 'integer' },
+    events: { type: 'integer' },
+    sessions: nullableInt,
+    medianSessionSeconds: nullableNumber,
+  },
+} as const
+
+const errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  429: ErrorBodySchema,
+}
+
+interface FilterQuery {
+  from?: string
+  to?: string
+  tenant?: string
+  module?: string
+  source: StatsSource
+}
+
+/**
+ * Anonymised statistics (S4, S6). Every figure is a count over at least k distinct users with
+ * sticky noise; groups below k are folded into "other" (see query/anonymity.ts). A tenant key
+ * sees its own tenant only; cross-tenant comparison needs a product-wide key.
+ */
+export async function statsRoutes(app: FastifyInstance): Promise<void> {
+  const { es, config, clock } = app.deps
+  const noiseSecret =
+    config.query.statsNoiseSd > 0
+      ? createHmac('sha256', requirePseudonymKey(config)).update('spor/stats-noise/v1').digest()
+      : Buffer.alloc(32)
+  const context = (): StatsContext => ({
+    es,
+    prefix: config.es.indexPrefix,
+    k: config.query.kAnonymity,
+    noiseSd: config.query.statsNoiseSd,
+    noiseSecret,
+    rawDays: config.query.statsRawDays,
+    maxRangeDays: config.query.statsMaxRangeDays,
+    now: clock(),
+  })
+  const filterOf = (request: FastifyRequest, query: FilterQuery): StatsFilter => {
+    const to = query.to ?? dayString(clock())
+    const from = query.from ?? dayString(new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000))
+    return {
+      from,
+      to,
+      tenant: scopedTenant(request, query.tenant),
+      module: query.module,
+      source: query.source,
+    }
+  }
+
+  app.get<{ Querystring: FilterQuery }>(
+    '/stats/summary',
+    {
+      schema: {
+        tags: ['statistics'],
+        summary: 'Totals over a range: distinct users, events, sessions, median session, logins',
+        querystring: { type: 'object', properties: filterProperties, additionalProperties: false },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...common,
+              suppressed: { type: 'boolean' },
+              users: nullableInt,
+              events: nullableInt,
+              sessions: nullableInt,
+              medianSessionSeconds: nullableNumber,
+              logins: nullableInt,
+              loginFailures: nullableInt,
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const ctx = context()
+      const result = await summaryStats(ctx, filterOf(request, request.query))
+      return {
+        range: result.range,
+        k: ctx.k,
+        sources: result.sources,
+        suppressed: result.figures === null,
+        users: result.figures?.users ?? null,
+        events: result.figures?.events ?? null,
+        sessions: result.figures?.sessions ?? null,
+        medianSessionSeconds: result.figures?.medianSessionSeconds ?? null,
+        logins: result.logins,
+        loginFailures: result.loginFailures,
+      }
+    },
+  )
+
+  app.get<{ Querystring: FilterQuery & { metric: Metric; interval: Interval } }>(
+    '/stats/timeseries',
+    {
+      schema: {
+        tags: ['statistics'],
+        summary: 'One metric per hour, day, week or month (users = DAU / WAU / MAU)',
+        querystring: {
+          type: 'object',
+          properties: {
+            ...filterProperties,
+            metric: { type: 'string', enum: [...METRICS], default: 'users' },
+            interval: { type: 'string', enum: [...INTERVALS], default: 'day' },
+          },
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...common,
+              metric: { type: 'string' },
+              interval: { type: 'string' },
+              points: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    t: { type: 'string' },
+                    value: nullableNumber,
+                    suppressed: { type: 'boolean' },
+                  },
+                  required: ['t', 'value', 'suppressed'],
+                },
+              },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const ctx = context()
+      const { metric, interval } = request.query
+      const result = await timeseriesStats(ctx, filterOf(request, request.query), metric, interval)
+      return {
+        range: result.range,
+        k: ctx.k,
+        sources: result.sources,
+        metric,
+        interval,
+        points: result.points,
+      }
+    },
+  )
+
+  app.get<{ Querystring: FilterQuery & { by: Breakdown; limit: number; offset: number } }>(
+    '/stats/breakdown',
+    {
+      schema: {
+        tags: ['statistics'],
+        summary:
+          'Distinct users and events per module, function, browser, OS, device, country, hour, weekday or tenant',
+        description: 'by=tenant (product-wide comparison) needs a product-wide key.',
+        querystring: {
+          type: 'object',
+          properties: {
+            ...filterProperties,
+            by: { type: 'string', enum: [...BREAKDOWNS] },
+            limit: { type: 'integer', minimum: 1, maximum: 100, default: 25 },
+            offset: { type: 'integer', minimum: 0, maximum: 1000, default: 0 },
+          },
+          required: ['by'],
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...common,
+              by: { type: 'string' },
+              totalGroups: { type: 'integer' },
+              suppressedGroups: { type: 'integer' },
+              groups: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { key: { type: 'string' }, ...figures.properties },
+                  required: ['key', 'users', 'events'],
+                },
+              },
+              other: figures,
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const { by, limit, offset } = request.query
+      if (by === 'tenant' && request.apiKey?.scope !== 'product')
+        throw new SporError('SPOR_ERR_FORBIDDEN', 'comparing tenants needs a product-wide key')
+      const ctx = context()
+      const result = await breakdownStats(ctx, filterOf(request, request.query), by, { limit, offset })
+      return { k: ctx.k, by, ...result }
+    },
+  )
+}

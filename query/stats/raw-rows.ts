@@ -1,0 +1,196 @@
+import type { Client, estypes } from '@elastic/elasticsearch'
+import { dailyIndex } from '../../core/indices.ts'
+import { type HashedValue, hashValue } from './hll.ts'
+import {
+  ALL_MODULES,
+  type DayRow,
+  DIMENSION_FIELDS,
+  type Dimension,
+  durationBucket,
+  parseDay,
+  RowSet,
+  TOTAL_KEY,
+} from './rows.ts'
+
+/**
+ * Day rows computed from raw `short` events with Elasticsearch aggregations: one composite
+ * aggregation over (tenant, user pseudonym) whose sub-aggregations give, per user and day, the
+ * values of every dimension split by module; spor turns those into per-group event counts and
+ * HyperLogLog sketches (the pseudonym only feeds the sketch and is then dropped). Sessions come
+ * from a second composite aggregation over (tenant, session id).
+ */
+export interface RawRowsOptions {
+  prefix: string
+  day: string
+  tenant?: string
+  /** Breakdown dimensions to compute besides `total` (all by default). */
+  dims?: Dimension[]
+  pageSize?: number
+}
+
+type Aggs = Record<string, estypes.AggregationsAggregationContainer>
+type Bucket = { key: string | number; key_as_string?: string; doc_count: number; [sub: string]: unknown }
+
+const MODULE_AGG: Aggs = { m: { terms: { field: 'module', size: 100 } } }
+
+function nestedTerms(fields: string[]): estypes.AggregationsAggregationContainer {
+  const [first, ...rest] = fields
+  return {
+    terms: { field: first as string, size: 200 },
+    aggs: rest.length > 0 ? { n: nestedTerms(rest) } : MODULE_AGG,
+  }
+}
+
+function userAggs(dims: Dimension[]): Aggs {
+  const aggs: Aggs = { ...MODULE_AGG }
+  for (const dim of dims) {
+    if (dim === 'total') continue
+    if (dim === 'hour') {
+      aggs.d_hour = {
+        date_histogram: { field: '@timestamp', calendar_interval: 'hour', min_doc_count: 1 },
+        aggs: MODULE_AGG,
+      }
+    } else {
+      aggs[`d_${dim}`] = nestedTerms(DIMENSION_FIELDS[dim])
+    }
+  }
+  return aggs
+}
+
+/** Walks nested terms buckets down to the module level: yields (key, docCount, moduleBuckets). */
+function* leaves(bucket: Bucket, prefix: string[] = []): Generator<[string, number, Bucket[]]> {
+  const nested = bucket.n as { buckets: Bucket[] } | undefined
+  const key = [...prefix, String(bucket.key)]
+  if (nested) {
+    for (const child of nested.buckets) yield* leaves(child, key)
+  } else {
+    yield [key.join(' '), bucket.doc_count, (bucket.m as { buckets: Bucket[] }).buckets]
+  }
+}
+
+function hourKey(bucket: Bucket): string {
+  return new Date(Number(bucket.key)).toISOString().slice(11, 13)
+}
+
+export async function computeRawDayRows(es: Client, options: RawRowsOptions): Promise<DayRow[]> {
+  const { prefix, day } = options
+  const dims = options.dims ?? ([] as Dimension[])
+  const start = parseDay(day)
+  const end = new Date(start.getTime() + 86_400_000)
+  const index = dailyIndex(prefix, 'short', start)
+  const filter: estypes.QueryDslQueryContainer[] = [
+    { range: { '@timestamp': { gte: start.toISOString(), lt: end.toISOString() } } },
+  ]
+  if (options.tenant) filter.push({ term: { tenant: options.tenant } })
+  const rows = new RowSet()
+  const pageSize = options.pageSize ?? 250
+
+  let after: Record<string, string | number | null> | undefined
+  do {
+    const response = await es.search({
+      index,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      size: 0,
+      query: { bool: { filter } },
+      aggs: {
+        users: {
+          composite: {
+            size: pageSize,
+            sources: [
+              { tenant: { terms: { field: 'tenant' } } },
+              { user: { terms: { field: 'user.pseudo', missing_bucket: true } } },
+            ],
+            ...(after ? { after } : {}),
+          },
+          aggs: userAggs(dims),
+        },
+      },
+    })
+    const agg = response.aggregations?.users as
+      | { buckets: (Bucket & { key: { tenant: string; user: string | null } })[]; after_key?: typeof after }
+      | undefined
+    for (const bucket of agg?.buckets ?? []) {
+      const tenant = bucket.key.tenant
+      const hashed: HashedValue | undefined = bucket.key.user ? hashValue(bucket.key.user) : undefined
+      const add = (row: DayRow, events: number) => {
+        row.events += events
+        if (hashed) row.users.add(hashed)
+      }
+      add(rows.get(day, tenant, ALL_MODULES, 'total', TOTAL_KEY), bucket.doc_count)
+      for (const m of (bucket.m as { buckets: Bucket[] }).buckets)
+        add(rows.get(day, tenant, String(m.key), 'total', TOTAL_KEY), m.doc_count)
+      for (const dim of dims) {
+        if (dim === 'total') continue
+        const top = (bucket[`d_${dim}`] as { buckets: Bucket[] } | undefined)?.buckets ?? []
+        for (const b of top) {
+          const entries: [string, number, Bucket[]][] =
+            dim === 'hour'
+              ? [[hourKey(b), b.doc_count, (b.m as { buckets: Bucket[] }).buckets]]
+              : [...leaves(b)]
+          for (const [key, count, modules] of entries) {
+            add(rows.get(day, tenant, ALL_MODULES, dim, key), count)
+            for (const m of modules) add(rows.get(day, tenant, String(m.key), dim, key), m.doc_count)
+          }
+        }
+      }
+    }
+    after = agg && agg.buckets.length === pageSize ? agg.after_key : undefined
+  } while (after)
+
+  await addSessions(es, index, filter, day, rows)
+  return rows.rows()
+}
+
+/** Session counts and durations (span of the session's events within the day) per module. */
+async function addSessions(
+  es: Client,
+  index: string,
+  filter: estypes.QueryDslQueryContainer[],
+  day: string,
+  rows: RowSet,
+): Promise<void> {
+  let after: Record<string, string | number | null> | undefined
+  const pageSize = 2000
+  do {
+    const response = await es.search({
+      index,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      size: 0,
+      query: { bool: { filter: [...filter, { exists: { field: 'session.id' } }] } },
+      aggs: {
+        sessions: {
+          composite: {
+            size: pageSize,
+            sources: [
+              { tenant: { terms: { field: 'tenant' } } },
+              { session: { terms: { field: 'session.id' } } },
+            ],
+            ...(after ? { after } : {}),
+          },
+          aggs: {
+            first: { min: { field: '@timestamp' } },
+            last: { max: { field: '@timestamp' } },
+            ...MODULE_AGG,
+          },
+        },
+      },
+    })
+    const agg = response.aggregations?.sessions as
+      | { buckets: (Bucket & { key: { tenant: string } })[]; after_key?: typeof after }
+      | undefined
+    for (const bucket of agg?.buckets ?? []) {
+      const first = (bucket.first as { value: number }).value
+      const last = (bucket.last as { value: number }).value
+      const bucketIndex = durationBucket((last - first) / 1000)
+      const modules = [ALL_MODULES, ...(bucket.m as { buckets: Bucket[] }).buckets.map((m) => String(m.key))]
+      for (const module of modules) {
+        const row = rows.get(day, bucket.key.tenant, module, 'total', TOTAL_KEY)
+        row.sessions = (row.sessions ?? 0) + 1
+        row.durations?.set(bucketIndex, (row.durations.get(bucketIndex) ?? 0) + 1)
+      }
+    }
+    after = agg && agg.buckets.length === pageSize ? agg.after_key : undefined
+  } while (after)
+}
