@@ -14,6 +14,7 @@ import type { AuditReport } from '../ilm-policies/auditor.ts'
 import { enforceRetention } from '../ilm-policies/enforcer.ts'
 import { lifecyclePolicy, policyName } from '../ilm-policies/policies.ts'
 import { retentionMetrics } from '../ilm-policies/retention-metrics.ts'
+import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
 import { templateName } from '../ilm-policies/templates.ts'
 import { validateWithElasticsearch } from '../ilm-policies/validate/validate-policies.ts'
 import { IngestConsumer } from '../ingest/consumer.ts'
@@ -60,9 +61,9 @@ async function indexNames(t: TestEnv, pattern: string): Promise<string[]> {
   return (rows as { index?: string }[]).map((r) => r.index!).sort()
 }
 
-/** A counter's current value for one label set (this process's prom-client registry). */
-async function counterValue(
-  metric: typeof retentionMetrics.deletedIndices | typeof ingestMetrics.events,
+/** A counter or gauge value for one label set (this process's prom-client registry). */
+async function metricValue(
+  metric: { get: () => Promise<{ values: { labels: object; value: number }[] }> },
   labels: Record<string, string>,
 ): Promise<number> {
   const { values } = await metric.get()
@@ -124,14 +125,14 @@ describe('retention: three weeks and one year (S10)', () => {
     expect(dryReport.ignored.sort()).toEqual([...foreignInside].sort())
     expect(await indexNames(t, `${p}-*`)).toEqual([...expired, ...kept, ...foreignInside].sort())
 
-    const before = await counterValue(retentionMetrics.deletedIndices, { class: 'short' })
+    const before = await metricValue(retentionMetrics.deletedIndices, { class: 'short' })
     const options = { prefix: p, retentionDays: t.config.retentionDays, clock: fixedClock(now), log: t.log }
     const report = await enforceRetention(t.es, options)
     expect(report.deleted.map((d) => d.index).sort()).toEqual(expired)
     expect(report.failed).toEqual([])
     expect(await indexNames(t, `${p}-*`)).toEqual([...kept, ...foreignInside].sort())
     for (const index of foreignOutside) expect(await t.es.indices.exists({ index })).toBe(true)
-    expect(await counterValue(retentionMetrics.deletedIndices, { class: 'short' })).toBe(before + 2)
+    expect(await metricValue(retentionMetrics.deletedIndices, { class: 'short' })).toBe(before + 2)
 
     // Idempotent: a second run finds nothing more to delete.
     const again = await enforceRetention(t.es, options)
@@ -238,6 +239,42 @@ describe('retention: three weeks and one year (S10)', () => {
     await t.es.indices.delete({ index: [shortIndex, longIndex] })
   })
 
+  it('the schedule inside spor ingest deletes an expired index and publishes the oldest age per class', async () => {
+    const now = Date.now()
+    const expiredIndex = dailyIndex(t.name, 'short', new Date(now - 22 * DAY_MS))
+    const keptIndex = dailyIndex(t.name, 'short', new Date(now - 2 * DAY_MS))
+    const doc = (ageMs: number) => ({
+      '@timestamp': new Date(now - ageMs).toISOString(),
+      event: { id: 'x', type: 'page.view', v: 1 },
+      tenant: 'acme',
+    })
+    await t.es.index({ index: expiredIndex, id: 'old', document: doc(22 * DAY_MS) })
+    await t.es.index({ index: keptIndex, id: 'recent', document: doc(2 * DAY_MS) })
+    await t.es.indices.refresh({ index: [expiredIndex, keptIndex] })
+    const runsBefore = await metricValue(retentionMetrics.enforceRuns, { outcome: 'ok' })
+
+    // The same wiring `spor ingest` uses (SPOR_ENFORCE_EVERY_MS, default one hour; first run at start).
+    const schedule = startIngestRetention(t.es, t.config, t.log, systemClock)
+    expect(schedule).toBeDefined()
+    try {
+      await waitFor(
+        () => metricValue(retentionMetrics.enforceRuns, { outcome: 'ok' }),
+        (runs) => runs > runsBefore,
+        { what: 'one enforcement run' },
+      )
+    } finally {
+      await schedule!.stop()
+    }
+    expect(await t.es.indices.exists({ index: expiredIndex })).toBe(false)
+    expect(await t.es.indices.exists({ index: keptIndex })).toBe(true)
+    // The gauge now shows the oldest document left: two days old, not 22.
+    const age = await metricValue(retentionMetrics.oldestAge, { class: 'short' })
+    expect(age).toBeGreaterThanOrEqual(2 * 86_400)
+    expect(age).toBeLessThan(2 * 86_400 + 600)
+    expect(await metricValue(retentionMetrics.violatingDocs, { class: 'short' })).toBe(0)
+    await t.es.indices.delete({ index: keptIndex })
+  })
+
   it('ingest drops a late event past retention, indexes one just inside, dead-letters a future one', async () => {
     const consumer = new IngestConsumer({
       config: t.config,
@@ -278,11 +315,11 @@ describe('retention: three weeks and one year (S10)', () => {
       },
       { ...base, id: 'future', type: 'page.view', ts: new Date(Date.now() + DAY_MS).toISOString() },
     ]
-    const droppedBefore = await counterValue(ingestMetrics.events, {
+    const droppedBefore = await metricValue(ingestMetrics.events, {
       outcome: 'dropped',
       reason: 'past_retention',
     })
-    const futureBefore = await counterValue(ingestMetrics.events, { outcome: 'dlq', reason: 'ts_in_future' })
+    const futureBefore = await metricValue(ingestMetrics.events, { outcome: 'dlq', reason: 'ts_in_future' })
     await consumer.start()
     try {
       const producer = t.kafka.producer()
@@ -293,8 +330,8 @@ describe('retention: three weeks and one year (S10)', () => {
       await waitFor(
         async () => ({
           docs: (await countDocs(t, 'short-*')) + (await countDocs(t, 'long-*')),
-          dropped: await counterValue(ingestMetrics.events, { outcome: 'dropped', reason: 'past_retention' }),
-          future: await counterValue(ingestMetrics.events, { outcome: 'dlq', reason: 'ts_in_future' }),
+          dropped: await metricValue(ingestMetrics.events, { outcome: 'dropped', reason: 'past_retention' }),
+          future: await metricValue(ingestMetrics.events, { outcome: 'dlq', reason: 'ts_in_future' }),
         }),
         // At least, not exactly: the consumer (ingest/consumer.ts, not this issue's) never calls
         // resolveOffset, so kafkajs fetches a committed batch again and counts it again.
@@ -305,7 +342,7 @@ describe('retention: three weeks and one year (S10)', () => {
       await consumer.stop()
     }
     // Past-retention events are counted drops, never dead letters (no DLQ spam).
-    expect(await counterValue(ingestMetrics.events, { outcome: 'dlq', reason: 'past_retention' })).toBe(0)
+    expect(await metricValue(ingestMetrics.events, { outcome: 'dlq', reason: 'past_retention' })).toBe(0)
     const at = (id: string) => new Date(events.find((e) => e.id === id)!.ts)
     expect(
       await t.es.exists({ index: dailyIndex(t.name, 'short', at('short-inside')), id: 'acme:short-inside' }),
