@@ -1,4 +1,4 @@
-import { Kafka, type LogEntry, logLevel } from 'kafkajs'
+import { Kafka, type LogEntry, logLevel, Partitioners, type Producer } from 'kafkajs'
 import type { SporConfig } from './config.ts'
 import type { Logger } from './logger.ts'
 
@@ -51,4 +51,12 @@ export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<vo
   }
   await admin.disconnect().catch(() => {})
   throw new Error(`kafka not ready after ${timeoutMs} ms: ${(last as Error)?.message}`)
+}
+
+/**
+ * The producer spor uses everywhere: idempotent (no duplicates from its own retries), one
+ * request in flight (ordering per partition), the murmur2 partitioner Java clients use.
+ */
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
 }

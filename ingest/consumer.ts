@@ -4,6 +4,7 @@ import { backoffDelay } from '../core/backoff.ts'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
+import { createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { BulkWriter } from './bulk-writer.ts'
@@ -68,11 +69,11 @@ export class IngestConsumer {
     })
     this.#consumer = kafka.consumer({
       groupId: config.kafka.ingestGroup,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: config.kafka.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
       retry: { retries: 5, restartOnFailure: async (error) => this.#allowRestart(error) },
     })
-    this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    this.#producer = createProducer(kafka)
   }
 
   get state(): ConsumerState {
@@ -141,7 +142,7 @@ export class IngestConsumer {
     return allowed
   }
 
-  async #handleBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async #handleBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     if (batch.isEmpty()) return
     const started = performance.now()
     const { config, clock, enrichers, isErased } = this.#deps
@@ -182,6 +183,9 @@ export class IngestConsumer {
       ingestMetrics.abandonedBatches.inc()
       return
     }
+    // resolveOffset moves kafkajs's fetch position (without it the batch is fetched again);
+    // the commit below is what survives a restart.
+    resolveOffset(batch.lastOffset())
     const next = (BigInt(batch.lastOffset()) + 1n).toString()
     await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
     this.#lastBatchAt = new Date()

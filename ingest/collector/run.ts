@@ -1,7 +1,7 @@
 import { systemClock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
 import { createEsClient, waitForEs } from '../../core/es.ts'
-import { createKafka, waitForKafka } from '../../core/kafka.ts'
+import { createKafka, createProducer, waitForKafka } from '../../core/kafka.ts'
 import { KeyStore } from '../../core/keys.ts'
 import type { Logger } from '../../core/logger.ts'
 import { runUntilSignal } from '../../core/service.ts'
@@ -14,7 +14,7 @@ export async function runCollector(config: SporConfig, log: Logger): Promise<nev
   await Promise.all([waitForEs(es), waitForKafka(kafka)])
   const keys = new KeyStore(es, config.es.indexPrefix, config.collector.keyCacheMs)
   await keys.ensureIndex()
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  const producer = createProducer(kafka)
   await producer.connect()
   const app = await buildCollector({ config, keys, producer, log, clock: systemClock })
   await app.listen({ host: config.collector.host, port: config.collector.port })
