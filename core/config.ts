@@ -31,6 +31,8 @@ const ConfigSchema = Type.Object(
       partitions: PositiveInt,
       /** retention.ms for the events and dead-letter topics: they hold raw IPs and user ids. */
       topicRetentionMs: PositiveInt,
+      /** How long the group waits for a silent member (e.g. a killed process) before rebalancing. */
+      sessionTimeoutMs: Type.Integer({ minimum: 6000, maximum: 300_000 }),
     }),
     es: Type.Object({
       url: Type.String({ pattern: '^https?://' }),
@@ -118,6 +120,7 @@ const ENV_KEYS = [
   'SPOR_TOPIC_PREFIX',
   'SPOR_KAFKA_PARTITIONS',
   'SPOR_TOPIC_RETENTION_HOURS',
+  'SPOR_KAFKA_SESSION_TIMEOUT_MS',
   'SPOR_ES_URL',
   'SPOR_ES_USERNAME',
   'SPOR_ES_PASSWORD',
@@ -258,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       detectGroup: `${topicPrefix}.detect`,
       partitions: int(env, 'SPOR_KAFKA_PARTITIONS', 3),
       topicRetentionMs: int(env, 'SPOR_TOPIC_RETENTION_HOURS', 7 * 24) * 3_600_000,
+      sessionTimeoutMs: int(env, 'SPOR_KAFKA_SESSION_TIMEOUT_MS', 30_000),
     },
     es: {
       url: env.SPOR_ES_URL ?? `http://127.0.0.1:${esPort}`,
