@@ -1,0 +1,105 @@
+import { systemClock } from '../../core/clock.ts'
+import { requirePseudonymKey } from '../../core/config.ts'
+import type { SporEvent } from '../../core/event-schema.ts'
+import { createProducer } from '../../core/kafka.ts'
+import { createEnrichers } from '../../enrich/index.ts'
+import { produceEvents } from '../../generate/produce.ts'
+import { IngestConsumer } from '../../ingest/consumer.ts'
+import { TombstoneCache } from '../../privacy/tombstones.ts'
+import { type TestEnv, waitFor } from './test-env.ts'
+
+/** The real ingest consumer wired as `spor ingest` wires it: with the erasure tombstone cache. */
+export async function startIngestWithTombstones(t: TestEnv): Promise<{ stop: () => Promise<void> }> {
+  const tombstones = new TombstoneCache({
+    es: t.es,
+    prefix: t.config.es.indexPrefix,
+    key: requirePseudonymKey(t.config),
+    refreshMs: t.config.privacy.tombstoneRefreshMs,
+    log: t.log,
+  })
+  await tombstones.start()
+  const consumer = new IngestConsumer({
+    config: t.config,
+    es: t.es,
+    kafka: t.kafka,
+    log: t.log,
+    enrichers: createEnrichers({ uaCacheSize: 1000, pseudonymKey: requirePseudonymKey(t.config) }),
+    clock: systemClock,
+    isErased: (tenant, user) => tombstones.isErased(tenant, user),
+  })
+  await consumer.start()
+  return {
+    stop: async () => {
+      await consumer.stop()
+      tombstones.stop()
+    },
+  }
+}
+
+export async function produceAll(t: TestEnv, events: Iterable<SporEvent>): Promise<number> {
+  const producer = createProducer(t.kafka)
+  await producer.connect()
+  try {
+    return await produceEvents(producer, t.config.kafka.eventsTopic, events)
+  } finally {
+    await producer.disconnect()
+  }
+}
+
+/** Waits until the ingest group has committed up to the end of every partition. */
+export async function waitForCommittedToEnd(t: TestEnv): Promise<void> {
+  const admin = t.kafka.admin()
+  await admin.connect()
+  try {
+    const { ingestGroup: groupId, eventsTopic: topic } = t.config.kafka
+    const ends = await admin.fetchTopicOffsets(topic)
+    await waitFor(
+      async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions,
+      (parts) => ends.every((end) => parts.find((p) => p.partition === end.partition)?.offset === end.high),
+      { what: 'the ingest group to commit to the end of the topic', timeoutMs: 120_000 },
+    )
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+export async function resetToEarliest(t: TestEnv): Promise<void> {
+  const admin = t.kafka.admin()
+  await admin.connect()
+  try {
+    const { ingestGroup: groupId, eventsTopic: topic } = t.config.kafka
+    await admin.resetOffsets({ groupId, topic, earliest: true })
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+/** Alerts as detection writes them (tenant + related_users); the index gets its fields explicitly. */
+export async function seedAlerts(
+  t: TestEnv,
+  index: string,
+  alerts: { id: string; tenant: string; related_users: string[]; at: Date; rule: string }[],
+): Promise<void> {
+  const exists = await t.es.indices.exists({ index })
+  if (!exists) {
+    await t.es.indices.create({
+      index,
+      settings: { number_of_shards: 1, number_of_replicas: 0 },
+      mappings: {
+        properties: {
+          '@timestamp': { type: 'date' },
+          tenant: { type: 'keyword' },
+          related_users: { type: 'keyword' },
+          rule: { type: 'keyword' },
+        },
+      },
+    })
+  }
+  await t.es.bulk({
+    refresh: 'wait_for',
+    operations: alerts.flatMap((a) => [
+      { index: { _index: index, _id: a.id } },
+      { '@timestamp': a.at.toISOString(), tenant: a.tenant, related_users: a.related_users, rule: a.rule },
+    ]),
+  })
+}
