@@ -4,6 +4,7 @@ import { registerCoreCommands } from './core-commands.ts'
 import { registerPrivacyCommands } from './privacy-commands.ts'
 import { registerRetentionCommands } from './retention-commands.ts'
 import { registerServiceCommands } from './service-commands.ts'
+import { registerStatsCommands } from './stats-commands.ts'
 
 /**
  * The `spor` command. Each command group lives next to what it drives; this file only wires them.
@@ -16,6 +17,7 @@ const program = new Command()
 
 registerCoreCommands(program)
 registerServiceCommands(program)
+registerStatsCommands(program)
 registerRetentionCommands(program)
 registerPrivacyCommands(program)
 

@@ -5,6 +5,7 @@ import { KeyStore } from '../core/keys.ts'
 import type { Logger } from '../core/logger.ts'
 import { runUntilSignal } from '../core/service.ts'
 import { buildQueryApp } from './app.ts'
+import { startRollupSchedule } from './rollups/job.ts'
 
 /** `spor query`: the API and dashboard server. */
 export async function runQuery(config: SporConfig, log: Logger): Promise<never> {
@@ -15,7 +16,9 @@ export async function runQuery(config: SporConfig, log: Logger): Promise<never> 
   const app = await buildQueryApp({ config, es, keys, log, clock: systemClock })
   await app.listen({ host: config.query.host, port: config.query.port })
   log.info({ url: `http://${config.query.host}:${config.query.port}` }, 'query API listening (docs at /docs)')
+  const rollups = startRollupSchedule(es, config, log, systemClock)
   return runUntilSignal(log, async () => {
+    await rollups?.stop()
     await app.close()
     await es.close()
   })

@@ -1,0 +1,100 @@
+import type { Client } from '@elastic/elasticsearch'
+import type { Clock } from '../../core/clock.ts'
+import type { SporConfig } from '../../core/config.ts'
+import type { Logger } from '../../core/logger.ts'
+import { computeRawDayRows } from '../stats/raw-rows.ts'
+import { DIMENSIONS, dayString } from '../stats/rows.ts'
+import { daysBetween } from '../stats/time.ts'
+import { readRollupRows, writeDayRollup } from './store.ts'
+
+export interface RollupDayResult {
+  day: string
+  rows: number
+  ms: number
+}
+
+/**
+ * Rolls up one UTC day: the same day rows the raw statistics path computes (every dimension,
+ * every tenant and module), written with deterministic ids, so re-running a day replaces it.
+ */
+export async function rollupDay(
+  es: Client,
+  prefix: string,
+  day: string,
+  now: Date,
+): Promise<RollupDayResult> {
+  const started = Date.now()
+  const rows = await computeRawDayRows(es, { prefix, day, dims: DIMENSIONS.filter((d) => d !== 'total') })
+  await writeDayRollup(es, prefix, day, rows, now)
+  return { day, rows: rows.length, ms: Date.now() - started }
+}
+
+export async function rollupDays(
+  es: Client,
+  prefix: string,
+  days: string[],
+  now: Date,
+  onDay?: (result: RollupDayResult, done: number) => void,
+): Promise<RollupDayResult[]> {
+  const results: RollupDayResult[] = []
+  for (const day of days) {
+    const result = await rollupDay(es, prefix, day, now)
+    results.push(result)
+    onDay?.(result, results.length)
+  }
+  return results
+}
+
+/**
+ * The days a scheduled run rolls up: yesterday and the day before (again, for late events), and
+ * every older day still inside the raw retention window whose rollup is missing — so a stopped
+ * scheduler catches up as long as the raw data has not expired.
+ */
+export async function daysDue(es: Client, config: SporConfig, now: Date): Promise<string[]> {
+  const today = dayString(now)
+  const firstRaw = dayString(new Date(now.getTime() - (config.retentionDays.short - 1) * 86_400_000))
+  const candidates = daysBetween(firstRaw, today).filter((day) => day < today)
+  const { completeDays } = await readRollupRows(es, {
+    prefix: config.es.indexPrefix,
+    days: candidates,
+    dims: [],
+  })
+  const recent = candidates.slice(-2)
+  return candidates.filter((day) => recent.includes(day) || !completeDays.has(day))
+}
+
+/** Runs the due rollups every `rollupEveryMs` inside `spor query`; stop() waits for a running one. */
+export function startRollupSchedule(
+  es: Client,
+  config: SporConfig,
+  log: Logger,
+  clock: Clock,
+): { stop: () => Promise<void> } | undefined {
+  if (config.query.rollupEveryMs <= 0) return undefined
+  let running: Promise<void> | undefined
+  const run = () => {
+    if (running) return
+    running = (async () => {
+      try {
+        const days = await daysDue(es, config, clock())
+        const results = await rollupDays(es, config.es.indexPrefix, days, clock())
+        log.info({ days: results.length, rows: results.reduce((s, r) => s + r.rows, 0) }, 'rollups written')
+      } catch (error) {
+        log.error({ err: error }, 'rollup run failed; retrying at the next interval')
+      } finally {
+        running = undefined
+      }
+    })()
+  }
+  const first = setTimeout(run, 5_000)
+  const timer = setInterval(run, config.query.rollupEveryMs)
+  first.unref()
+  timer.unref()
+  return {
+    stop: async () => {
+      clearTimeout(first)
+      clearInterval(timer)
+      await running
+    },
+  }
+}
