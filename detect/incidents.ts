@@ -156,8 +156,14 @@ export class IncidentTracker {
       }
       this.#open.set(key, incident)
     }
-    // A replayed finding the stored alert already covers changes nothing.
-    if (change !== 'raised' && incident.persisted && finding.windowEnd <= incident.lastSeen) {
+    // A replayed finding the stored alert already covers changes nothing. (A late, out-of-order
+    // event is not a replay: it brings an evidence id the incident has not seen.)
+    if (
+      change !== 'raised' &&
+      incident.persisted &&
+      finding.windowEnd <= incident.lastSeen &&
+      finding.evidence.every((id) => incident!.seenIds.has(id))
+    ) {
       return { change: 'unchanged', incident }
     }
     merge(incident, finding)

@@ -83,6 +83,10 @@ describe('spraying and stuffing on one source', () => {
     const found = sourceAttack(kind, '9.9.9.9')(entries, last(entries), settings)
     expect(found?.rule).toBe(rule)
   })
+  it('sees the whole window when the last signal to arrive is not the newest (several input partitions)', () => {
+    const found = sourceAttack('ip', '9.9.9.9')(spray, spray[0]!, settings)
+    expect(found?.counts.failures).toBe(15)
+  })
   it('stuffing names the accounts that got in', () => {
     const found = sourceAttack('ip', '9.9.9.9')(stuffing, last(stuffing), settings)!
     expect(found.relatedUsers).toEqual(['u99', 'u98'])

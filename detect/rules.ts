@@ -16,9 +16,14 @@ type Rule = (
 const FAILED = 'session.login_failed'
 const LOGIN = 'session.login'
 
+/**
+ * The rule window ends at the key's newest event, not at `current`: signals of one key come from
+ * several input partitions, so they arrive somewhat out of event-time order.
+ */
 function windowOf(entries: readonly SignalEvent[], current: SignalEvent, windowMs: number): SignalEvent[] {
-  const from = current.ts - windowMs
-  return entries.filter((e) => e.ts >= from && e.ts <= current.ts)
+  const to = Math.max(current.ts, entries.at(-1)?.ts ?? current.ts)
+  const from = to - windowMs
+  return entries.filter((e) => e.ts >= from && e.ts <= to)
 }
 
 function finding(
@@ -29,7 +34,7 @@ function finding(
   return {
     ...base,
     windowStart: Math.min(...evidence.map((e) => e.ts)),
-    windowEnd: current.ts,
+    windowEnd: Math.max(current.ts, ...evidence.map((e) => e.ts)),
     evidence: evidence.map((e) => e.id),
     seenAt: current.seenAt,
   }
@@ -71,7 +76,8 @@ export function sourceAttack(kind: 'ip' | 'net', key: string): Rule {
     const subject = { kind, value: kind === 'net' ? `${key}/24` : key } as const
 
     const view = (windowMs: number) => {
-      const window = all.filter((e) => e.ts >= current.ts - windowMs)
+      const to = all.at(-1)?.ts ?? current.ts
+      const window = all.filter((e) => e.ts >= to - windowMs)
       const failures = window.filter((e) => e.type === FAILED)
       const successes = window.length - failures.length
       return {
