@@ -39,6 +39,16 @@ export function partitionKey(event: SporEvent): string {
   return `${event.tenant}:${event.user ?? event.session ?? event.id}`
 }
 
+const REJECTION_SCHEMA = {
+  type: 'object',
+  properties: {
+    index: { type: 'integer' },
+    id: { type: 'string' },
+    reason: { type: 'string' },
+    errors: { type: 'array', items: { type: 'string' } },
+  },
+} as const
+
 interface Rejection {
   index: number
   id?: string
@@ -61,7 +71,8 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
     trustProxy: config.collector.trustedProxies.length > 0 ? [...config.collector.trustedProxies] : false,
   })
   installErrorHandler(app)
-  // Decompresses gzip request bodies; bodyLimit then applies to the inflated size (no zip bombs).
+  // Request decompression is enabled per route (`decompress` below); bodyLimit then applies to
+  // the inflated size, so a small gzip bomb still gets 413.
   await app.register(compress, { global: false, requestEncodings: ['gzip', 'deflate'] })
   await registerOpsRoutes(app, async () => ({ ready: true }))
 
@@ -89,6 +100,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
     api.post(
       '/v1/events',
       {
+        decompress: {},
         schema: {
           description: 'Submit a batch of events (JSON, optionally gzip-encoded).',
           body: {
@@ -102,18 +114,14 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
               type: 'object',
               properties: {
                 accepted: { type: 'integer' },
-                rejected: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      index: { type: 'integer' },
-                      id: { type: 'string' },
-                      reason: { type: 'string' },
-                      errors: { type: 'array', items: { type: 'string' } },
-                    },
-                  },
-                },
+                rejected: { type: 'array', items: REJECTION_SCHEMA },
+              },
+            },
+            400: {
+              ...ErrorBodySchema,
+              properties: {
+                ...ErrorBodySchema.properties,
+                rejected: { type: 'array', items: REJECTION_SCHEMA },
               },
             },
             '4xx': ErrorBodySchema,

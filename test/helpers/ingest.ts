@@ -1,18 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { systemClock, type Clock } from '../../core/clock.ts'
+import { type Clock, systemClock } from '../../core/clock.ts'
 import { requirePseudonymKey } from '../../core/config.ts'
-import { createProducer } from '../../core/kafka.ts'
 import type { SporEvent } from '../../core/event-schema.ts'
+import { createProducer } from '../../core/kafka.ts'
 import { createEnrichers } from '../../enrich/index.ts'
-import { IngestConsumer } from '../../ingest/consumer.ts'
 import { produceEvents } from '../../generate/produce.ts'
+import { IngestConsumer } from '../../ingest/consumer.ts'
 import type { TestEnv } from './test-env.ts'
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..')
 
 /** The real ingest consumer, in this process, on the test's topics and indices. */
-export async function startIngest(t: TestEnv, options: { clock?: Clock; es?: TestEnv['es'] } = {}): Promise<IngestConsumer> {
+export async function startIngest(
+  t: TestEnv,
+  options: { clock?: Clock; es?: TestEnv['es'] } = {},
+): Promise<IngestConsumer> {
   const consumer = new IngestConsumer({
     config: t.config,
     es: options.es ?? t.es,
@@ -28,7 +31,13 @@ export async function startIngest(t: TestEnv, options: { clock?: Clock; es?: Tes
 /** `spor ingest` as its own process (for crash tests), with the test's environment. */
 export function spawnIngest(t: TestEnv, extraEnv: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'spor.js'), 'ingest'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...t.env, SPOR_INGEST_HTTP_PORT: '0', ...extraEnv },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...t.env,
+      SPOR_INGEST_HTTP_PORT: '0',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.stdout?.resume()
@@ -50,6 +59,10 @@ export async function produce(t: TestEnv, events: Iterable<SporEvent>): Promise<
 export async function produceRaw(t: TestEnv, values: (Buffer | string | null)[]): Promise<void> {
   const producer = createProducer(t.kafka)
   await producer.connect()
-  await producer.send({ topic: t.config.kafka.eventsTopic, acks: -1, messages: values.map((value) => ({ key: 'raw', value })) })
+  await producer.send({
+    topic: t.config.kafka.eventsTopic,
+    acks: -1,
+    messages: values.map((value) => ({ key: 'raw', value })),
+  })
   await producer.disconnect()
 }
