@@ -45,7 +45,7 @@ export function registerCoreCommands(program: Command): void {
       const topics = await ensureTopics(kafka, config)
       console.log(
         indices.ilm
-          ? `lifecycle policies installed: ${indices.policies.join(', ')}`
+          ? `lifecycle policies installed: ${indices.policies.join(', ')} (spor's own enforcer keeps running as a second lock)`
           : 'this cluster has no ILM: retention is enforced by spor itself (`spor retention enforce`, also run by `spor ingest`)',
       )
       console.log(`index templates: ${indices.templates.join(', ')}`)

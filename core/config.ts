@@ -348,7 +348,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'SPOR_DETECT_LOOKBACK_HOURS must not exceed SPOR_DETECT_REPARTITION_RETENTION_HOURS (state is rebuilt from that topic)',
     )
   }
-  if (candidate.kafka.topicRetentionMs > candidate.retentionDays.short * 86_400_000) {
+  // + one day: topics roll a segment daily and Kafka deletes whole segments (ingest/topics.ts).
+  if (candidate.kafka.topicRetentionMs + 86_400_000 > candidate.retentionDays.short * 86_400_000) {
     throw new SporError(
       'SPOR_ERR_CONFIG',
       'SPOR_TOPIC_RETENTION_HOURS must stay inside the short retention class: the topics hold raw personal data',

@@ -1,6 +1,8 @@
 import type { ITopicConfig, Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
 
+export const TOPIC_SEGMENT_MS = 86_400_000
+
 export interface TopicReport {
   created: string[]
   updated: string[]
@@ -19,6 +21,9 @@ export async function ensureTopics(kafka: Kafka, config: SporConfig): Promise<To
     replicationFactor: -1,
     configEntries: [
       { name: 'retention.ms', value: retention },
+      // Kafka deletes whole segments: a record lives up to retention.ms + segment.ms. Rolling
+      // daily keeps that worst case a day past retention.ms, still inside the short class.
+      { name: 'segment.ms', value: String(TOPIC_SEGMENT_MS) },
       { name: 'cleanup.policy', value: 'delete' },
     ],
   }))
