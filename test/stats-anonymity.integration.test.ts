@@ -29,18 +29,21 @@ const UA =
 function userDay(user: string, d: string, modules: string[], seq: { n: number }): SporEvent[] {
   const events: SporEvent[] = []
   let t = Date.parse(`${d}T09:00:00Z`) + (seq.n % 50) * 60_000
-  const ev = (type: string, extra: Partial<SporEvent> = {}): SporEvent => ({
-    v: 1,
-    id: `anon-test-${seq.n++}`,
-    type,
-    ts: new Date((t += 90_000)).toISOString(),
-    tenant: 'acme',
-    user,
-    session: `s-${user}-${d}`,
-    ip: '81.0.146.10',
-    device: { ua: UA, deviceId: `dev-${user}` },
-    ...extra,
-  })
+  const ev = (type: string, extra: Partial<SporEvent> = {}): SporEvent => {
+    t += 90_000
+    return {
+      v: 1,
+      id: `anon-test-${seq.n++}`,
+      type,
+      ts: new Date(t).toISOString(),
+      tenant: 'acme',
+      user,
+      session: `s-${user}-${d}`,
+      ip: '81.0.146.10',
+      device: { ua: UA, deviceId: `dev-${user}` },
+      ...extra,
+    }
+  }
   events.push(ev('session.login', { username: `${user}@acme.example` }))
   for (const module of modules)
     for (let i = 0; i < 3; i++) events.push(ev('feature.use', { module, function: 'x.use' }))
