@@ -10,6 +10,7 @@ import type { KeyStore } from '../core/keys.ts'
 import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { apiKeyAuth } from './auth.ts'
+import { dashboardRoutes } from './dashboard/plugin.ts'
 import { statsRoutes } from './routes/stats.ts'
 import { subjectRoutes } from './routes/subjects.ts'
 
@@ -56,6 +57,7 @@ export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
     }
   })
 
+  await app.register(dashboardRoutes)
   await app.register(
     async (v1) => {
       await v1.register(apiKeyAuth, { keys: deps.keys })
