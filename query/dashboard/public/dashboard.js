@@ -172,7 +172,8 @@ async function refresh() {
     )
     lineChart($('chart-users'), users.points, 'active users')
     lineChart($('chart-events'), events.points, 'events')
-    BREAKDOWNS.forEach((by, i) => barChart($(`chart-${by}`), breakdowns[i].groups, breakdowns[i].other, by))
+    for (const [i, by] of BREAKDOWNS.entries())
+      barChart($(`chart-${by}`), breakdowns[i].groups, breakdowns[i].other, by)
     $('status').textContent = `${summary.range.from} – ${summary.range.to}`
     document.body.dataset.state = 'ready'
   } catch (error) {
