@@ -14,6 +14,7 @@ import { DAY_MS } from '../core/retention.ts'
 import { generateTraffic, simulatedUsers } from '../generate/traffic.ts'
 import { parseCsv } from '../privacy/export-format.ts'
 import { subjectResolver } from '../privacy/subject.ts'
+import { writeTombstone } from '../privacy/tombstones.ts'
 import { buildQueryApp } from '../query/app.ts'
 import {
   produceAll,
@@ -35,7 +36,7 @@ const SUBJECT = simulatedUsers(population).find(
 )!.user
 const ADMIN = 'u0000'
 const OTHER = simulatedUsers(population).find(
-  (u) => u.tenant === 'acme' && !u.admin && u.user !== SUBJECT,
+  (u) => u.tenant === 'acme' && !u.admin && u.user !== SUBJECT && u.activity >= 0.5,
 )!.user
 
 /** Business-history and device events the generator may not give the subject on its own. */
@@ -420,6 +421,43 @@ describe('data-subject rights: export, erasure, audit', () => {
       othersBefore,
     )
     expect(await countDocs(t, '*', { ids: { values: ['acme:late-after-erasure'] } })).toBe(0)
+  })
+
+  it('an erasure that crashed after its tombstone is already enforced by ingest, and a retry finishes it', async () => {
+    const other = resolve()('acme', OTHER)
+    // The crash: the tombstone was written, nothing else happened.
+    await writeTombstone(t.es, t.name, {
+      hash: other.hash,
+      tenant: 'acme',
+      erased_at: new Date().toISOString(),
+      requested_by: 'cli',
+    })
+    await new Promise((r) => setTimeout(r, 3 * t.config.privacy.tombstoneRefreshMs))
+    const before = await countDocs(t, 'short-*', subjectFilter('acme', OTHER))
+    expect(before).toBeGreaterThan(0)
+    await produceAll(t, [
+      {
+        v: 1,
+        id: 'after-crash',
+        type: 'page.view',
+        ts: new Date().toISOString(),
+        tenant: 'acme',
+        user: OTHER,
+        session: 'x',
+      },
+    ])
+    await waitForCommittedToEnd(t)
+    expect(await countDocs(t, '*', { ids: { values: ['acme:after-crash'] } })).toBe(0)
+    expect(await countDocs(t, 'short-*', subjectFilter('acme', OTHER))).toBe(before)
+
+    const retry = await app.inject({
+      method: 'POST',
+      url: `/v1/tenants/acme/subjects/${OTHER}/erase`,
+      headers: auth(acmeKey.key),
+    })
+    expect(retry.statusCode).toBe(200)
+    expect(retry.json().deleted).toEqual({ short: before, profiles: 1 })
+    expect(await countDocs(t, 'short-*', subjectFilter('acme', OTHER))).toBe(0)
   })
 
   it('every export and erasure has its audit record, listed in the requesting admin’s own export', async () => {
