@@ -2,6 +2,7 @@ import type { Client } from '@elastic/elasticsearch'
 import type { Clock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
 import type { Logger } from '../../core/logger.ts'
+import { statsMetrics } from '../stats/metrics.ts'
 import { computeRawDayRows } from '../stats/raw-rows.ts'
 import { DIMENSIONS, dayString } from '../stats/rows.ts'
 import { daysBetween } from '../stats/time.ts'
@@ -24,9 +25,16 @@ export async function rollupDay(
   now: Date,
 ): Promise<RollupDayResult> {
   const started = Date.now()
-  const rows = await computeRawDayRows(es, { prefix, day, dims: DIMENSIONS.filter((d) => d !== 'total') })
-  await writeDayRollup(es, prefix, day, rows, now)
-  return { day, rows: rows.length, ms: Date.now() - started }
+  try {
+    const rows = await computeRawDayRows(es, { prefix, day, dims: DIMENSIONS.filter((d) => d !== 'total') })
+    await writeDayRollup(es, prefix, day, rows, now)
+    statsMetrics.rollupDays.inc({ outcome: 'ok' })
+    statsMetrics.rollupLastSuccess.set(Date.now() / 1000)
+    return { day, rows: rows.length, ms: Date.now() - started }
+  } catch (error) {
+    statsMetrics.rollupDays.inc({ outcome: 'failed' })
+    throw error
+  }
 }
 
 export async function rollupDays(

@@ -16,11 +16,13 @@ import {
   timeseriesStats,
 } from '../stats/engine.ts'
 import type { StatsSource } from '../stats/load-rows.ts'
+import { statsMetrics } from '../stats/metrics.ts'
 import { dayString } from '../stats/rows.ts'
 import { INTERVALS, type Interval } from '../stats/time.ts'
 
 const DATE = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date' } as const
-const NAME = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const
+// Empty means "not set": Grafana sends empty template variables as `tenant=`.
+const NAME = { type: 'string', maxLength: 64, pattern: '^([A-Za-z0-9][A-Za-z0-9._-]*)?$' } as const
 const nullableInt = { type: ['integer', 'null'] } as const
 const nullableNumber = { type: ['number', 'null'] } as const
 
@@ -106,11 +108,18 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     return {
       from,
       to,
-      tenant: scopedTenant(request, query.tenant),
-      module: query.module,
+      tenant: scopedTenant(request, query.tenant || undefined),
+      module: query.module || undefined,
       source: query.source,
     }
   }
+
+  app.addHook('onResponse', async (request, reply) => {
+    statsMetrics.requestSeconds.observe(
+      { route: request.routeOptions.url ?? 'unknown' },
+      reply.elapsedTime / 1000,
+    )
+  })
 
   app.get<{ Querystring: FilterQuery }>(
     '/stats/summary',

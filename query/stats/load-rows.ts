@@ -1,5 +1,6 @@
 import type { Client } from '@elastic/elasticsearch'
 import { readRollupRows } from '../rollups/store.ts'
+import { statsMetrics } from './metrics.ts'
 import { computeRawDayRows } from './raw-rows.ts'
 import { ALL_MODULES, type DayRow, type Dimension, dayString } from './rows.ts'
 import { daysBetween } from './time.ts'
@@ -64,5 +65,7 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
       for (const row of dayRows)
         if (options.dims.includes(row.dim) && moduleFilter(row.module)) rows.push(row)
   }
+  statsMetrics.days.inc({ source: 'raw' }, rawDays.length)
+  statsMetrics.days.inc({ source: 'rollup' }, completeDays.size)
   return { rows, sources: { raw: rawDays.length, rollup: completeDays.size } }
 }
