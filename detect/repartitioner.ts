@@ -65,7 +65,7 @@ export class Repartitioner {
     await this.#producer.disconnect()
   }
 
-  async #handleBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
+  async #handleBatch({ batch, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     if (batch.isEmpty()) return
     const config = this.#config
     const limits = {
@@ -95,5 +95,6 @@ export class Repartitioner {
     if (isStale()) return
     const next = (BigInt(batch.lastOffset()) + 1n).toString()
     await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+    resolveOffset(batch.lastOffset())
   }
 }

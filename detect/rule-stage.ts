@@ -111,7 +111,13 @@ export class RuleStage {
     return new DetectionState({ maxKeys: this.#deps.config.detect.maxKeys, rules: this.#deps.rules })
   }
 
-  async #handleBatch({ batch, isStale, isRunning, heartbeat }: EachBatchPayload): Promise<void> {
+  async #handleBatch({
+    batch,
+    isStale,
+    isRunning,
+    heartbeat,
+    resolveOffset,
+  }: EachBatchPayload): Promise<void> {
     if (batch.isEmpty()) return
     const generation = this.#generation
     const current = () => generation === this.#generation && isRunning() && !isStale()
@@ -138,6 +144,9 @@ export class RuleStage {
     const safe = this.#offsets.record(batch.partition, (BigInt(batch.lastOffset()) + 1n).toString(), maxTs)
     if (safe)
       await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: safe }])
+    // The fetch position moves on (without this kafkajs fetches the batch again); only the
+    // committed offset trails by the lookback.
+    resolveOffset(batch.lastOffset())
     for (const [kind, size] of Object.entries(this.#state.sizes())) detectMetrics.keys.set({ kind }, size)
   }
 
