@@ -11,6 +11,7 @@ import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { apiKeyAuth } from './auth.ts'
 import { dashboardRoutes } from './dashboard/plugin.ts'
+import { alertRoutes } from './routes/alerts.ts'
 import { statsRoutes } from './routes/stats.ts'
 import { subjectRoutes } from './routes/subjects.ts'
 
@@ -69,6 +70,7 @@ export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
       })
       // Route groups register here, one plugin each (statistics, alerts, subjects, segments).
       await v1.register(subjectRoutes)
+      await v1.register(alertRoutes)
       await v1.register(statsRoutes)
     },
     { prefix: '/v1' },
