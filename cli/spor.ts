@@ -2,6 +2,7 @@ import { Command } from 'commander'
 import { SporError } from '../core/errors.ts'
 import { registerCoreCommands } from './core-commands.ts'
 import { registerPrivacyCommands } from './privacy-commands.ts'
+import { registerSegmentsCommands } from './segments-commands.ts'
 import { registerRetentionCommands } from './retention-commands.ts'
 import { registerServiceCommands } from './service-commands.ts'
 import { registerStatsCommands } from './stats-commands.ts'
@@ -20,6 +21,7 @@ registerServiceCommands(program)
 registerStatsCommands(program)
 registerRetentionCommands(program)
 registerPrivacyCommands(program)
+registerSegmentsCommands(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -8,6 +8,7 @@ import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
 import { createEnrichers } from '../enrich/index.ts'
 import { TombstoneCache } from '../privacy/tombstones.ts'
+import { startSegmentsSchedule } from '../segments/schedule.ts'
 import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
 import { IngestConsumer } from './consumer.ts'
 
@@ -48,12 +49,15 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
   await ops.listen({ host: '127.0.0.1', port: config.ingest.httpPort })
   await consumer.start()
   const retention = startIngestRetention(es, config, log, systemClock)
+  // Daily user categorisation (S5): yesterday's profiles, once a day, idempotent.
+  const segments = startSegmentsSchedule(es, config, log)
   log.info({ port: config.ingest.httpPort }, 'ingest ready (health, ready, metrics)')
 
   return runUntilSignal(
     log,
     async () => {
       await retention?.stop()
+      await segments.stop()
       await consumer.stop()
       tombstones.stop()
       await ops.close()

@@ -13,6 +13,7 @@ import { apiKeyAuth } from './auth.ts'
 import { dashboardRoutes } from './dashboard/plugin.ts'
 import { alertRoutes } from './routes/alerts.ts'
 import { statsRoutes } from './routes/stats.ts'
+import { segmentRoutes } from './routes/segments.ts'
 import { subjectRoutes } from './routes/subjects.ts'
 
 export interface QueryDeps {
@@ -71,6 +72,7 @@ export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
       // Route groups register here, one plugin each (statistics, alerts, subjects, segments).
       await v1.register(subjectRoutes)
       await v1.register(alertRoutes)
+      await v1.register(segmentRoutes)
       await v1.register(statsRoutes)
     },
     { prefix: '/v1' },

@@ -1,0 +1,67 @@
+import type { Client, estypes } from '@elastic/elasticsearch'
+import { classPattern } from '../core/indices.ts'
+import { DAY_MS } from '../core/retention.ts'
+import { suppressBelowK } from '../query/anonymity.ts'
+
+export interface SegmentSizesDay {
+  day: string
+  /** Users with a profile that day; null when fewer than k (then nothing of the day is shown). */
+  active_users: number | null
+  segments: { segment: string; users: number }[]
+  /** Segments not shown because fewer than k users are in them. */
+  suppressed: number
+}
+
+/**
+ * Segment sizes per day from the profiles (one profile per user and day, so a document count is
+ * a count of distinct users). The same k rule as every statistic (query/anonymity.ts): a group
+ * below k users is never shown. Segments overlap (a user is in several), so the hidden ones are
+ * not merged into an "other" group: its size could not be computed from the parts, and, for the
+ * same reason, "total minus the visible segments" does not isolate the hidden ones.
+ */
+export async function segmentSizes(
+  es: Client,
+  prefix: string,
+  options: { tenant?: string; from: Date; to: Date; k: number },
+): Promise<SegmentSizesDay[]> {
+  const filter: estypes.QueryDslQueryContainer[] = [
+    { range: { day: { gte: isoDay(options.from), lte: isoDay(options.to) } } },
+  ]
+  if (options.tenant) filter.push({ term: { tenant: options.tenant } })
+  const result = await es.search({
+    index: classPattern(prefix, 'profiles'),
+    ignore_unavailable: true,
+    allow_no_indices: true,
+    size: 0,
+    query: { bool: { filter } },
+    aggs: {
+      days: {
+        date_histogram: { field: 'day', calendar_interval: '1d', min_doc_count: 0, format: 'yyyy-MM-dd' },
+        aggs: { segments: { terms: { field: 'segments', size: 200 } } },
+      },
+    },
+  })
+  const days = (result.aggregations?.days as {
+    buckets: {
+      key_as_string: string
+      doc_count: number
+      segments: { buckets: { key: string; doc_count: number }[] }
+    }[]
+  }) ?? { buckets: [] }
+  return days.buckets.map((b) => {
+    if (b.doc_count < options.k) {
+      return { day: b.key_as_string, active_users: null, segments: [], suppressed: b.segments.buckets.length }
+    }
+    const groups = b.segments.buckets.map((s) => ({ segment: s.key, users: s.doc_count }))
+    // No "other" group (see above): the merge marks it as never needing visible groups folded in.
+    const { groups: shown, suppressed } = suppressBelowK(groups, options.k, () => ({
+      segment: 'other',
+      users: Number.POSITIVE_INFINITY,
+    }))
+    return { day: b.key_as_string, active_users: b.doc_count, segments: shown, suppressed }
+  })
+}
+
+export function isoDay(date: Date): string {
+  return new Date(Math.floor(date.getTime() / DAY_MS) * DAY_MS).toISOString().slice(0, 10)
+}
