@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fixedClock } from '../core/clock.ts'
+import { loadConfig } from '../core/config.ts'
 import type { EventDocument } from '../enrich/enrich-event.ts'
 import { generateTraffic, simulatedUsers } from '../generate/traffic.ts'
+import { buildQueryApp } from '../query/app.ts'
 import { weekdayOf } from '../query/stats/time.ts'
 import {
   day,
@@ -211,6 +214,24 @@ describe('access and input limits', () => {
     const { status, body } = await get(url)
     expect(status).toBe(400)
     expect(body.message).toMatch(message)
+  })
+
+  it('the per-key rate limit answers 429 once spent', async () => {
+    const config = loadConfig({ ...t.env, SPOR_QUERY_RATE_LIMIT: '3', SPOR_STATS_NOISE_SD: '0' })
+    const limited = await buildQueryApp({
+      config,
+      es: t.es,
+      keys: s.keys,
+      log: t.log,
+      clock: fixedClock(NOW.toISOString()),
+    })
+    const statuses: number[] = []
+    for (let i = 0; i < 4; i++)
+      statuses.push(
+        (await responses.get(limited, s.productKey, `/v1/stats/breakdown?by=os&from=${TO}&to=${TO}`)).status,
+      )
+    expect(statuses).toEqual([200, 200, 200, 429])
+    await limited.close()
   })
 
   it('OpenAPI documents the statistics routes', async () => {
