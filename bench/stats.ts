@@ -1,0 +1,322 @@
+import { createHmac } from 'node:crypto'
+import { fixedClock } from '../core/clock.ts'
+import { loadConfig } from '../core/config.ts'
+import { createEsClient } from '../core/es.ts'
+import { dailyIndex } from '../core/indices.ts'
+import { KeyStore } from '../core/keys.ts'
+import { createLogger } from '../core/logger.ts'
+import { MODULES } from '../generate/traffic.ts'
+import { installIndexSetup } from '../ilm-policies/install.ts'
+import { buildQueryApp } from '../query/app.ts'
+import { rollupDays } from '../query/rollups/job.ts'
+import { dayString } from '../query/stats/rows.ts'
+
+/**
+ * Statistics latency, raw path against rollup path, over a generated data set written straight
+ * into Elasticsearch with the bulk API (documents shaped like enriched `short` events). Meant for
+ * a private Elasticsearch with a larger heap, e.g.
+ *   SPOR_STACK_DIR=/tmp/spor-bench SPOR_ES_PORT=9251 SPOR_ES_TRANSPORT_PORT=9351 SPOR_ES_HEAP=2g bash stack/stack.sh up es
+ *   node --import tsx bench/stats.ts --es http://127.0.0.1:9251 --events 10000000
+ */
+export interface StatsBenchOptions {
+  esUrl: string
+  events: number
+  days: number
+  tenants: number
+  usersPerTenant: number
+  prefix: string
+  rawRuns: number
+  rollupRuns: number
+  /** Keep an already generated data set of the same size instead of regenerating it. */
+  reuse: boolean
+}
+
+export const DEFAULT_STATS_BENCH: StatsBenchOptions = {
+  esUrl: 'http://127.0.0.1:9200',
+  events: 10_000_000,
+  days: 30,
+  tenants: 20,
+  usersPerTenant: 500,
+  prefix: 'benchstats',
+  rawRuns: 3,
+  rollupRuns: 10,
+  reuse: true,
+}
+
+export interface Percentiles {
+  p50: number
+  p95: number
+  runs: number
+}
+
+export interface StatsBenchResult {
+  events: number
+  days: number
+  users: number
+  indexSeconds: number | null
+  eventsPerSecond: number | null
+  rollupSeconds: number
+  rollupRows: number
+  rawStoreBytes: number
+  rollupStoreBytes: number
+  queries: { name: string; raw: Percentiles; rollup: Percentiles; speedup: number }[]
+}
+
+const BROWSERS = [
+  ['Chrome', '131', 'Windows', 'desktop', 'Microsoft'],
+  ['Chrome', '130', 'Windows', 'desktop', 'Microsoft'],
+  ['Edge', '131', 'Windows', 'desktop', 'Microsoft'],
+  ['Firefox', '133', 'Windows', 'desktop', 'Microsoft'],
+  ['Safari', '18', 'Mac OS', 'desktop', 'Apple'],
+  ['Mobile Safari', '18', 'iOS', 'mobile', 'Apple'],
+  ['Mobile Safari', '17', 'iOS', 'tablet', 'Apple'],
+  ['Chrome Mobile', '131', 'Android', 'mobile', 'Samsung'],
+  ['Chrome Mobile', '130', 'Android', 'mobile', 'Google'],
+] as const
+const PLACES = [
+  ['NO', '03'],
+  ['NO', '46'],
+  ['NO', '50'],
+  ['SE', 'AB'],
+  ['DE', 'BE'],
+  ['GB', 'ENG'],
+  ['US', 'CA'],
+  ['FI', '18'],
+] as const
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+interface BenchUser {
+  fixed: string
+}
+
+function users(options: StatsBenchOptions): BenchUser[] {
+  const random = rng(11)
+  const out: BenchUser[] = []
+  for (let t = 0; t < options.tenants; t++) {
+    for (let u = 0; u < options.usersPerTenant; u++) {
+      const tenant = `tenant${String(t).padStart(2, '0')}`
+      const id = `u${u}`
+      const pseudo = createHmac('sha256', 'bench-pseudonym-key').update(`${tenant}:${id}`).digest('base64url').slice(0, 22)
+      const [name, major, os, type, vendor] = BROWSERS[Math.floor(random() * BROWSERS.length)]!
+      const [country, region] = PLACES[Math.floor(random() * PLACES.length)]!
+      // The fields every event of this user shares, pre-serialised once (the generator is hot).
+      out.push({
+        fixed: `"tenant":"${tenant}","user":{"id":"${id}","pseudo":"${pseudo}"},"ua":{"browser":{"name":"${name}","major":"${major}"},"os":{"name":"${os}"},"device":{"type":"${type}","vendor":"${vendor}"}},"source":{"geo":{"country":"${country}","region":"${region}"}}`,
+      })
+    }
+  }
+  return out
+}
+
+/** NDJSON bulk bodies for one day, about `perDay` events in sessions of 5–25 events. */
+function* dayBodies(day: string, perDay: number, all: BenchUser[], index: string, seed: number): Generator<string> {
+  const random = rng(seed)
+  const moduleNames = Object.keys(MODULES)
+  const dayStart = Date.parse(`${day}T00:00:00Z`)
+  const action = `{"index":{"_index":"${index}"}}\n`
+  let lines: string[] = []
+  let produced = 0
+  let session = 0
+  while (produced < perDay) {
+    const user = all[Math.floor(random() * all.length)]!
+    const length = 5 + Math.floor(random() * 21)
+    let ts = dayStart + (6 + random() * 12) * 3_600_000
+    const sid = `${day}-${seed}-${session++}`
+    for (let i = 0; i < length && produced < perDay; i++, produced++) {
+      ts += 5_000 + random() * 90_000
+      let type: string
+      let extra = ''
+      if (i === 0) type = random() < 0.08 ? 'session.login_failed' : 'session.login'
+      else if (i === length - 1) type = 'session.logout'
+      else {
+        type = random() < 0.5 ? 'page.view' : 'feature.use'
+        const module = moduleNames[Math.floor(random() * moduleNames.length)]!
+        const fns = MODULES[module]!
+        extra = `,"module":"${module}","function":"${fns[Math.floor(random() * fns.length)]}"`
+      }
+      lines.push(
+        `${action}{"@timestamp":"${new Date(Math.min(ts, dayStart + 86_399_000)).toISOString()}","event":{"type":"${type}","v":1},"session":{"id":"${sid}"},${user.fixed}${extra}}\n`,
+      )
+      if (lines.length === 5000) {
+        yield lines.join('')
+        lines = []
+      }
+    }
+  }
+  if (lines.length > 0) yield lines.join('')
+}
+
+function percentiles(samples: number[]): Percentiles {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0
+  return { p50: Math.round(at(0.5)), p95: Math.round(at(0.95)), runs: samples.length }
+}
+
+export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): Promise<StatsBenchResult> {
+  const options = { ...DEFAULT_STATS_BENCH, ...partial }
+  const config = loadConfig({
+    SPOR_ES_URL: options.esUrl,
+    SPOR_INDEX_PREFIX: options.prefix,
+    SPOR_PSEUDONYM_KEY: 'bench-only-pseudonym-key-0123456789abcdef',
+    SPOR_LOG_LEVEL: 'warn',
+    SPOR_ES_TIMEOUT_MS: String(30 * 60_000),
+    SPOR_ROLLUP_EVERY_MS: '0',
+    SPOR_QUERY_RATE_LIMIT: '1000000',
+  })
+  const log = createLogger('bench-stats', 'warn')
+  const es = createEsClient(config)
+  const now = new Date()
+  const days = Array.from({ length: options.days }, (_, i) =>
+    dayString(new Date(now.getTime() - (options.days - i) * 86_400_000)),
+  )
+  const all = users(options)
+  const perDay = Math.ceil(options.events / options.days)
+  try {
+    await installIndexSetup(es, config)
+    const indices = days.map((d) => dailyIndex(options.prefix, 'short', new Date(d)))
+    const existing = await es
+      .count({ index: indices, ignore_unavailable: true, allow_no_indices: true })
+      .catch(() => ({ count: 0 }))
+    let indexSeconds: number | null = null
+    if (!options.reuse || existing.count !== perDay * options.days) {
+      await es.indices.delete({ index: indices, ignore_unavailable: true })
+      const started = Date.now()
+      let done = 0
+      for (const [i, day] of days.entries()) {
+        const index = indices[i]!
+        await es.indices.create({ index, settings: { refresh_interval: '-1' } })
+        const inFlight = new Set<Promise<void>>()
+        for (const body of dayBodies(day, perDay, all, index, i + 1)) {
+          const request = es.transport
+            .request({ method: 'POST', path: '/_bulk', body, querystring: { filter_path: 'errors' } }, { headers: { 'content-type': 'application/x-ndjson' } })
+            .then((response) => {
+              if ((response as { errors?: boolean }).errors) throw new Error(`bulk errors in ${index}`)
+            })
+          const tracked: Promise<void> = request.finally(() => inFlight.delete(tracked))
+          inFlight.add(tracked)
+          if (inFlight.size >= 2) await Promise.race(inFlight)
+        }
+        await Promise.all(inFlight)
+        await es.indices.putSettings({ index, settings: { refresh_interval: '1s' } })
+        done += perDay
+        const seconds = (Date.now() - started) / 1000
+        process.stderr.write(`indexed ${done} events (${day}), ${Math.round(done / seconds)}/s\n`)
+      }
+      await es.indices.refresh({ index: indices })
+      indexSeconds = (Date.now() - started) / 1000
+    }
+
+    const rollupStarted = Date.now()
+    const rolled = await rollupDays(es, options.prefix, days, now, (r, n) =>
+      process.stderr.write(`rolled up ${r.day}: ${r.rows} rows in ${r.ms} ms (${n}/${days.length})\n`),
+    )
+    const rollupSeconds = (Date.now() - rollupStarted) / 1000
+
+    const stats = (await es.indices.stats({ index: `${options.prefix}-*`, metric: 'store' })).indices ?? {}
+    const bytes = (cls: string) =>
+      Object.entries(stats)
+        .filter(([name]) => name.includes(`-${cls}-`))
+        .reduce((sum, [, s]) => sum + (s.total?.store?.size_in_bytes ?? 0), 0)
+
+    const keys = new KeyStore(es, options.prefix, 60_000)
+    await keys.ensureIndex()
+    const { key } = await keys.create({ kind: 'api', scope: 'product', name: 'bench' })
+    const app = await buildQueryApp({ config, es, keys, log, clock: fixedClock(now.toISOString()) })
+    const from = days[0]!
+    const to = days.at(-1)!
+    const queries = [
+      ['summary, 30 days, all tenants', `/v1/stats/summary?from=${from}&to=${to}`],
+      ['active users per day, 30 days', `/v1/stats/timeseries?metric=users&interval=day&from=${from}&to=${to}`],
+      ['breakdown by browser, one tenant', `/v1/stats/breakdown?by=browser&tenant=tenant03&from=${from}&to=${to}`],
+      ['breakdown by module, all tenants', `/v1/stats/breakdown?by=module&from=${from}&to=${to}`],
+    ] as const
+    const results: StatsBenchResult['queries'] = []
+    for (const [name, url] of queries) {
+      const timings: Record<'raw' | 'rollup', number[]> = { raw: [], rollup: [] }
+      for (const source of ['rollup', 'raw'] as const) {
+        const runs = source === 'raw' ? options.rawRuns : options.rollupRuns
+        for (let i = 0; i < runs; i++) {
+          const started = performance.now()
+          const response = await app.inject({ url: `${url}&source=${source}`, headers: { authorization: `Bearer ${key}` } })
+          if (response.statusCode !== 200) throw new Error(`${url}: ${response.statusCode} ${response.body}`)
+          timings[source].push(performance.now() - started)
+        }
+      }
+      const raw = percentiles(timings.raw)
+      const rollup = percentiles(timings.rollup)
+      results.push({ name, raw, rollup, speedup: Math.round((raw.p50 / Math.max(1, rollup.p50)) * 10) / 10 })
+    }
+    await app.close()
+    const result: StatsBenchResult = {
+      events: perDay * options.days,
+      days: options.days,
+      users: all.length,
+      indexSeconds,
+      eventsPerSecond: indexSeconds ? Math.round((perDay * options.days) / indexSeconds) : null,
+      rollupSeconds,
+      rollupRows: rolled.reduce((s, r) => s + r.rows, 0),
+      rawStoreBytes: bytes('short'),
+      rollupStoreBytes: bytes('stats'),
+      queries: results,
+    }
+    printStatsBench(result)
+    return result
+  } finally {
+    await es.close()
+  }
+}
+
+export function printStatsBench(r: StatsBenchResult): void {
+  const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`
+  console.log(
+    `\nstatistics: ${r.events} events, ${r.days} days, ${r.users} users` +
+      (r.indexSeconds ? `; indexed in ${r.indexSeconds.toFixed(0)} s (${r.eventsPerSecond}/s)` : ' (reused data set)'),
+  )
+  console.log(
+    `rollup job: ${r.rollupSeconds.toFixed(1)} s for ${r.days} days, ${r.rollupRows} rows; ` +
+      `store raw ${mb(r.rawStoreBytes)}, rollups ${mb(r.rollupStoreBytes)}`,
+  )
+  console.table(
+    r.queries.map((q) => ({
+      query: q.name,
+      'raw p50 ms': q.raw.p50,
+      'raw p95 ms': q.raw.p95,
+      'rollup p50 ms': q.rollup.p50,
+      'rollup p95 ms': q.rollup.p95,
+      'raw/rollup (p50)': q.speedup,
+    })),
+  )
+}
+
+function arg(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`)
+  return at >= 0 ? process.argv[at + 1] : undefined
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const number = (name: string, fallback: number) => {
+    const raw = arg(name)
+    const value = raw === undefined ? fallback : Number(raw)
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`)
+    return value
+  }
+  await runStatsBench({
+    esUrl: arg('es') ?? process.env.SPOR_ES_URL ?? DEFAULT_STATS_BENCH.esUrl,
+    events: number('events', DEFAULT_STATS_BENCH.events),
+    days: number('days', DEFAULT_STATS_BENCH.days),
+    rawRuns: number('raw-runs', DEFAULT_STATS_BENCH.rawRuns),
+    rollupRuns: number('rollup-runs', DEFAULT_STATS_BENCH.rollupRuns),
+    prefix: arg('prefix') ?? DEFAULT_STATS_BENCH.prefix,
+    reuse: !process.argv.includes('--fresh'),
+  })
+}
