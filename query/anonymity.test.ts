@@ -30,6 +30,13 @@ describe('suppressBelowK', () => {
     },
     { name: 'nothing reaches k', input: [g('a', 2), g('b', 1)], shown: [], other: undefined, suppressed: 2 },
     {
+      name: 'groups without users (anonymous visitors) need no cover',
+      input: [g('a', 9), g('b', 6), g('anon', 0)],
+      shown: ['a', 'b'],
+      other: undefined,
+      suppressed: 1,
+    },
+    {
       name: 'single visible group cannot hide one user',
       input: [g('a', 9), g('x', 1)],
       shown: [],

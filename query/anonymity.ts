@@ -46,11 +46,12 @@ export function suppressBelowK<T extends { users: number }>(
   const hidden = groups.filter((g) => g.users < k)
   if (hidden.length === 0) return { groups: visible, suppressed: 0 }
 
-  // Fold the smallest visible groups into "other" until it reaches k users.
+  // Fold the smallest visible groups into "other" until it reaches k users. Hidden groups
+  // without any user (anonymous visitors only) single out nobody: they need no cover.
   const bySize = [...visible].sort((a, b) => a.users - b.users)
   const folded = new Set<T>()
   let other = combine(hidden)
-  while (other.users < k && bySize.length > 0) {
+  while (other.users > 0 && other.users < k && bySize.length > 0) {
     const next = bySize.shift() as T
     folded.add(next)
     other = combine([...hidden, ...folded])
