@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { SporError } from '../core/errors.ts'
 import { registerCoreCommands } from './core-commands.ts'
+import { registerDetectCommands } from './detect-commands.ts'
 import { registerPrivacyCommands } from './privacy-commands.ts'
 import { registerSegmentsCommands } from './segments-commands.ts'
 import { registerRetentionCommands } from './retention-commands.ts'
@@ -18,6 +19,7 @@ const program = new Command()
 
 registerCoreCommands(program)
 registerServiceCommands(program)
+registerDetectCommands(program)
 registerStatsCommands(program)
 registerRetentionCommands(program)
 registerPrivacyCommands(program)
