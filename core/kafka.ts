@@ -12,8 +12,10 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 }
 
 // kafkajs logs these as errors while it retries them itself during broker start and rebalances.
+// The idempotent-producer warning is about retries being finite, which is deliberate here: a
+// send that keeps failing must surface (collector answers 503, consumer backs off).
 const TRANSIENT =
-  /coordinator is loading|group coordinator is not available|rebalanc|not the leader|leadership election/i
+  /coordinator is loading|group coordinator is not available|rebalanc|not the leader|leadership election|Limiting retries for the idempotent producer/i
 
 /** A Kafka client whose logs go through pino; transient coordinator errors are logged as debug. */
 export function createKafka(config: SporConfig, log: Logger, clientId = config.kafka.clientId): Kafka {
@@ -58,5 +60,9 @@ export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<vo
  * request in flight (ordering per partition), the murmur2 partitioner Java clients use.
  */
 export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  })
 }
