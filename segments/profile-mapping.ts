@@ -10,7 +10,6 @@ const keyword: estypes.MappingProperty = { type: 'keyword', ignore_above: 256 }
 export const PROFILE_PROPERTIES: Record<string, estypes.MappingProperty> = {
   '@timestamp': { type: 'date' },
   day: { type: 'date', format: 'strict_date' },
-  computed_at: { type: 'date' },
   tenant: keyword,
   user: { type: 'object', properties: { pseudo: keyword } },
   window: {

@@ -174,7 +174,6 @@ describe('data-subject rights: export, erasure, audit', () => {
         {
           '@timestamp': `${day}T00:00:00.000Z`,
           day,
-          computed_at: now.toISOString(),
           tenant,
           user: { pseudo: pseudo(tenant!, user!) },
           segments: ['power_user'],
