@@ -106,7 +106,10 @@ function users(options: StatsBenchOptions): BenchUser[] {
     for (let u = 0; u < options.usersPerTenant; u++) {
       const tenant = `tenant${String(t).padStart(2, '0')}`
       const id = `u${u}`
-      const pseudo = createHmac('sha256', 'bench-pseudonym-key').update(`${tenant}:${id}`).digest('base64url').slice(0, 22)
+      const pseudo = createHmac('sha256', 'bench-pseudonym-key')
+        .update(`${tenant}:${id}`)
+        .digest('base64url')
+        .slice(0, 22)
       const [name, major, os, type, vendor] = BROWSERS[Math.floor(random() * BROWSERS.length)]!
       const [country, region] = PLACES[Math.floor(random() * PLACES.length)]!
       // The fields every event of this user shares, pre-serialised once (the generator is hot).
@@ -119,7 +122,13 @@ function users(options: StatsBenchOptions): BenchUser[] {
 }
 
 /** NDJSON bulk bodies for one day, about `perDay` events in sessions of 5–25 events. */
-function* dayBodies(day: string, perDay: number, all: BenchUser[], index: string, seed: number): Generator<string> {
+function* dayBodies(
+  day: string,
+  perDay: number,
+  all: BenchUser[],
+  index: string,
+  seed: number,
+): Generator<string> {
   const random = rng(seed)
   const moduleNames = Object.keys(MODULES)
   const dayStart = Date.parse(`${day}T00:00:00Z`)
@@ -198,7 +207,10 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
         const inFlight = new Set<Promise<void>>()
         for (const body of dayBodies(day, perDay, all, index, i + 1)) {
           const request = es.transport
-            .request({ method: 'POST', path: '/_bulk', body, querystring: { filter_path: 'errors' } }, { headers: { 'content-type': 'application/x-ndjson' } })
+            .request(
+              { method: 'POST', path: '/_bulk', body, querystring: { filter_path: 'errors' } },
+              { headers: { 'content-type': 'application/x-ndjson' } },
+            )
             .then((response) => {
               if ((response as { errors?: boolean }).errors) throw new Error(`bulk errors in ${index}`)
             })
@@ -236,8 +248,14 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
     const to = days.at(-1)!
     const queries = [
       ['summary, 30 days, all tenants', `/v1/stats/summary?from=${from}&to=${to}`],
-      ['active users per day, 30 days', `/v1/stats/timeseries?metric=users&interval=day&from=${from}&to=${to}`],
-      ['breakdown by browser, one tenant', `/v1/stats/breakdown?by=browser&tenant=tenant03&from=${from}&to=${to}`],
+      [
+        'active users per day, 30 days',
+        `/v1/stats/timeseries?metric=users&interval=day&from=${from}&to=${to}`,
+      ],
+      [
+        'breakdown by browser, one tenant',
+        `/v1/stats/breakdown?by=browser&tenant=tenant03&from=${from}&to=${to}`,
+      ],
       ['breakdown by module, all tenants', `/v1/stats/breakdown?by=module&from=${from}&to=${to}`],
     ] as const
     const results: StatsBenchResult['queries'] = []
@@ -247,7 +265,10 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
         const runs = source === 'raw' ? options.rawRuns : options.rollupRuns
         for (let i = 0; i < runs; i++) {
           const started = performance.now()
-          const response = await app.inject({ url: `${url}&source=${source}`, headers: { authorization: `Bearer ${key}` } })
+          const response = await app.inject({
+            url: `${url}&source=${source}`,
+            headers: { authorization: `Bearer ${key}` },
+          })
           if (response.statusCode !== 200) throw new Error(`${url}: ${response.statusCode} ${response.body}`)
           timings[source].push(performance.now() - started)
         }
@@ -280,7 +301,9 @@ export function printStatsBench(r: StatsBenchResult): void {
   const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`
   console.log(
     `\nstatistics: ${r.events} events, ${r.days} days, ${r.users} users` +
-      (r.indexSeconds ? `; indexed in ${r.indexSeconds.toFixed(0)} s (${r.eventsPerSecond}/s)` : ' (reused data set)'),
+      (r.indexSeconds
+        ? `; indexed in ${r.indexSeconds.toFixed(0)} s (${r.eventsPerSecond}/s)`
+        : ' (reused data set)'),
   )
   console.log(
     `rollup job: ${r.rollupSeconds.toFixed(1)} s for ${r.days} days, ${r.rollupRows} rows; ` +

@@ -12,8 +12,8 @@ import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { apiKeyAuth } from './auth.ts'
 import { dashboardRoutes } from './dashboard/plugin.ts'
 import { alertRoutes } from './routes/alerts.ts'
-import { statsRoutes } from './routes/stats.ts'
 import { segmentRoutes } from './routes/segments.ts'
+import { statsRoutes } from './routes/stats.ts'
 import { subjectRoutes } from './routes/subjects.ts'
 
 export interface QueryDeps {
