@@ -171,8 +171,18 @@ function percentiles(samples: number[]): Percentiles {
   return { p50: Math.round(at(0.5)), p95: Math.round(at(0.95)), runs: samples.length }
 }
 
+/**
+ * Called by `npm run bench` without arguments: SPOR_BENCH_STATS_ES_URL (a private cluster with a
+ * larger heap; default SPOR_ES_URL or the local node) and SPOR_BENCH_STATS_EVENTS (default 10 M).
+ */
 export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): Promise<StatsBenchResult> {
-  const options = { ...DEFAULT_STATS_BENCH, ...partial }
+  const fromEnv: Partial<StatsBenchOptions> = {}
+  const envUrl = process.env.SPOR_BENCH_STATS_ES_URL ?? process.env.SPOR_ES_URL
+  if (envUrl) fromEnv.esUrl = envUrl
+  if (process.env.SPOR_BENCH_STATS_EVENTS) fromEnv.events = Number(process.env.SPOR_BENCH_STATS_EVENTS)
+  const options = { ...DEFAULT_STATS_BENCH, ...fromEnv, ...partial }
+  if (!Number.isInteger(options.events) || options.events < options.days)
+    throw new Error(`the statistics bench needs a whole number of events >= days, got ${options.events}`)
   const config = loadConfig({
     SPOR_ES_URL: options.esUrl,
     SPOR_INDEX_PREFIX: options.prefix,
