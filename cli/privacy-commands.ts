@@ -78,7 +78,7 @@ export function registerPrivacyCommands(program: Command): void {
       const { service, close, config } = await privacyService()
       try {
         process.stderr.write(
-          `recording the tombstone, then waiting ${Math.round(tombstoneSettleMs(config) / 1000)} s until every ingest consumer has seen it…\n`,
+          `erasing ${options.user} of ${options.tenant} (after the tombstone, waits ${Math.round(tombstoneSettleMs(config) / 1000)} s until every ingest consumer has seen it)…\n`,
         )
         const receipt = await service.erase(
           options.tenant,
