@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { SporError } from '../core/errors.ts'
 import { registerCoreCommands } from './core-commands.ts'
+import { registerDemoCommand } from './demo.ts'
 import { registerDetectCommands } from './detect-commands.ts'
 import { registerPrivacyCommands } from './privacy-commands.ts'
 import { registerSegmentsCommands } from './segments-commands.ts'
@@ -18,6 +19,7 @@ const program = new Command()
   .showHelpAfterError()
 
 registerCoreCommands(program)
+registerDemoCommand(program)
 registerServiceCommands(program)
 registerDetectCommands(program)
 registerStatsCommands(program)

@@ -1,0 +1,149 @@
+import type { Client } from '@elastic/elasticsearch'
+import { systemClock } from '../core/clock.ts'
+import { loadConfig, type SporConfig } from '../core/config.ts'
+import { createEsClient } from '../core/es.ts'
+import { classOf } from '../core/event-types.ts'
+import { dailyIndex } from '../core/indices.ts'
+import { createKafka, createProducer } from '../core/kafka.ts'
+import { createLogger } from '../core/logger.ts'
+import { createEnrichers, enrichEvent } from '../enrich/index.ts'
+import { produceEvents } from '../generate/produce.ts'
+import { generateTraffic } from '../generate/traffic.ts'
+import { installIndexSetup } from '../ilm-policies/install.ts'
+import { IngestConsumer } from '../ingest/consumer.ts'
+import { documentId } from '../ingest/plan-batch.ts'
+import { ensureTopics } from '../ingest/topics.ts'
+
+export interface IngestBenchResult {
+  events: number
+  endToEndPerSecond: number
+  rawBulkPerSecond: number
+  peakRssMb: number
+}
+
+const KEY = 'bench-only-pseudonym-key-0123456789abcdef'
+
+function benchConfig(name: string): SporConfig {
+  return loadConfig({
+    ...pickSporEnv(),
+    SPOR_INDEX_PREFIX: name,
+    SPOR_TOPIC_PREFIX: name,
+    SPOR_PSEUDONYM_KEY: KEY,
+    SPOR_LOG_LEVEL: 'warn',
+  })
+}
+
+function pickSporEnv(): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const k of ['SPOR_KAFKA_BROKERS', 'SPOR_ES_URL']) if (process.env[k]) out[k] = process.env[k]!
+  return out
+}
+
+async function deleteIndices(es: Client, prefix: string): Promise<void> {
+  const rows = (await es.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as {
+    index?: string
+  }[]
+  const names = rows.map((r) => r.index!).filter(Boolean)
+  if (names.length > 0) await es.indices.delete({ index: names })
+  const templates = await es.indices
+    .getIndexTemplate({ name: `${prefix}-*` })
+    .catch(() => ({ index_templates: [] }))
+  for (const t of templates.index_templates) await es.indices.deleteIndexTemplate({ name: t.name })
+}
+
+async function indexedCount(es: Client, prefix: string): Promise<number> {
+  await es.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true })
+  return (await es.count({ index: `${prefix}-*`, allow_no_indices: true })).count
+}
+
+/**
+ * End-to-end ingest (Kafka → parse → enrich → bulk → commit) against the raw `_bulk` ceiling for
+ * the same documents on the same node, measured in one run. The events are produced before the
+ * clock starts, so the figure is the consumer's throughput, not the producer's.
+ */
+export async function runIngestBench(count = 100_000): Promise<IngestBenchResult> {
+  const stamp = Date.now().toString(36)
+  const e2e = benchConfig(`bench-e2e-${stamp}`)
+  const raw = benchConfig(`bench-raw-${stamp}`)
+  const log = createLogger('bench', 'warn')
+  const es = createEsClient(e2e)
+  const kafka = createKafka(e2e, log)
+  const events = [
+    ...generateTraffic({
+      seed: 5,
+      tenants: ['acme', 'globex', 'initech', 'umbrella'],
+      usersPerTenant: 500,
+      days: 20,
+      end: new Date(),
+    }),
+  ].slice(0, count)
+  let peakRss = process.memoryUsage().rss
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  }, 200)
+  try {
+    await installIndexSetup(es, e2e)
+    await installIndexSetup(es, raw)
+    await ensureTopics(kafka, e2e)
+    const producer = createProducer(kafka)
+    await producer.connect()
+    await produceEvents(producer, e2e.kafka.eventsTopic, events, { batchSize: 2000 })
+    await producer.disconnect()
+
+    const enrichers = createEnrichers({ uaCacheSize: e2e.ingest.uaCacheSize, pseudonymKey: Buffer.from(KEY) })
+    const consumer = new IngestConsumer({ config: e2e, es, kafka, log, enrichers, clock: systemClock })
+    const started = performance.now()
+    await consumer.start()
+    while ((await indexedCount(es, e2e.es.indexPrefix)) < events.length)
+      await new Promise((r) => setTimeout(r, 250))
+    const e2eSeconds = (performance.now() - started) / 1000
+    await consumer.stop()
+
+    // The ceiling: the same enriched documents, serialised in advance, sent with the same bulk size.
+    const now = new Date()
+    const lines = events.map((e) => {
+      const cls = classOf(raw.eventTypes, e.type)!
+      const head = JSON.stringify({
+        index: {
+          _index: dailyIndex(raw.es.indexPrefix, cls, new Date(e.ts)),
+          _id: documentId(e.tenant, e.id),
+        },
+      })
+      return `${head}\n${JSON.stringify(enrichEvent(e, cls, enrichers, now))}`
+    })
+    const rawStarted = performance.now()
+    let chunk: string[] = []
+    let bytes = 0
+    for (const line of lines) {
+      chunk.push(line)
+      bytes += line.length
+      if (bytes >= raw.ingest.bulkMaxBytes) {
+        await es.bulk({ operations: chunk as never[] })
+        chunk = []
+        bytes = 0
+      }
+    }
+    if (chunk.length > 0) await es.bulk({ operations: chunk as never[] })
+    await es.indices.refresh({ index: `${raw.es.indexPrefix}-*` })
+    const rawSeconds = (performance.now() - rawStarted) / 1000
+    if ((await indexedCount(es, raw.es.indexPrefix)) !== events.length)
+      throw new Error('raw bulk lost documents')
+
+    return {
+      events: events.length,
+      endToEndPerSecond: events.length / e2eSeconds,
+      rawBulkPerSecond: events.length / rawSeconds,
+      peakRssMb: peakRss / 1024 / 1024,
+    }
+  } finally {
+    clearInterval(sampler)
+    await deleteIndices(es, e2e.es.indexPrefix)
+    await deleteIndices(es, raw.es.indexPrefix)
+    const admin = kafka.admin()
+    await admin.connect()
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${e2e.es.indexPrefix}.`))
+    await admin.deleteTopics({ topics }).catch(() => {})
+    await admin.disconnect()
+    await es.close()
+  }
+}
