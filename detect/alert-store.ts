@@ -41,7 +41,8 @@ export class AlertStore {
     return hit?._source ? { ...hit._source, _index: hit._index } : undefined
   }
 
-  /** Writes the incidents; `wait_for` so the next lookup (or a test, or the API) sees them. */
+  /** Writes the incidents and refreshes at once (alerts are rare): the next lookup, the API and a
+   * restarted detector see them without waiting for the periodic refresh. */
   async write(incidents: Incident[], now: number): Promise<AlertDocument[]> {
     if (incidents.length === 0) return []
     const docs = incidents.map((i) => toDocument(i, now))
@@ -51,7 +52,7 @@ export class AlertStore {
       operations.push({ update: { _index: incidents[n]!.index, _id: doc.alert_id, retry_on_conflict: 3 } })
       operations.push({ doc: detectorFields, upsert: doc })
     })
-    const response = await this.#es.bulk({ operations, refresh: 'wait_for' })
+    const response = await this.#es.bulk({ operations, refresh: true })
     if (response.errors) {
       const failed = response.items.find((item) => item.update?.error)?.update
       throw new SporError('SPOR_ERR_ES', `alert write failed: ${failed?.status} ${failed?.error?.reason}`)
