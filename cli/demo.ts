@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { loadConfig, type SporConfig } from '../core/config.ts'
@@ -39,7 +39,8 @@ function ensureSecrets(): Record<string, string> {
 function startService(name: string, env: NodeJS.ProcessEnv): ChildProcess {
   const logs = join(STATE, 'logs')
   mkdirSync(logs, { recursive: true })
-  const out = createWriteStream(join(logs, `${name}.log`), { flags: 'a' })
+  // The service writes straight to its log file, so its last lines survive the demo exiting.
+  const out = openSync(join(logs, `${name}.log`), 'a')
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'spor.js'), name], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -133,12 +134,22 @@ export function registerDemoCommand(program: Command): void {
       ).key
 
       const children = SERVICES.map((name) => startService(name, env))
-      const stop = () => {
-        for (const child of children) child.kill('SIGTERM')
-        setTimeout(() => process.exit(0), 3_000).unref()
+      const stop = async () => {
+        console.log('stopping spor services (in-flight batches finish first)…')
+        await Promise.all(
+          children.map(
+            (child) =>
+              new Promise((resolve) =>
+                child.exitCode !== null
+                  ? resolve(null)
+                  : (child.once('exit', resolve), child.kill('SIGTERM')),
+              ),
+          ),
+        )
+        process.exit(0)
       }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
+      process.once('SIGINT', () => void stop())
+      process.once('SIGTERM', () => void stop())
       const collectorUrl = `http://${config.collector.host}:${config.collector.port}`
       const queryUrl = `http://${config.query.host}:${config.query.port}`
       await waitForHttp(`${collectorUrl}/health`)

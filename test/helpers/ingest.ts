@@ -28,6 +28,12 @@ export async function startIngest(
   return consumer
 }
 
+// Children are killed when the test process ends, even when a test times out midway.
+const children = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL')
+})
+
 /** `spor ingest` as its own process (for crash tests), with the test's environment. */
 export function spawnIngest(t: TestEnv, extraEnv: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'spor.js'), 'ingest'], {
@@ -42,6 +48,8 @@ export function spawnIngest(t: TestEnv, extraEnv: Record<string, string> = {}): 
   })
   child.stdout?.resume()
   child.stderr?.resume()
+  children.add(child)
+  child.once('exit', () => children.delete(child))
   return child
 }
 
