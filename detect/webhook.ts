@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import { backoffDelay, sleep } from '../core/backoff.ts'
 import type { Logger } from '../core/logger.ts'
 import { detectMetrics } from './metrics.ts'
@@ -17,7 +17,10 @@ export function signWebhook(secret: string, timestamp: number, body: string): st
 export function verifyWebhook(secret: string, header: string | undefined, body: string): boolean {
   const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? '')
   if (!match) return false
-  return signWebhook(secret, Number(match[1]), body) === header
+  const expected = Buffer.from(signWebhook(secret, Number(match[1]), body))
+  const given = Buffer.from(header!)
+  // Constant-time comparison: a receiver copying this must not leak how much of a guess matched.
+  return expected.length === given.length && timingSafeEqual(expected, given)
 }
 
 export interface WebhookOptions {
