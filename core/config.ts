@@ -318,9 +318,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pseudonymKey: env.SPOR_PSEUDONYM_KEY,
     detect: {
       rulesFile: env.SPOR_DETECT_RULES_FILE || undefined,
-      lookbackMs: int(env, 'SPOR_DETECT_LOOKBACK_HOURS', 24) * 3_600_000,
+      lookbackMs: int(env, 'SPOR_DETECT_LOOKBACK_HOURS', 14 * 24) * 3_600_000,
       maxKeys: int(env, 'SPOR_DETECT_MAX_KEYS', 200_000),
-      repartitionRetentionMs: int(env, 'SPOR_DETECT_REPARTITION_RETENTION_HOURS', 3 * 24) * 3_600_000,
+      repartitionRetentionMs: int(env, 'SPOR_DETECT_REPARTITION_RETENTION_HOURS', 15 * 24) * 3_600_000,
       webhookUrl: env.SPOR_DETECT_WEBHOOK_URL || undefined,
       webhookSecret: env.SPOR_DETECT_WEBHOOK_SECRET || undefined,
       webhookMaxAttempts: int(env, 'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS', 8),
