@@ -12,6 +12,15 @@ import { DetectService } from './service.ts'
 /** `spor detect`: both stages plus /health, /ready and /metrics. */
 export async function runDetect(config: SporConfig, log: Logger): Promise<never> {
   const rules = RuleBook.fromFile(config.detect.rulesFile) // fail on a bad rules file before connecting
+  if (config.detect.lookbackMs < rules.longestWindowMs()) {
+    log.warn(
+      {
+        lookbackHours: config.detect.lookbackMs / 3_600_000,
+        longestRuleWindowHours: rules.longestWindowMs() / 3_600_000,
+      },
+      'lookback shorter than the longest rule window: after a restart the longer histories start learning again (fewer alerts, never extra ones)',
+    )
+  }
   const es = createEsClient(config)
   const kafka = createKafka(config, log)
   await Promise.all([waitForEs(es), waitForKafka(kafka)])
