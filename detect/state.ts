@@ -12,7 +12,6 @@ import { type Signal, type SignalEvent, STREAM_KINDS, type StreamKind } from './
  */
 interface KeyWindow {
   entries: SignalEvent[]
-  ids: Set<string>
 }
 
 export interface DetectionStateOptions {
@@ -51,16 +50,14 @@ export class DetectionState {
     const cacheKey = `${signal.e.tenant}|${signal.key}`
     let window = cache.get(cacheKey)
     if (!window) {
-      window = { entries: [], ids: new Set() }
+      window = { entries: [] }
       cache.set(cacheKey, window)
     }
-    if (window.ids.has(signal.e.id)) {
+    if (!insertSorted(window.entries, signal.e)) {
       this.#duplicates++
       return []
     }
     const settings = this.#rules.for(signal.e.tenant)
-    insertSorted(window.entries, signal.e)
-    window.ids.add(signal.e.id)
     prune(window, signal.e.ts - retainMs(signal.kind, settings), MAX_ENTRIES[signal.kind])
     const findings: Finding[] = []
     for (const rule of rulesFor(signal.kind, signal.key)) {
@@ -82,11 +79,17 @@ export class DetectionState {
   }
 }
 
-/** Events mostly arrive in order; insert from the end. */
-function insertSorted(entries: SignalEvent[], e: SignalEvent): void {
+/**
+ * Events mostly arrive in order; insert from the end. Returns false for an event already held
+ * (same id, hence same time): a duplicate sits among the entries of its own timestamp, so no id
+ * set is needed, which halves the memory of the many one-event keys an attack creates.
+ */
+function insertSorted(entries: SignalEvent[], e: SignalEvent): boolean {
   let i = entries.length
   while (i > 0 && entries[i - 1]!.ts > e.ts) i--
+  for (let j = i - 1; j >= 0 && entries[j]!.ts === e.ts; j--) if (entries[j]!.id === e.id) return false
   entries.splice(i, 0, e)
+  return true
 }
 
 function prune(window: KeyWindow, before: number, max: number): void {
@@ -94,6 +97,5 @@ function prune(window: KeyWindow, before: number, max: number): void {
   while (drop < window.entries.length && window.entries[drop]!.ts < before) drop++
   drop = Math.max(drop, window.entries.length - max)
   if (drop <= 0) return
-  for (const e of window.entries.slice(0, drop)) window.ids.delete(e.id)
   window.entries.splice(0, drop)
 }
