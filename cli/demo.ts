@@ -41,12 +41,14 @@ function startService(name: string, env: NodeJS.ProcessEnv): ChildProcess {
   mkdirSync(logs, { recursive: true })
   // The service writes straight to its log file, so its last lines survive the demo exiting.
   const out = openSync(join(logs, `${name}.log`), 'a')
+  // Own process group: Ctrl-C reaches only the demo, which then stops each service once,
+  // gracefully (a second signal would make a service exit without draining).
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'spor.js'), name], {
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', out, out],
+    detached: true,
   })
-  child.stdout!.pipe(out)
-  child.stderr!.pipe(out)
+  closeSync(out)
   return child
 }
 
