@@ -1,3 +1,5 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
 import { ruleStageGroup } from '../detect/topics.ts'
@@ -112,6 +114,63 @@ describe('detect: restart in the middle of attacks', () => {
       'alice@acme.example',
       'bob@acme.example',
       'carol@acme.example',
+    ])
+  })
+})
+
+/** `spor detect` as a real process, killed with SIGKILL mid-attack (no graceful shutdown). */
+function spawnDetect(t: TestEnv): ChildProcess {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'spor.js'), 'detect'], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...t.env, SPOR_DETECT_HTTP_PORT: '0' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  return child
+}
+
+describe('detect: process killed in the middle of an attack', () => {
+  let t: TestEnv
+  const children: ChildProcess[] = []
+
+  beforeAll(async () => {
+    t = await createTestEnv('detectkill')
+  })
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+    await t?.cleanup()
+  })
+
+  it('the next process finishes the attack on the same alert, raised once', async () => {
+    const now = Date.now()
+    const before = failures('dave', 11, now - 10 * MIN)
+    const after = failures('dave', 4, now - 7 * MIN)
+    const half = failures('erin', 5, now - 10 * MIN)
+    const rest = failures('erin', 5, now - 7 * MIN)
+    children.push(spawnDetect(t))
+    await produce(t.kafka, t.config.kafka.eventsTopic, [...before, ...half])
+    await waitFor(
+      () => storedAlerts(t),
+      (a) => a.length === 1,
+      { what: 'dave raised', timeoutMs: 90_000 },
+    )
+    children[0]!.kill('SIGKILL')
+    await new Promise((r) => children[0]!.once('exit', r))
+
+    children.push(spawnDetect(t))
+    await produce(t.kafka, t.config.kafka.eventsTopic, [...after, ...rest])
+    // The killed member's session must expire before its partitions move (sessionTimeout 30 s).
+    await waitFor(
+      () => storedAlerts(t),
+      (a) =>
+        a.find((x) => x.subject.value.startsWith('dave'))?.evidence_total === 15 &&
+        a.find((x) => x.subject.value.startsWith('erin'))?.evidence_total === 10,
+      { what: 'dave updated and erin raised', timeoutMs: 100_000 },
+    )
+    const alerts = await storedAlerts(t)
+    expect(alerts).toHaveLength(2)
+    const raised = (await alertsTopicMessages(t, 2)).filter((m) => m.change === 'raised')
+    expect(raised.map((m) => m.alert.subject.value).sort()).toEqual([
+      'dave@acme.example',
+      'erin@acme.example',
     ])
   })
 })
