@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { parseMessage } from '../ingest/parse-message.ts'
 import { detectMetrics } from './metrics.ts'
+import { restartBudget } from './restart-budget.ts'
 import { signalKey, toSignals } from './signal.ts'
 import { repartitionTopic } from './topics.ts'
 
@@ -40,6 +41,7 @@ export class Repartitioner {
     this.#topic = repartitionTopic(deps.config)
     this.#consumer = deps.kafka.consumer({
       groupId: deps.config.kafka.detectGroup,
+      retry: { retries: 5, restartOnFailure: restartBudget(deps.config, deps.log, 'repartition') },
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
     })

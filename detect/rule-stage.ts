@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts'
 import type { AlertStore } from './alert-store.ts'
 import { type AlertDocument, type Incident, IncidentTracker, quietGapMs } from './incidents.ts'
 import { detectMetrics } from './metrics.ts'
+import { restartBudget } from './restart-budget.ts'
 import type { RuleBook } from './rule-config.ts'
 import type { Signal } from './signal.ts'
 import { DetectionState } from './state.ts'
@@ -60,6 +61,7 @@ export class RuleStage {
     })
     this.#consumer = deps.kafka.consumer({
       groupId: ruleStageGroup(deps.config),
+      retry: { retries: 5, restartOnFailure: restartBudget(deps.config, deps.log, 'rules') },
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
     })
