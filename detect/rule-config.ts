@@ -144,8 +144,9 @@ export const DEFAULT_RULES = {
 export type RuleSettings = typeof DEFAULT_RULES
 export type RuleParams<R extends RuleName> = RuleSettings[R]
 
+// Rule names and setting names are checked against the defaults by checkOverrides (clearer errors).
 const Override = Type.Record(
-  Type.Union(RULE_NAMES.map((r) => Type.Literal(r))),
+  Type.String(),
   Type.Record(Type.String(), Type.Union([Type.Number({ minimum: 0 }), Type.Boolean(), Type.String()])),
 )
 const RulesFile = Type.Object(

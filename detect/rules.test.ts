@@ -312,3 +312,21 @@ describe('rule book', () => {
     expect(() => new RuleBook(content as never)).toThrow(message)
   })
 })
+
+describe('rules file', () => {
+  it('loads overrides from SPOR_DETECT_RULES_FILE and rejects a broken one with the file name', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const { tmpdir } = await import('node:os')
+    const dir = mkdtempSync(join(tmpdir(), 'spor-rules-'))
+    const good = join(dir, 'rules.json')
+    writeFileSync(good, JSON.stringify({ tenants: { beta: { spam_burst: { minMessages: 100 } } } }))
+    expect(RuleBook.fromFile(good).for('beta').spam_burst.minMessages).toBe(100)
+    expect(RuleBook.fromFile(good).for('acme').spam_burst.minMessages).toBe(20)
+    const bad = join(dir, 'bad.json')
+    writeFileSync(bad, '{"rules": {"spam_burst": {"minMessages": -1}}}')
+    expect(() => RuleBook.fromFile(bad)).toThrow(/bad\.json/)
+    writeFileSync(bad, '{nope')
+    expect(() => RuleBook.fromFile(bad)).toThrow(/bad\.json/)
+  })
+})
