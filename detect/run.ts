@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import { systemClock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
+import { SporError } from '../core/errors.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
@@ -11,7 +12,13 @@ import { DetectService } from './service.ts'
 
 /** `spor detect`: both stages plus /health, /ready and /metrics. */
 export async function runDetect(config: SporConfig, log: Logger): Promise<never> {
-  const rules = RuleBook.fromFile(config.detect.rulesFile) // fail on a bad rules file before connecting
+  // Configuration problems fail before connecting to anything.
+  const rules = RuleBook.fromFile(config.detect.rulesFile)
+  if (config.detect.webhookUrl && !config.detect.webhookSecret)
+    throw new SporError(
+      'SPOR_ERR_CONFIG',
+      'SPOR_DETECT_WEBHOOK_URL needs SPOR_DETECT_WEBHOOK_SECRET (HMAC key)',
+    )
   if (config.detect.lookbackMs < rules.longestWindowMs()) {
     log.warn(
       {
