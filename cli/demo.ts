@@ -52,6 +52,15 @@ function startService(name: string, env: NodeJS.ProcessEnv): ChildProcess {
   return child
 }
 
+/** SIGTERM once and wait: the service finishes its in-flight batch before it exits. */
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    child.kill('SIGTERM')
+  })
+}
+
 async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
@@ -138,16 +147,7 @@ export function registerDemoCommand(program: Command): void {
       const children = SERVICES.map((name) => startService(name, env))
       const stop = async () => {
         console.log('stopping spor services (in-flight batches finish first)…')
-        await Promise.all(
-          children.map(
-            (child) =>
-              new Promise((resolve) =>
-                child.exitCode !== null
-                  ? resolve(null)
-                  : (child.once('exit', resolve), child.kill('SIGTERM')),
-              ),
-          ),
-        )
+        await Promise.all(children.map(stopChild))
         process.exit(0)
       }
       process.once('SIGINT', () => void stop())

@@ -142,7 +142,13 @@ export class IngestConsumer {
     return allowed
   }
 
-  async #handleBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+  async #handleBatch({
+    batch,
+    heartbeat,
+    isRunning,
+    isStale,
+    resolveOffset,
+  }: EachBatchPayload): Promise<void> {
     if (batch.isEmpty()) return
     const started = performance.now()
     const { config, clock, enrichers, isErased } = this.#deps

@@ -7,9 +7,9 @@ import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
 import { createEnrichers } from '../enrich/index.ts'
+import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
 import { TombstoneCache } from '../privacy/tombstones.ts'
 import { startSegmentsSchedule } from '../segments/schedule.ts'
-import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
 import { IngestConsumer } from './consumer.ts'
 
 /** `spor ingest`: the consumer plus its /health, /ready and /metrics endpoints. */

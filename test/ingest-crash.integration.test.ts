@@ -3,7 +3,15 @@ import { generateTraffic } from '../generate/traffic.ts'
 import { produce, spawnIngest } from './helpers/ingest.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
-const events = [...generateTraffic({ seed: 11, tenants: ['acme', 'initech', 'umbrella'], usersPerTenant: 80, days: 14, end: new Date() })]
+const events = [
+  ...generateTraffic({
+    seed: 11,
+    tenants: ['acme', 'initech', 'umbrella'],
+    usersPerTenant: 80,
+    days: 14,
+    end: new Date(),
+  }),
+]
 
 describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
   let t: TestEnv
@@ -20,7 +28,11 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
     await produce(t, events)
     const first = spawnIngest(t)
     // Kill it while it is busy: some but not all documents are in.
-    const seen = await waitFor(() => countDocs(t), (n) => n > 1_000, { intervalMs: 100, what: 'indexing to start' })
+    const seen = await waitFor(
+      () => countDocs(t),
+      (n) => n > 1_000,
+      { intervalMs: 100, what: 'indexing to start' },
+    )
     first.kill('SIGKILL')
     await new Promise((resolve) => first.once('exit', resolve))
     const afterKill = await countDocs(t)
@@ -29,7 +41,11 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
 
     const second = spawnIngest(t)
     try {
-      await waitFor(() => countDocs(t), (n) => n >= events.length, { timeoutMs: 120_000, what: `${events.length} documents` })
+      await waitFor(
+        () => countDocs(t),
+        (n) => n >= events.length,
+        { timeoutMs: 120_000, what: `${events.length} documents` },
+      )
       // Let the second consumer finish whatever it re-read; the count must not move past the total.
       await new Promise((r) => setTimeout(r, 2_000))
       expect(await countDocs(t)).toBe(events.length)

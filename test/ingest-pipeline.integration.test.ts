@@ -30,7 +30,11 @@ describe('ingest: Kafka → enrich → Elasticsearch', () => {
   })
 
   it('indexes every event once, into the daily index of its class and event date', async () => {
-    await waitFor(() => countDocs(t), (n) => n === events.length, { what: `${events.length} documents` })
+    await waitFor(
+      () => countDocs(t),
+      (n) => n === events.length,
+      { what: `${events.length} documents` },
+    )
     expect(await countDocs(t, 'short-*')).toBe(expectedByClass.short)
     expect(await countDocs(t, 'long-*')).toBe(expectedByClass.long)
 
@@ -42,7 +46,11 @@ describe('ingest: Kafka → enrich → Elasticsearch', () => {
       user: { id: sample.user, name: sample.username },
       event: { type: 'session.login' },
       // The reduced UA says Android 10 / model K; the client hints say Android 14 on a Pixel 8.
-      ua: { browser: { name: 'Chrome', version: '120.0.6099.144' }, os: { name: 'Android', version: '14' }, device: { type: 'mobile', model: 'Pixel 8' } },
+      ua: {
+        browser: { name: 'Chrome', version: '120.0.6099.144' },
+        os: { name: 'Android', version: '14' },
+        device: { type: 'mobile', model: 'Pixel 8' },
+      },
       source: { ip: sample.ip, geo: { country: expect.stringMatching(/^[A-Z]{2}$/) } },
     })
     expect(doc._source!.user.pseudo).toMatch(/^[A-Za-z0-9_-]{22}$/)
@@ -72,7 +80,15 @@ describe('ingest: Kafka → enrich → Elasticsearch', () => {
 
   it('dead-letters each kind of bad input with its reason and goes on', async () => {
     const ok = (id: string, extra: Record<string, unknown> = {}) =>
-      JSON.stringify({ v: 1, id, type: 'page.view', ts: new Date().toISOString(), tenant: 'acme', session: 's', ...extra })
+      JSON.stringify({
+        v: 1,
+        id,
+        type: 'page.view',
+        ts: new Date().toISOString(),
+        tenant: 'acme',
+        session: 's',
+        ...extra,
+      })
     await produceRaw(t, [
       'this is not json',
       ok('wrong-types', { v: '1', user: 42 }),
@@ -87,15 +103,28 @@ describe('ingest: Kafka → enrich → Elasticsearch', () => {
     const records = await readTopic(t.kafka, t.config.kafka.dlqTopic, 8)
     const reasons = records.map((r) => r.reason).sort()
     expect(reasons).toEqual(
-      ['empty_message', 'invalid_json', 'invalid_json', 'oversized', 'schema_violation', 'schema_violation', 'ts_in_future', 'unknown_type'].sort(),
+      [
+        'empty_message',
+        'invalid_json',
+        'invalid_json',
+        'oversized',
+        'schema_violation',
+        'schema_violation',
+        'ts_in_future',
+        'unknown_type',
+      ].sort(),
     )
     const notJson = records.find((r) => r.payload === 'this is not json')!
     expect(notJson.origin.topic).toBe(t.config.kafka.eventsTopic)
     expect(notJson.detail).toMatch(/JSON/)
     expect(records.find((r) => r.payload_encoding === 'base64')?.reason).toBe('invalid_json')
-    await waitFor(() => countDocs(t, 'short-*', { term: { 'event.id': 'after-bad-input' } }), (n) => n === 1, {
-      what: 'the good event after the bad ones',
-    })
+    await waitFor(
+      () => countDocs(t, 'short-*', { term: { 'event.id': 'after-bad-input' } }),
+      (n) => n === 1,
+      {
+        what: 'the good event after the bad ones',
+      },
+    )
     expect(consumer.state).toBe('running')
   })
 })
