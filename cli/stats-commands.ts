@@ -46,7 +46,13 @@ export function registerStatsCommands(program: Command): void {
         )
         bar.done(`rolled up ${results.length} day(s), ${results.reduce((s, r) => s + r.rows, 0)} rows`)
         if (options.json) console.log(JSON.stringify(results, null, 2))
-        else for (const r of results) console.log(`${r.day}  ${String(r.rows).padStart(7)} rows  ${r.ms} ms`)
+        else
+          for (const r of results)
+            console.log(
+              r.skipped
+                ? `${r.day}  skipped: no raw index (an existing rollup is kept)`
+                : `${r.day}  ${String(r.rows).padStart(7)} rows  ${r.ms} ms`,
+            )
       } finally {
         await es.close()
       }

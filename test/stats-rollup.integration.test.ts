@@ -107,6 +107,11 @@ it('answers from rollups with the same numbers after the raw indices are deleted
   await t.es.indices.delete({ index: raw, ignore_unavailable: true })
   expect(await countDocs(t, 'short-*', { range: { '@timestamp': { lte: `${OLD_TO}T23:59:59Z` } } })).toBe(0)
 
+  // A rerun after expiry must not wipe the rollups it can no longer recompute.
+  const rerun = await rollupDays(t.es, t.config.es.indexPrefix, OLD_DAYS, NOW)
+  expect(rerun.every((r) => r.skipped === 'no_raw_index')).toBe(true)
+  expect(await countDocs(t, 'stats-*')).toBe(rowsAfterFirst)
+
   for (const [i, url] of QUERIES.entries()) {
     const after = await answer(url)
     // (a week query also covers empty days around the data: those have no rollup and no raw data)

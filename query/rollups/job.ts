@@ -1,10 +1,11 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { Clock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
+import { dailyIndex } from '../../core/indices.ts'
 import type { Logger } from '../../core/logger.ts'
 import { statsMetrics } from '../stats/metrics.ts'
 import { computeRawDayRows } from '../stats/raw-rows.ts'
-import { DIMENSIONS, dayString } from '../stats/rows.ts'
+import { DIMENSIONS, dayString, parseDay } from '../stats/rows.ts'
 import { daysBetween } from '../stats/time.ts'
 import { readRollupRows, writeDayRollup } from './store.ts'
 
@@ -12,6 +13,8 @@ export interface RollupDayResult {
   day: string
   rows: number
   ms: number
+  /** Set when the day was left alone: without its raw index a rerun would wipe the rollup. */
+  skipped?: 'no_raw_index'
 }
 
 /**
@@ -25,6 +28,10 @@ export async function rollupDay(
   now: Date,
 ): Promise<RollupDayResult> {
   const started = Date.now()
+  if (!(await es.indices.exists({ index: dailyIndex(prefix, 'short', parseDay(day)) }))) {
+    statsMetrics.rollupDays.inc({ outcome: 'skipped' })
+    return { day, rows: 0, ms: Date.now() - started, skipped: 'no_raw_index' }
+  }
   try {
     const rows = await computeRawDayRows(es, { prefix, day, dims: DIMENSIONS.filter((d) => d !== 'total') })
     await writeDayRollup(es, prefix, day, rows, now)

@@ -88,6 +88,8 @@ export async function writeDayRollup(
   do {
     const response = await es.search<StatsDoc>({
       index,
+      ignore_unavailable: true,
+      allow_no_indices: true,
       size: 5000,
       _source: false,
       query: { match_all: {} },
