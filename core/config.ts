@@ -76,7 +76,7 @@ const ConfigSchema = Type.Object(
       /** Standard deviation of the statistics' sticky noise, in users (0 = exact answers). */
       statsNoiseSd: Type.Number({ minimum: 0, maximum: 100 }),
       statsMaxRangeDays: Type.Integer({ minimum: 1, maximum: 3650 }),
-      /** Days before today answered from raw events when a rollup exists for older days. */
+      /** Recent days answered from raw events (and re-rolled-up each run, for late events). */
       statsRawDays: Type.Integer({ minimum: 1, maximum: 3650 }),
       /** How often `spor query` runs the rollup job (ms); 0 disables the schedule. */
       rollupEveryMs: Type.Integer({ minimum: 0 }),
@@ -308,7 +308,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rateLimitPerHour: int(env, 'SPOR_QUERY_RATE_LIMIT', 600),
       statsNoiseSd: num(env, 'SPOR_STATS_NOISE_SD', 1),
       statsMaxRangeDays: int(env, 'SPOR_STATS_MAX_RANGE_DAYS', 800),
-      statsRawDays: int(env, 'SPOR_STATS_RAW_DAYS', 7),
+      statsRawDays: int(env, 'SPOR_STATS_RAW_DAYS', 3),
       rollupEveryMs: int(env, 'SPOR_ROLLUP_EVERY_MS', 60 * 60_000),
     },
     privacy: {

@@ -61,7 +61,8 @@ export async function rollupDays(
 }
 
 /**
- * The days a scheduled run rolls up: yesterday and the day before (again, for late events), and
+ * The days a scheduled run rolls up: the last SPOR_STATS_RAW_DAYS days (again, for late events;
+ * statistics read them raw, so a rollup is final by the time it is used), and
  * every older day still inside the raw retention window whose rollup is missing — so a stopped
  * scheduler catches up as long as the raw data has not expired.
  */
@@ -74,7 +75,7 @@ export async function daysDue(es: Client, config: SporConfig, now: Date): Promis
     days: candidates,
     dims: [],
   })
-  const recent = candidates.slice(-2)
+  const recent = candidates.slice(-config.query.statsRawDays)
   return candidates.filter((day) => recent.includes(day) || !completeDays.has(day))
 }
 
