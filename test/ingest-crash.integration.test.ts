@@ -51,7 +51,10 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
       expect(await countDocs(t)).toBe(events.length)
       // Every event is there under its deterministic id (none lost, none doubled).
       const ids = new Set<string>()
-      const pit = await t.es.openPointInTime({ index: `${t.name}-*`, keep_alive: '1m' })
+      const pit = await t.es.openPointInTime({
+        index: [`${t.name}-short-*`, `${t.name}-long-*`],
+        keep_alive: '1m',
+      })
       let after: (string | number)[] | undefined
       for (;;) {
         const page = await t.es.search({

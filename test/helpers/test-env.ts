@@ -85,15 +85,15 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`)
 }
 
-/** Number of documents in the test's indices matching a pattern suffix, e.g. `short-*`. */
-export async function countDocs(t: TestEnv, suffix = '*', query?: object): Promise<number> {
-  await t.es.indices.refresh({
-    index: `${t.name}-${suffix}`,
-    ignore_unavailable: true,
-    allow_no_indices: true,
-  })
+/**
+ * Number of event documents (short and long class) in the test's indices, or of the indices
+ * matching `suffix` (e.g. `short-*`). Derived indices (profiles, stats, alerts) are not events.
+ */
+export async function countDocs(t: TestEnv, suffix?: string, query?: object): Promise<number> {
+  const index = suffix ? `${t.name}-${suffix}` : `${t.name}-short-*,${t.name}-long-*`
+  await t.es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true })
   const result = await t.es.count({
-    index: `${t.name}-${suffix}`,
+    index,
     ignore_unavailable: true,
     allow_no_indices: true,
     ...(query ? { query } : {}),
