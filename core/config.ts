@@ -169,6 +169,13 @@ const ENV_KEYS = [
   'SPOR_DETECT_WEBHOOK_SECRET',
   'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS',
   'SPOR_DETECT_HTTP_PORT',
+  // read by `npm run bench`, listed so a shell that exports them can still start services
+  'SPOR_BENCH_ENRICH_EVENTS',
+  'SPOR_BENCH_INGEST_EVENTS',
+  'SPOR_BENCH_STATS_ES_URL',
+  'SPOR_BENCH_STATS_EVENTS',
+  'SPOR_BENCH_DETECT_ATTACKS',
+  'SPOR_BENCH_DETECT_IPS',
   // read by stack/stack.sh, listed so they are not rejected as typos
   'SPOR_CACHE_DIR',
   'SPOR_STACK_DIR',
