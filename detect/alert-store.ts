@@ -59,4 +59,23 @@ export class AlertStore {
     }
     return docs
   }
+
+  /** Records that the alerts' `raised` messages were produced. Refreshed at once, so a detector
+   * taking over right after sees the mark and does not announce again. */
+  async markAnnounced(alerts: { index: string; alertId: string }[], at: number): Promise<void> {
+    if (alerts.length === 0) return
+    const announced_at = new Date(at).toISOString()
+    const operations = alerts.flatMap((a) => [
+      { update: { _index: a.index, _id: a.alertId, retry_on_conflict: 3 } },
+      { doc: { announced_at } },
+    ])
+    const response = await this.#es.bulk({ operations, refresh: true })
+    if (response.errors) {
+      const failed = response.items.find((item) => item.update?.error)?.update
+      throw new SporError(
+        'SPOR_ERR_ES',
+        `alert announce mark failed: ${failed?.status} ${failed?.error?.reason}`,
+      )
+    }
+  }
 }

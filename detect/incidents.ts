@@ -34,6 +34,9 @@ export interface AlertDocument {
   updated_at: string
   acknowledged_by?: string
   acknowledged_at?: string
+  /** Set after the `raised` message was produced (see RuleStage); the detector's own writes never
+   * carry it, so a later update cannot clear it. */
+  announced_at?: string
 }
 
 export interface Incident {
@@ -54,6 +57,8 @@ export interface Incident {
   raisedAt: number
   /** The document exists in Elasticsearch (written by us earlier, or by another instance). */
   persisted: boolean
+  /** The `raised` message is on the alerts topic (the document's `announced_at`). */
+  announced: boolean
   dirty: boolean
   /** Wall-clock time the earliest unflushed triggering event entered detect. */
   pendingSeenAt?: number
@@ -150,12 +155,16 @@ export class IncidentTracker {
           explanation: finding.explanation,
           raisedAt: this.#now(),
           persisted: false,
+          announced: false,
           dirty: true,
         }
         change = 'raised'
       }
       this.#open.set(key, incident)
     }
+    // Stored but never announced (the process died, or the produce failed, between the alert
+    // write and the `raised` message): it is announced now, as raised.
+    if (!incident.announced) change = 'raised'
     // A replayed finding the stored alert already covers changes nothing. (A late, out-of-order
     // event is not a replay: it brings an evidence id the incident has not seen.)
     if (
@@ -243,6 +252,7 @@ function fromDocument(doc: AlertDocument & { _index?: string }): Incident {
     explanation: doc.explanation,
     raisedAt: Date.parse(doc.raised_at),
     persisted: true,
+    announced: doc.announced_at !== undefined,
     dirty: false,
   }
 }

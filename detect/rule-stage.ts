@@ -160,25 +160,13 @@ export class RuleStage {
     heartbeat: () => Promise<void>,
   ): Promise<void> {
     const now = this.#deps.now ?? Date.now
-    let docs: AlertDocument[] = []
-    for (let attempt = 0; ; attempt++) {
-      if (!current()) return
-      try {
-        docs = await this.#deps.store.write(incidents, now())
-        break
-      } catch (error) {
-        this.#log.warn(
-          { err: (error as Error).message, attempt: attempt + 1 },
-          'alert write failed; retrying',
-        )
-        await heartbeat().catch(() => {})
-        const backoff = {
-          baseMs: this.#deps.config.ingest.retryBaseMs,
-          maxMs: this.#deps.config.ingest.retryMaxMs,
-        }
-        await sleep(backoffDelay(backoff, attempt), this.#stopping.signal)
-      }
-    }
+    const docs = await this.#untilStored(
+      'alert write',
+      () => this.#deps.store.write(incidents, now()),
+      current,
+      heartbeat,
+    )
+    if (!docs) return
     const stored = now()
     const latencies: number[] = []
     const notices: AlertNotice[] = docs.map((alert, n) => {
@@ -204,6 +192,17 @@ export class RuleStage {
         headers: { 'spor-change': n.change, 'spor-rule': n.alert.rule },
       })),
     })
+    // Announced: remembered here at once, and in the document, so a process that takes the alert
+    // over does not announce it again. Only if this mark is lost (stopped or killed after the
+    // produce) does the next process send a second `raised`: the alert id is the dedup key.
+    const announced = incidents.filter((i) => raised.has(i))
+    for (const incident of announced) incident.announced = true
+    await this.#untilStored(
+      'announce mark',
+      () => this.#deps.store.markAnnounced(announced, now()),
+      current,
+      heartbeat,
+    )
     for (const n of notices) {
       if (n.change === 'raised')
         this.#log.info(
@@ -212,6 +211,30 @@ export class RuleStage {
         )
     }
     this.#deps.onStored?.(notices, latencies)
+  }
+
+  /** Runs an Elasticsearch write until it succeeds (its trouble is waited out) or the batch is no
+   * longer ours (undefined). */
+  async #untilStored<T>(
+    what: string,
+    write: () => Promise<T>,
+    current: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<T | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      if (!current()) return undefined
+      try {
+        return await write()
+      } catch (error) {
+        this.#log.warn({ err: (error as Error).message, attempt: attempt + 1 }, `${what} failed; retrying`)
+        await heartbeat().catch(() => {})
+        const backoff = {
+          baseMs: this.#deps.config.ingest.retryBaseMs,
+          maxMs: this.#deps.config.ingest.retryMaxMs,
+        }
+        await sleep(backoffDelay(backoff, attempt), this.#stopping.signal)
+      }
+    }
   }
 }
 

@@ -31,6 +31,7 @@ const AlertSchema = {
     updated_at: { type: 'string' },
     acknowledged_by: { type: 'string' },
     acknowledged_at: { type: 'string' },
+    announced_at: { type: 'string', description: 'when the raised message reached the alerts topic' },
   },
 } as const
 
