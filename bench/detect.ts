@@ -7,6 +7,7 @@ import { createEsClient } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { createKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
+import { dropInstallation } from '../core/teardown.ts'
 import { AlertStore } from '../detect/alert-store.ts'
 import { IncidentTracker, quietGapMs } from '../detect/incidents.ts'
 import { RuleBook } from '../detect/rule-config.ts'
@@ -161,20 +162,7 @@ async function endToEndLatency(attacks: number) {
   } finally {
     await producer.disconnect()
     await service.stop()
-    const indices = (await es.cat.indices({ index: `${name}-*`, format: 'json', h: 'index' })) as {
-      index?: string
-    }[]
-    const names = indices.map((i) => i.index!).filter(Boolean)
-    if (names.length > 0) await es.indices.delete({ index: names })
-    const templates = await es.indices
-      .getIndexTemplate({ name: `${name}-*` })
-      .catch(() => ({ index_templates: [] }))
-    for (const t of templates.index_templates) await es.indices.deleteIndexTemplate({ name: t.name })
-    const admin = kafka.admin()
-    await admin.connect()
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${name}.`))
-    if (topics.length > 0) await admin.deleteTopics({ topics })
-    await admin.disconnect()
+    await dropInstallation(es, kafka, name)
     await es.close()
   }
   const sorted = [...latencies].sort((a, b) => a - b)

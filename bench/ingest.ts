@@ -6,6 +6,7 @@ import { classOf } from '../core/event-types.ts'
 import { dailyIndex } from '../core/indices.ts'
 import { createKafka, createProducer } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
+import { dropInstallation } from '../core/teardown.ts'
 import { createEnrichers, enrichEvent } from '../enrich/index.ts'
 import { produceEvents } from '../generate/produce.ts'
 import { generateTraffic } from '../generate/traffic.ts'
@@ -37,18 +38,6 @@ function pickSporEnv(): Record<string, string> {
   const out: Record<string, string> = {}
   for (const k of ['SPOR_KAFKA_BROKERS', 'SPOR_ES_URL']) if (process.env[k]) out[k] = process.env[k]!
   return out
-}
-
-async function deleteIndices(es: Client, prefix: string): Promise<void> {
-  const rows = (await es.cat.indices({ index: `${prefix}-*`, format: 'json', h: 'index' })) as {
-    index?: string
-  }[]
-  const names = rows.map((r) => r.index!).filter(Boolean)
-  if (names.length > 0) await es.indices.delete({ index: names })
-  const templates = await es.indices
-    .getIndexTemplate({ name: `${prefix}-*` })
-    .catch(() => ({ index_templates: [] }))
-  for (const t of templates.index_templates) await es.indices.deleteIndexTemplate({ name: t.name })
 }
 
 async function indexedCount(es: Client, prefix: string): Promise<number> {
@@ -137,13 +126,8 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
     }
   } finally {
     clearInterval(sampler)
-    await deleteIndices(es, e2e.es.indexPrefix)
-    await deleteIndices(es, raw.es.indexPrefix)
-    const admin = kafka.admin()
-    await admin.connect()
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${e2e.es.indexPrefix}.`))
-    await admin.deleteTopics({ topics }).catch(() => {})
-    await admin.disconnect()
+    await dropInstallation(es, kafka, e2e.es.indexPrefix)
+    await dropInstallation(es, kafka, raw.es.indexPrefix)
     await es.close()
   }
 }

@@ -5,6 +5,7 @@ import { createEsClient } from '../core/es.ts'
 import { dailyIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { createLogger } from '../core/logger.ts'
+import { seededRandom } from '../generate/random.ts'
 import { MODULES } from '../generate/traffic.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { buildQueryApp } from '../query/app.ts'
@@ -84,23 +85,12 @@ const PLACES = [
   ['FI', '18'],
 ] as const
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 interface BenchUser {
   fixed: string
 }
 
 function users(options: StatsBenchOptions): BenchUser[] {
-  const random = rng(11)
+  const random = seededRandom(11)
   const out: BenchUser[] = []
   for (let t = 0; t < options.tenants; t++) {
     for (let u = 0; u < options.usersPerTenant; u++) {
@@ -129,7 +119,7 @@ function* dayBodies(
   index: string,
   seed: number,
 ): Generator<string> {
-  const random = rng(seed)
+  const random = seededRandom(seed)
   const moduleNames = Object.keys(MODULES)
   const dayStart = Date.parse(`${day}T00:00:00Z`)
   const action = `{"index":{"_index":"${index}"}}\n`

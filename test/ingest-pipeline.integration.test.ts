@@ -6,6 +6,7 @@ import { generateTraffic } from '../generate/traffic.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { readTopic } from './helpers/dlq.ts'
 import { produce, produceRaw, startIngest } from './helpers/ingest.ts'
+import { waitForCommittedToEnd } from './helpers/privacy-fixture.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const now = new Date()
@@ -66,15 +67,10 @@ describe('ingest: Kafka → enrich → Elasticsearch', () => {
     // kafkajs commits the "earliest" sentinel (-2); the group then starts from the first message.
     const reset = await admin.fetchOffsets({ groupId, topics: [topic] })
     expect(reset[0]!.partitions.map((p) => p.offset)).toEqual(reset[0]!.partitions.map(() => '-2'))
+    await admin.disconnect()
     consumer = await startIngest(t)
     // The replay is done when the group has committed up to the end of every partition.
-    const ends = await admin.fetchTopicOffsets(topic)
-    await waitFor(
-      async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions,
-      (parts) => ends.every((end) => parts.find((p) => p.partition === end.partition)?.offset === end.high),
-      { what: 'the replay to be committed' },
-    )
-    await admin.disconnect()
+    await waitForCommittedToEnd(t)
     expect(await countDocs(t)).toBe(events.length)
   })
 

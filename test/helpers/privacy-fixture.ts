@@ -1,11 +1,9 @@
 import { systemClock } from '../../core/clock.ts'
 import { requirePseudonymKey } from '../../core/config.ts'
-import type { SporEvent } from '../../core/event-schema.ts'
-import { createProducer } from '../../core/kafka.ts'
 import { createEnrichers } from '../../enrich/index.ts'
-import { produceEvents } from '../../generate/produce.ts'
 import { IngestConsumer } from '../../ingest/consumer.ts'
 import { TombstoneCache } from '../../privacy/tombstones.ts'
+import { produce } from './ingest.ts'
 import { type TestEnv, waitFor } from './test-env.ts'
 
 /** The real ingest consumer wired as `spor ingest` wires it: with the erasure tombstone cache. */
@@ -36,15 +34,8 @@ export async function startIngestWithTombstones(t: TestEnv): Promise<{ stop: () 
   }
 }
 
-export async function produceAll(t: TestEnv, events: Iterable<SporEvent>): Promise<number> {
-  const producer = createProducer(t.kafka)
-  await producer.connect()
-  try {
-    return await produceEvents(producer, t.config.kafka.eventsTopic, events)
-  } finally {
-    await producer.disconnect()
-  }
-}
+/** Produces events to the test's events topic (the ingest helper's producer). */
+export const produceAll = produce
 
 /** Waits until the ingest group has committed up to the end of every partition. */
 export async function waitForCommittedToEnd(t: TestEnv): Promise<void> {

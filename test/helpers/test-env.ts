@@ -5,6 +5,7 @@ import { loadConfig, type SporConfig, type SporEnv } from '../../core/config.ts'
 import { createEsClient } from '../../core/es.ts'
 import { createKafka } from '../../core/kafka.ts'
 import { createLogger, type Logger } from '../../core/logger.ts'
+import { dropInstallation } from '../../core/teardown.ts'
 import { installIndexSetup } from '../../ilm-policies/install.ts'
 import { ensureTopics } from '../../ingest/topics.ts'
 
@@ -52,18 +53,7 @@ export async function createTestEnv(label: string, overrides: Record<string, str
     kafka,
     log,
     cleanup: async () => {
-      const indices = await es.cat.indices({ index: `${name}-*`, format: 'json', h: 'index' }).catch(() => [])
-      const names = (indices as { index?: string }[]).map((i) => i.index!).filter(Boolean)
-      if (names.length > 0) await es.indices.delete({ index: names, ignore_unavailable: true })
-      const templates = await es.indices
-        .getIndexTemplate({ name: `${name}-*` })
-        .catch(() => ({ index_templates: [] }))
-      for (const t of templates.index_templates) await es.indices.deleteIndexTemplate({ name: t.name })
-      const admin = kafka.admin()
-      await admin.connect()
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${name}.`))
-      if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => {})
-      await admin.disconnect()
+      await dropInstallation(es, kafka, name)
       await es.close()
     },
   }
