@@ -10,6 +10,11 @@ export const detectMetrics = {
   signals: counter('spor_detect_signals_total', 'signals processed by the rule stage', ['kind']),
   findings: counter('spor_detect_findings_total', 'rule findings', ['rule']),
   alerts: counter('spor_detect_alerts_total', 'alert documents written', ['rule', 'change']),
+  erased: counter(
+    'spor_detect_erased_skipped_total',
+    'events or signals of erased subjects skipped (privacy tombstones)',
+    ['stage'],
+  ),
   webhook: counter('spor_detect_webhook_total', 'webhook deliveries', ['outcome']),
   keys:
     (register.getSingleMetric('spor_detect_state_keys') as Gauge) ??

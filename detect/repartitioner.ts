@@ -11,11 +11,15 @@ import { repartitionTopic } from './topics.ts'
 
 export type SignalEnrichers = Pick<Enrichers, 'lookupGeo' | 'parseUserAgent'>
 
+/** True when the subject was erased (privacy tombstone): detection must not bring them back. */
+export type IsErased = (tenant: string, user: string) => boolean
+
 /**
  * Stage 1: events (partitioned by tenant:user) → signals re-keyed by rule key on the internal
  * repartition topic. Invalid events are skipped and counted; ingest dead-letters them already.
  * A partition's offset is committed only after its signals are acknowledged by Kafka; a replay
- * re-produces signals, which the rule stage drops by event id.
+ * re-produces signals, which the rule stage drops by event id. Events of erased subjects are
+ * skipped and counted, as ingest refuses them, so a replay cannot raise alerts about them again.
  */
 export class Repartitioner {
   readonly #consumer: Consumer
@@ -25,6 +29,7 @@ export class Repartitioner {
   readonly #clock: Clock
   readonly #log: Logger
   readonly #topic: string
+  readonly #isErased: IsErased | undefined
 
   constructor(deps: {
     kafka: Kafka
@@ -32,9 +37,11 @@ export class Repartitioner {
     enrichers: SignalEnrichers
     clock: Clock
     log: Logger
+    isErased?: IsErased
     onCrash: (error: Error) => void
   }) {
     this.#config = deps.config
+    this.#isErased = deps.isErased
     this.#enrichers = deps.enrichers
     this.#clock = deps.clock
     this.#log = deps.log.child({ component: 'detect-repartition' })
@@ -79,10 +86,16 @@ export class Repartitioner {
     const now = this.#clock()
     const messages: { key: string; value: string }[] = []
     let skipped = 0
+    let erased = 0
     for (const message of batch.messages) {
       const parsed = parseMessage(message.value, limits, now)
       if (parsed.kind !== 'ok') {
         skipped++
+        continue
+      }
+      const { tenant, user } = parsed.value.event
+      if (user && this.#isErased?.(tenant, user)) {
+        erased++
         continue
       }
       // The producer's timestamp: detection latency is measured from when the event was produced.
@@ -92,8 +105,12 @@ export class Repartitioner {
       }
     }
     if (messages.length > 0) await this.#producer.send({ topic: this.#topic, acks: -1, messages })
-    detectMetrics.events.inc({ outcome: 'read' }, batch.messages.length - skipped)
+    detectMetrics.events.inc({ outcome: 'read' }, batch.messages.length - skipped - erased)
     if (skipped > 0) detectMetrics.events.inc({ outcome: 'skipped_invalid' }, skipped)
+    if (erased > 0) {
+      detectMetrics.events.inc({ outcome: 'skipped_erased' }, erased)
+      detectMetrics.erased.inc({ stage: 'repartition' }, erased)
+    }
     if (isStale()) return
     const next = (BigInt(batch.lastOffset()) + 1n).toString()
     await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])

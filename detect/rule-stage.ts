@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts'
 import type { AlertStore } from './alert-store.ts'
 import { type AlertDocument, type Incident, IncidentTracker, quietGapMs } from './incidents.ts'
 import { detectMetrics } from './metrics.ts'
+import type { IsErased } from './repartitioner.ts'
 import { restartBudget } from './restart-budget.ts'
 import type { RuleBook } from './rule-config.ts'
 import type { Signal } from './signal.ts'
@@ -27,6 +28,9 @@ export interface RuleStageDeps {
   /** Called after alerts are stored (the webhook queue; tests and the bench listen here too). */
   onStored?: (notices: AlertNotice[], latenciesMs: number[]) => void
   onCrash: (error: Error) => void
+  /** Erased subjects (privacy tombstones): their signals, still on the repartition topic from
+   * before the erasure, are skipped when the lookback is replayed. */
+  isErased?: IsErased
   now?: () => number
 }
 
@@ -130,6 +134,10 @@ export class RuleStage {
       if (!current()) return
       const signal = decodeSignal(message.value)
       if (!signal) continue
+      if (signal.e.user && this.#deps.isErased?.(signal.e.tenant, signal.e.user)) {
+        detectMetrics.erased.inc({ stage: 'rules' })
+        continue
+      }
       maxTs = Math.max(maxTs, signal.e.ts)
       detectMetrics.signals.inc({ kind: signal.kind })
       for (const finding of this.#state.apply(signal)) {

@@ -1,12 +1,13 @@
 import Fastify from 'fastify'
 import { systemClock } from '../core/clock.ts'
-import type { SporConfig } from '../core/config.ts'
+import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
+import { TombstoneCache } from '../privacy/tombstones.ts'
 import { RuleBook } from './rule-config.ts'
 import { DetectService } from './service.ts'
 
@@ -14,6 +15,7 @@ import { DetectService } from './service.ts'
 export async function runDetect(config: SporConfig, log: Logger): Promise<never> {
   // Configuration problems fail before connecting to anything.
   const rules = RuleBook.fromFile(config.detect.rulesFile)
+  const tombstoneKey = requirePseudonymKey(config)
   if (config.detect.webhookUrl && !config.detect.webhookSecret)
     throw new SporError(
       'SPOR_ERR_CONFIG',
@@ -31,7 +33,25 @@ export async function runDetect(config: SporConfig, log: Logger): Promise<never>
   const es = createEsClient(config)
   const kafka = createKafka(config, log)
   await Promise.all([waitForEs(es), waitForKafka(kafka)])
-  const service = new DetectService({ config, es, kafka, log, clock: systemClock, rules })
+  // Erased subjects (S9), as in ingest: loaded before consuming starts, so replaying the events
+  // or the repartition topic cannot raise alerts about them again.
+  const tombstones = new TombstoneCache({
+    es,
+    prefix: config.es.indexPrefix,
+    key: tombstoneKey,
+    refreshMs: config.privacy.tombstoneRefreshMs,
+    log,
+  })
+  await tombstones.start()
+  const service = new DetectService({
+    config,
+    es,
+    kafka,
+    log,
+    clock: systemClock,
+    rules,
+    isErased: (tenant, user) => tombstones.isErased(tenant, user),
+  })
   const ops = Fastify({ logger: false })
   await registerOpsRoutes(ops, async () => ({
     ready: service.running,
@@ -44,6 +64,7 @@ export async function runDetect(config: SporConfig, log: Logger): Promise<never>
     log,
     async () => {
       await service.stop()
+      tombstones.stop()
       await ops.close()
       await es.close()
     },

@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger.ts'
 import { createGeoLookup } from '../enrich/geo.ts'
 import { createUserAgentParser } from '../enrich/user-agent.ts'
 import { AlertStore } from './alert-store.ts'
-import { Repartitioner } from './repartitioner.ts'
+import { type IsErased, Repartitioner } from './repartitioner.ts'
 import { RuleBook } from './rule-config.ts'
 import { type AlertNotice, RuleStage } from './rule-stage.ts'
 import { ensureDetectTopics, repartitionTopic } from './topics.ts'
@@ -20,6 +20,8 @@ export interface DetectDeps {
   log: Logger
   clock: Clock
   rules?: RuleBook
+  /** Erased subjects (privacy tombstones; `TombstoneCache.isErased`): never detected again. */
+  isErased?: IsErased
   onStored?: (notices: AlertNotice[], latenciesMs: number[]) => void
 }
 
@@ -66,6 +68,7 @@ export class DetectService {
       clock,
       log,
       onCrash,
+      isErased: deps.isErased,
       enrichers: {
         lookupGeo: createGeoLookup(),
         parseUserAgent: createUserAgentParser({ cacheSize: config.ingest.uaCacheSize }),
@@ -78,6 +81,7 @@ export class DetectService {
       onCrash,
       rules: deps.rules ?? RuleBook.fromFile(config.detect.rulesFile),
       store: new AlertStore(es, config.es.indexPrefix),
+      isErased: deps.isErased,
       topic: repartitionTopic(config),
       onStored: (notices, latencies) => {
         for (const n of notices) if (n.change === 'raised') this.#webhook?.enqueue(n)
