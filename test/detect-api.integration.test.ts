@@ -8,7 +8,8 @@ import { type Incident, IncidentTracker } from '../detect/incidents.ts'
 import { buildQueryApp } from '../query/app.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 
-/** The alerts API on real Elasticsearch: tenant scoping, filters, acknowledgement that sticks. */
+/** The alerts API on real Elasticsearch: tenant keys only (alerts name people), tenant scoping,
+ * filters, acknowledgement that sticks. */
 const T0 = Date.now() - 3_600_000
 const finding = (
   tenant: string,
@@ -76,8 +77,23 @@ describe('alerts API', () => {
     const byUser = (await get('/v1/alerts?user=ann', 'acme')).json()
     expect(byUser.alerts.map((a: { alert_id: string }) => a.alert_id)).toEqual([ids.acme])
     expect((await get('/v1/alerts?rule=nope', 'acme')).statusCode).toBe(400)
-    const all = (await get('/v1/alerts', 'product')).json()
-    expect(all.total).toBe(3)
+  })
+
+  it('refuses a product-wide key: alerts hold IPs, usernames and user ids', async () => {
+    for (const url of ['/v1/alerts', '/v1/alerts?tenant=acme', `/v1/alerts/${ids.acme}`]) {
+      const response = await get(url, 'product')
+      expect(response.statusCode).toBe(403)
+      expect(response.json().code).toBe('SPOR_ERR_FORBIDDEN')
+      expect(response.body).not.toContain('ann@acme')
+    }
+    const ack = await app.inject({
+      method: 'POST',
+      url: `/v1/alerts/${ids.acme}/acknowledge`,
+      headers: { authorization: `Bearer ${key.product}` },
+      payload: { by: 'security-team' },
+    })
+    expect(ack.statusCode).toBe(403)
+    expect((await get(`/v1/alerts/${ids.acme}`, 'acme')).json().status).toBe('open')
   })
 
   it("answers 404 for another tenant's alert", async () => {

@@ -1,11 +1,11 @@
 import type { estypes } from '@elastic/elasticsearch'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { SporError } from '../../core/errors.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
 import { classPattern } from '../../core/indices.ts'
 import type { AlertDocument } from '../../detect/incidents.ts'
 import { RULE_NAMES } from '../../detect/rule-config.ts'
-import { scopedTenant } from '../auth.ts'
+import { requireTenantKey } from '../auth.ts'
 
 const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$'
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema }
@@ -46,22 +46,32 @@ interface ListQuery {
 }
 
 /**
- * Misuse alerts (S7): list and filter, read one, acknowledge. A tenant key sees its own tenant's
- * alerts only; another tenant's alert is the same 404 as a missing one (S11). A product-wide key
- * (the vendor's security team) may list across tenants.
+ * The tenant whose alerts a request may touch. Alerts hold IPs, usernames and user ids (S7), and
+ * product-wide keys are for anonymous aggregates only, so they are refused (403); a tenant key
+ * asking for another tenant gets the same 404 as an unknown one (S11).
+ */
+function alertTenant(request: FastifyRequest, requested?: string): string {
+  const own = request.apiKey?.scope === 'tenant' ? request.apiKey.tenant : undefined
+  requireTenantKey(request, requested ?? own ?? '')
+  return own!
+}
+
+/**
+ * Misuse alerts (S7): list and filter, read one, acknowledge; tenant administrator keys only,
+ * each seeing its own tenant's alerts (see `alertTenant`).
  */
 export async function alertRoutes(app: FastifyInstance): Promise<void> {
   const { es, config, clock } = app.deps
   const index = classPattern(config.es.indexPrefix, 'alerts')
 
-  async function findAlert(id: string, tenant: string | undefined) {
+  async function findAlert(id: string, tenant: string) {
     const result = await es.search<AlertDocument>({
       index,
       ignore_unavailable: true,
       allow_no_indices: true,
       size: 1,
       seq_no_primary_term: true,
-      query: { bool: { filter: [{ term: { alert_id: id } }, ...(tenant ? [{ term: { tenant } }] : [])] } },
+      query: { bool: { filter: [{ term: { alert_id: id } }, { term: { tenant } }] } },
     })
     const hit = result.hits.hits[0]
     if (!hit?._source) throw new SporError('SPOR_ERR_NOT_FOUND')
@@ -76,7 +86,12 @@ export async function alertRoutes(app: FastifyInstance): Promise<void> {
         querystring: {
           type: 'object',
           properties: {
-            tenant: { type: 'string', maxLength: 64, pattern: '^[a-z0-9][a-z0-9_-]*$' },
+            tenant: {
+              type: 'string',
+              maxLength: 64,
+              pattern: '^[a-z0-9][a-z0-9_-]*$',
+              description: "optional: the key's own tenant (another tenant is a 404)",
+            },
             rule: { type: 'string', enum: [...RULE_NAMES] },
             status: { type: 'string', enum: ['open', 'acknowledged'] },
             severity: { type: 'string', enum: ['low', 'medium', 'high'] },
@@ -102,9 +117,8 @@ export async function alertRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const q = request.query
-      const tenant = scopedTenant(request, q.tenant || undefined)
-      const filter: estypes.QueryDslQueryContainer[] = []
-      if (tenant) filter.push({ term: { tenant } })
+      const tenant = alertTenant(request, q.tenant || undefined)
+      const filter: estypes.QueryDslQueryContainer[] = [{ term: { tenant } }]
       if (q.rule) filter.push({ term: { rule: q.rule } })
       if (q.status) filter.push({ term: { status: q.status } })
       if (q.severity) filter.push({ term: { severity: q.severity } })
@@ -141,7 +155,7 @@ export async function alertRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const tenant = scopedTenant(request, undefined)
+      const tenant = alertTenant(request)
       return (await findAlert(request.params.id, tenant))._source!
     },
   )
@@ -173,7 +187,7 @@ export async function alertRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const tenant = scopedTenant(request, undefined)
+      const tenant = alertTenant(request)
       const hit = await findAlert(request.params.id, tenant)
       const by = request.body?.by ?? `key:${request.apiKey!.id}`
       const now = clock().toISOString()
