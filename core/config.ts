@@ -343,10 +343,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (candidate.retentionDays.short > candidate.retentionDays.long) {
     throw new SporError('SPOR_ERR_CONFIG', 'short retention must not exceed long retention')
   }
-  if (candidate.detect.repartitionRetentionMs > candidate.retentionDays.short * 86_400_000) {
+  // + one day of segment rolling + the broker's 5-minute deletion check: the longest a record can
+  // stay (detect/topics.ts; the retention audit checks the same bound).
+  if (
+    candidate.detect.repartitionRetentionMs + 86_400_000 + 300_000 >
+    candidate.retentionDays.short * 86_400_000
+  ) {
     throw new SporError(
       'SPOR_ERR_CONFIG',
-      'SPOR_DETECT_REPARTITION_RETENTION_HOURS must stay inside the short retention class: the detect topic holds IPs',
+      'SPOR_DETECT_REPARTITION_RETENTION_HOURS plus one day of segment rolling must stay inside the short retention class: the detect topic holds IPs',
     )
   }
   if (candidate.detect.lookbackMs > candidate.detect.repartitionRetentionMs) {

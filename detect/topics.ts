@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
+import { TOPIC_SEGMENT_MS } from '../ingest/topics.ts'
 
 /** The internal topic carrying signals re-keyed by rule key (Kafka Streams' "-repartition" topic). */
 export function repartitionTopic(config: SporConfig): string {
@@ -12,15 +13,26 @@ export function ruleStageGroup(config: SporConfig): string {
 }
 
 /**
+ * The repartition topic's settings. It holds IPs and user ids, so a record must be gone inside the
+ * short class: Kafka deletes whole segments, so a record lives up to retention.ms + segment.ms
+ * (+ the broker's check interval); rolling daily, as the events topic does, keeps the default
+ * 15 days + 1 day inside 21 days (the broker's default 7-day segments would not).
+ */
+export function detectTopicConfigEntries(config: SporConfig): { name: string; value: string }[] {
+  return [
+    { name: 'retention.ms', value: String(config.detect.repartitionRetentionMs) },
+    { name: 'segment.ms', value: String(TOPIC_SEGMENT_MS) },
+    { name: 'cleanup.policy', value: 'delete' },
+  ]
+}
+
+/**
  * Creates the repartition topic (same partition count as the events topic) or brings its
- * retention back in line: it holds IPs and user ids, so it stays inside the short class.
+ * retention back in line (see `detectTopicConfigEntries`).
  */
 export async function ensureDetectTopics(kafka: Kafka, config: SporConfig): Promise<void> {
   const topic = repartitionTopic(config)
-  const configEntries = [
-    { name: 'retention.ms', value: String(config.detect.repartitionRetentionMs) },
-    { name: 'cleanup.policy', value: 'delete' },
-  ]
+  const configEntries = detectTopicConfigEntries(config)
   const admin = kafka.admin()
   await admin.connect()
   try {

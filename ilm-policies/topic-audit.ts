@@ -1,11 +1,12 @@
 import type { Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
 import { DAY_MS } from '../core/retention.ts'
+import { repartitionTopic } from '../detect/topics.ts'
 
 /**
- * Kafka holds personal data too: the events and dead-letter topics carry raw IPs and user ids, so
- * they may keep a record no longer than the short class allows; the alerts topic no longer than
- * the alerts class.
+ * Kafka holds personal data too: the events, dead-letter and detect repartition topics carry raw
+ * IPs and user ids, so they may keep a record no longer than the short class allows; the alerts
+ * topic no longer than the alerts class. (The repartition topic exists once `spor detect` ran.)
  *
  * Kafka deletes whole segments, once the newest record of a segment is older than `retention.ms`.
  * A segment spans up to `segment.ms` of records (it is rolled after that), and the broker looks
@@ -15,7 +16,7 @@ import { DAY_MS } from '../core/retention.ts'
 
 export const BROKER_RETENTION_CHECK_MS = 5 * 60_000
 
-export type TopicRole = 'events' | 'dlq' | 'alerts'
+export type TopicRole = 'events' | 'dlq' | 'repartition' | 'alerts'
 
 export interface TopicRule {
   topic: string
@@ -42,6 +43,7 @@ export function topicRules(config: SporConfig): TopicRule[] {
   return [
     { topic: eventsTopic, role: 'events', maxMs: short },
     { topic: dlqTopic, role: 'dlq', maxMs: short },
+    { topic: repartitionTopic(config), role: 'repartition', maxMs: short },
     { topic: alertsTopic, role: 'alerts', maxMs: config.retentionDays.alerts * DAY_MS },
   ]
 }

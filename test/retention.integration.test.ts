@@ -8,6 +8,7 @@ import { hasIlm } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { dailyIndex } from '../core/indices.ts'
 import { DAY_MS, DEFAULT_RETENTION_DAYS, RETENTION_CLASSES, utcDayStart } from '../core/retention.ts'
+import { ensureDetectTopics, repartitionTopic } from '../detect/topics.ts'
 import { createEnrichers } from '../enrich/index.ts'
 import { produceEvents } from '../generate/produce.ts'
 import type { AuditReport } from '../ilm-policies/auditor.ts'
@@ -19,7 +20,7 @@ import { templateName } from '../ilm-policies/templates.ts'
 import { validateWithElasticsearch } from '../ilm-policies/validate/validate-policies.ts'
 import { IngestConsumer } from '../ingest/consumer.ts'
 import { ingestMetrics } from '../ingest/metrics.ts'
-import { ensureTopics } from '../ingest/topics.ts'
+import { ensureTopics, TOPIC_SEGMENT_MS } from '../ingest/topics.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const run = promisify(execFile)
@@ -199,6 +200,53 @@ describe('retention: three weeks and one year (S10)', () => {
 
     // `spor setup` (ensureTopics) brings it back into line.
     await ensureTopics(t.kafka, t.config)
+  })
+
+  it("the auditor covers detect's repartition topic (IPs, user ids) once it exists", async () => {
+    const topic = repartitionTopic(t.config)
+    const before = await auditJson(t)
+    expect(before.report.topics?.find((x) => x.topic === topic)).toMatchObject({
+      exists: false,
+      problems: [],
+    })
+
+    // As `spor detect` creates it: default 360 h retention, daily segments.
+    await ensureDetectTopics(t.kafka, t.config)
+    const clean = await auditJson(t)
+    expect(clean.report.violations).toEqual([])
+    expect(clean.report.topics?.find((x) => x.topic === topic)).toMatchObject({
+      exists: true,
+      role: 'repartition',
+      retentionMs: 360 * HOUR,
+      segmentMs: TOPIC_SEGMENT_MS,
+    })
+
+    // The retention without daily segments (broker default 7 d): 15 d + 7 d can outlive the short
+    // class. (alterConfigs replaces all of a topic's overrides, so retention.ms is set again.)
+    const admin = t.kafka.admin()
+    await admin.connect()
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: 2,
+          name: topic,
+          configEntries: [
+            { name: 'retention.ms', value: String(360 * HOUR) },
+            { name: 'segment.ms', value: String(7 * DAY_MS) },
+          ],
+        },
+      ],
+    })
+    await admin.disconnect()
+    const broken = await auditJson(t)
+    expect(broken.code).toBe(1)
+    expect(broken.report.violations).toHaveLength(1)
+    expect(broken.report.violations[0]).toContain(`topic ${topic}`)
+
+    // Starting detect again brings it back into line.
+    await ensureDetectTopics(t.kafka, t.config)
+    expect((await auditJson(t)).report.violations).toEqual([])
   })
 
   it('the auditor reports planted too-old documents per class and exits non-zero', async () => {
