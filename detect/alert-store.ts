@@ -1,6 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { SporError } from '../core/errors.ts'
 import { classPattern } from '../core/indices.ts'
+import { ALERT_PROPERTIES } from './alert-mapping.ts'
 import type { AlertDocument, FindAlert, Incident } from './incidents.ts'
 import { toDocument } from './incidents.ts'
 
@@ -16,6 +17,17 @@ export class AlertStore {
   constructor(es: Client, indexPrefix: string) {
     this.#es = es
     this.#pattern = classPattern(indexPrefix, 'alerts')
+  }
+
+  /** Alert indices created before `announced_at` existed get the field: their strict mapping
+   * would reject the announce mark (and stall the rule stage). Adding a field is allowed. */
+  async ensureMapping(): Promise<void> {
+    await this.#es.indices.putMapping({
+      index: this.#pattern,
+      allow_no_indices: true,
+      ignore_unavailable: true,
+      properties: { announced_at: ALERT_PROPERTIES.announced_at! },
+    })
   }
 
   readonly find: FindAlert = async (rule, tenant, subject, since) => {

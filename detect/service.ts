@@ -34,6 +34,7 @@ export class DetectService {
   readonly #repartitioner: Repartitioner
   readonly #rules: RuleStage
   readonly #webhook: WebhookSender | undefined
+  readonly #store: AlertStore
   #reportFatal!: (error: Error) => void
   readonly fatal: Promise<Error> = new Promise((resolve) => {
     this.#reportFatal = resolve
@@ -74,13 +75,14 @@ export class DetectService {
         parseUserAgent: createUserAgentParser({ cacheSize: config.ingest.uaCacheSize }),
       },
     })
+    this.#store = new AlertStore(es, config.es.indexPrefix)
     this.#rules = new RuleStage({
       kafka,
       config,
       log,
       onCrash,
       rules: deps.rules ?? RuleBook.fromFile(config.detect.rulesFile),
-      store: new AlertStore(es, config.es.indexPrefix),
+      store: this.#store,
       isErased: deps.isErased,
       topic: repartitionTopic(config),
       onStored: (notices, latencies) => {
@@ -104,6 +106,7 @@ export class DetectService {
 
   async start(): Promise<void> {
     await ensureDetectTopics(this.#deps.kafka, this.#deps.config)
+    await this.#store.ensureMapping()
     await this.#rules.start()
     await this.#repartitioner.start()
     this.#deps.log.info(

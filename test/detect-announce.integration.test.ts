@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
+import { dailyIndex } from '../core/indices.ts'
+import { ALERT_PROPERTIES } from '../detect/alert-mapping.ts'
 import { AlertStore } from '../detect/alert-store.ts'
+import type { Finding } from '../detect/findings.ts'
 import { IncidentTracker } from '../detect/incidents.ts'
+import { templateName } from '../ilm-policies/templates.ts'
 import {
   alertsTopicMessages,
   type DetectHandle,
@@ -96,5 +100,47 @@ describe('detect: an alert stored but never announced', () => {
     expect(raised.map((m) => m.alert.alert_id)).toEqual([incident.alertId])
     expect(messages.filter((m) => m.change === 'updated').length).toBeGreaterThan(0)
     expect(await storedAlerts(t)).toHaveLength(1)
+  })
+})
+
+describe('detect: alert indices created before announced_at existed', () => {
+  let t: TestEnv
+
+  beforeAll(async () => {
+    t = await createTestEnv('detectannmap')
+  })
+  afterAll(async () => {
+    await t?.cleanup()
+  })
+
+  it('get the field from ensureMapping (run when detect starts), so the announce mark is not rejected', async () => {
+    // Today's alerts index as the previous release created it (strict, without announced_at).
+    const prefix = t.config.es.indexPrefix
+    await t.es.indices.deleteIndexTemplate({ name: templateName(prefix, 'alerts') })
+    const { announced_at: _new, ...oldProperties } = ALERT_PROPERTIES
+    const index = dailyIndex(prefix, 'alerts', new Date())
+    await t.es.indices.create({ index, mappings: { dynamic: 'strict', properties: oldProperties } })
+
+    const store = new AlertStore(t.es, prefix)
+    const tracker = new IncidentTracker({ find: store.find, indexPrefix: prefix, maxOpen: 10 })
+    const finding: Finding = {
+      rule: 'brute_force',
+      severity: 'high',
+      tenant: 'acme',
+      subject: { kind: 'account', value: 'olga@acme.example' },
+      relatedUsers: ['olga'],
+      windowStart: Date.now() - 60_000,
+      windowEnd: Date.now(),
+      counts: { failures: 10 },
+      evidence: ['o1'],
+      explanation: '10 failed logins',
+    }
+    const { incident } = await tracker.absorb(finding, 30 * MIN)
+    await store.write([incident], Date.now())
+    await expect(store.markAnnounced([incident], Date.now())).rejects.toThrow(/announce mark failed/)
+
+    await store.ensureMapping()
+    await store.markAnnounced([incident], Date.now())
+    expect((await storedAlerts(t))[0]!.announced_at).toBeDefined()
   })
 })
