@@ -71,6 +71,9 @@ export class IngestConsumer {
       groupId: config.kafka.ingestGroup,
       sessionTimeout: config.kafka.sessionTimeoutMs,
       heartbeatInterval: Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
+      // A fetch per partition about the size of one bulk request: the batch is the bulk unit.
+      maxBytesPerPartition: config.ingest.bulkMaxBytes,
+      maxBytes: config.ingest.bulkMaxBytes * config.kafka.partitions,
       retry: { retries: 5, restartOnFailure: async (error) => this.#allowRestart(error) },
     })
     this.#producer = createProducer(kafka)
