@@ -289,7 +289,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxEventBytes: int(env, 'SPOR_MAX_EVENT_BYTES', 32 * 1024),
       maxFutureSkewMs: int(env, 'SPOR_MAX_FUTURE_SKEW_MS', 10 * 60_000),
       bulkMaxBytes: int(env, 'SPOR_BULK_MAX_BYTES', 5 * 1024 * 1024),
-      partitionsConcurrently: int(env, 'SPOR_PARTITIONS_CONCURRENTLY', 1),
+      // Batches of different partitions overlap enrichment (CPU) with bulk requests (I/O); each
+      // commits only its own partition, so concurrency cannot commit another batch's offsets.
+      partitionsConcurrently: int(env, 'SPOR_PARTITIONS_CONCURRENTLY', 3),
       retryBaseMs: int(env, 'SPOR_RETRY_BASE_MS', 200),
       retryMaxMs: int(env, 'SPOR_RETRY_MAX_MS', 30_000),
       itemMaxAttempts: int(env, 'SPOR_ITEM_MAX_ATTEMPTS', 8),
@@ -360,8 +362,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'SPOR_DETECT_LOOKBACK_HOURS must not exceed SPOR_DETECT_REPARTITION_RETENTION_HOURS (state is rebuilt from that topic)',
     )
   }
-  // + one day: topics roll a segment daily and Kafka deletes whole segments (ingest/topics.ts).
-  if (candidate.kafka.topicRetentionMs + 86_400_000 > candidate.retentionDays.short * 86_400_000) {
+  // + one day + 5 min: topics roll a segment daily, Kafka deletes whole segments and checks
+  // every 5 minutes (ingest/topics.ts; the retention auditor counts the same).
+  if (candidate.kafka.topicRetentionMs + 86_400_000 + 300_000 > candidate.retentionDays.short * 86_400_000) {
     throw new SporError(
       'SPOR_ERR_CONFIG',
       'SPOR_TOPIC_RETENTION_HOURS must stay inside the short retention class: the topics hold raw personal data',

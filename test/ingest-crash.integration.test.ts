@@ -17,7 +17,8 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
   let t: TestEnv
   beforeAll(async () => {
     // A killed member is noticed after the session timeout; keep it short so the test is quick.
-    t = await createTestEnv('crash', { SPOR_KAFKA_SESSION_TIMEOUT_MS: '8000' })
+    // Small batches (about 50 events) so the kill lands between many commits, mid-stream.
+    t = await createTestEnv('crash', { SPOR_KAFKA_SESSION_TIMEOUT_MS: '8000', SPOR_BULK_MAX_BYTES: '32768' })
   })
   afterAll(async () => {
     await t?.cleanup()
