@@ -1,5 +1,5 @@
 import type {} from '@fastify/swagger' // adds `hide` to route schemas
-import type { FastifyInstance } from 'fastify'
+import { type FastifyInstance, LogController } from 'fastify'
 import { collectDefaultMetrics, register } from 'prom-client'
 
 let defaultsCollected = false
@@ -23,4 +23,12 @@ export async function registerOpsRoutes(app: FastifyInstance, readiness: Readine
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     return reply.type(register.contentType).send(await register.metrics())
   })
+}
+
+/**
+ * Per-request log lines off: every request is counted in metrics instead (pino's hot path stays
+ * quiet); errors are still logged by the error handler.
+ */
+export function quietRequestLogs(): LogController {
+  return new LogController({ disableRequestLogging: true })
 }

@@ -8,7 +8,7 @@ import type { SporConfig } from '../core/config.ts'
 import { installErrorHandler } from '../core/http-errors.ts'
 import type { KeyStore } from '../core/keys.ts'
 import type { Logger } from '../core/logger.ts'
-import { registerOpsRoutes } from '../core/ops-plugin.ts'
+import { quietRequestLogs, registerOpsRoutes } from '../core/ops-plugin.ts'
 import { apiKeyAuth } from './auth.ts'
 import { dashboardRoutes } from './dashboard/plugin.ts'
 import { alertRoutes } from './routes/alerts.ts'
@@ -38,7 +38,7 @@ declare module 'fastify' {
 export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'query' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: quietRequestLogs(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   })
   app.decorate('deps', deps)

@@ -276,8 +276,8 @@ kafka_start() { # kafka_start JAVA
   echo $! >"$KAFKA_DIR/pid"
 }
 
-# Ready = the broker logged KAFKA_READY_LINE after byte offset FROM of server.log (the log is
-# appended across restarts, so older "started" lines must not count) and the port accepts.
+# Ready = the broker logged KAFKA_READY_LINE after byte offset FROM of server.log (older
+# "started" lines must not count) and the port accepts.
 kafka_wait_ready() { # kafka_wait_ready PID FROM
   local pid=$1 from=$2 log=$KAFKA_DIR/logs/server.log deadline=$((SECONDS + READY_TIMEOUT))
   while ((SECONDS < deadline)); do
@@ -287,6 +287,8 @@ kafka_wait_ready() { # kafka_wait_ready PID FROM
       rm -f "$KAFKA_DIR/pid"
       die "kafka exited during start-up (logs: $KAFKA_DIR/logs)"
     fi
+    # log4j rolls server.log at start-up (and at 20 MB): a file now shorter than FROM is new.
+    [[ -f $log ]] && (($(file_size "$log") < from)) && from=0
     if [[ -f $log ]] && tail -c +"$((from + 1))" "$log" | grep -F "$KAFKA_READY_LINE" >/dev/null &&
       port_open "$KAFKA_PORT"; then
       return 0

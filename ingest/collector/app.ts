@@ -10,7 +10,7 @@ import type { SporEvent } from '../../core/event-schema.ts'
 import { ErrorBodySchema, installErrorHandler } from '../../core/http-errors.ts'
 import type { KeyStore, VerifiedKey } from '../../core/keys.ts'
 import type { Logger } from '../../core/logger.ts'
-import { registerOpsRoutes } from '../../core/ops-plugin.ts'
+import { quietRequestLogs, registerOpsRoutes } from '../../core/ops-plugin.ts'
 import { checkEvent } from '../parse-message.ts'
 import { clientHintsFromHeaders, withRequestContext } from './request-context.ts'
 
@@ -65,7 +65,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
   const { config, keys, producer, clock } = deps
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'collector' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: quietRequestLogs(),
     bodyLimit: config.collector.bodyLimitBytes,
     // The client IP is the socket's, unless the request came through a configured proxy.
     trustProxy: config.collector.trustedProxies.length > 0 ? [...config.collector.trustedProxies] : false,
