@@ -174,7 +174,7 @@ spor is running (logs in .spor/logs/, Ctrl-C stops the services; \`spor stack do
   API key (product-wide)   ${productKey}
   API key (acme admin)     ${tenantKey}
 
-  try: curl -s -H 'authorization: Bearer ${productKey}' '${queryUrl}/v1/stats/overview' | head -c 600
+  try: curl -s -H 'authorization: Bearer ${productKey}' '${queryUrl}/v1/stats/summary'
        node bin/spor.js retention audit
        node bin/spor.js subject export --tenant acme --user u0001 | head -3
 `)
