@@ -69,6 +69,7 @@ export class BulkWriter {
     while (pending.length > 0) {
       if (round > 0) await waitWithHeartbeat(backoffDelay(this.#options.backoff, round), control)
       const retry: Pending<R>[] = []
+      let refused: string | undefined
       for (const chunk of this.#chunks(pending)) {
         const statuses = await this.#send(chunk, control)
         chunk.forEach((item, i) => {
@@ -78,8 +79,16 @@ export class BulkWriter {
             outcome.indexed++
             return
           }
-          item.attempts++
           const detail = `${status} ${error ?? ''}`.trim()
+          if (decision === 'pause') {
+            // Not the document's fault and not transient: hold the batch (uncommitted) and say why.
+            ingestMetrics.esAvailable.set(0)
+            ingestMetrics.bulkRetries.inc({ cause: 'cluster_refused' })
+            refused = detail
+            retry.push(item)
+            return
+          }
+          item.attempts++
           if (decision === 'retry' && item.attempts < this.#options.itemMaxAttempts) {
             ingestMetrics.bulkRetries.inc({ cause: 'item' })
             retry.push(item)
@@ -88,6 +97,12 @@ export class BulkWriter {
             outcome.failed.push({ ref: item.request.ref, reason, detail })
           }
         })
+      }
+      if (refused && round % 10 === 0) {
+        this.#log.error(
+          { status: refused, documents: retry.length },
+          'elasticsearch refuses the documents; batch held until fixed',
+        )
       }
       pending = retry
       round++

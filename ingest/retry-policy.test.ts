@@ -16,7 +16,9 @@ describe('classifyItemStatus', () => {
     [200, 'done'],
     [201, 'done'],
     [400, 'dlq'], // mapper_parsing_exception, strict_dynamic_mapping_exception
-    [404, 'dlq'],
+    [401, 'pause'], // credentials: every document would fail
+    [403, 'pause'], // cluster_block_exception (read-only index, disk watermark)
+    [404, 'pause'], // index_not_found_exception where auto-creation is off
     [409, 'dlq'],
     [413, 'dlq'],
     [429, 'retry'], // es_rejected_execution_exception: the cluster is busy

@@ -2,14 +2,17 @@ import { errors } from '@elastic/elasticsearch'
 
 /**
  * What to do with a bulk outcome (as in Vector's elasticsearch retry logic): 429 and 5xx are the
- * cluster saying "not now" and are retried; other 4xx mean the document itself is wrong and go to
- * the dead-letter topic. Pure and table-tested.
+ * cluster saying "not now" and are retried a bounded number of times; 401, 403 and 404 are the
+ * cluster refusing every document (credentials, a read-only block, no auto-created indices), so
+ * the batch pauses until that is fixed instead of dead-lettering good events; other 4xx mean the
+ * document itself is wrong (mapping) and go to the dead-letter topic. Pure and table-tested.
  */
-export type ItemDecision = 'done' | 'retry' | 'dlq'
+export type ItemDecision = 'done' | 'retry' | 'pause' | 'dlq'
 
 export function classifyItemStatus(status: number): ItemDecision {
   if (status >= 200 && status < 300) return 'done'
   if (status === 429 || status >= 500) return 'retry'
+  if (status === 401 || status === 403 || status === 404) return 'pause'
   return 'dlq'
 }
 
