@@ -22,6 +22,7 @@ describe('loadConfig', () => {
     // 21 days of retention plus a day of segment rolling would overshoot the short class.
     [{ SPOR_TOPIC_RETENTION_HOURS: String(21 * 24) }, /inside the short retention class/],
     [{ SPOR_RETENTION_SHORT_DAYS: '400' }, /short retention must not exceed long/],
+    [{ SPOR_DETECT_WEBHOOK_URL: 'http://hooks.example.com/spor' }, /must use https/],
   ])('rejects %j with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(SporError)
     expect(() => loadConfig(env)).toThrow(message)

@@ -370,6 +370,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'SPOR_TOPIC_RETENTION_HOURS must stay inside the short retention class: the topics hold raw personal data',
     )
   }
+  // Alerts name people: they leave the machine only encrypted (S8); plain HTTP only on loopback.
+  const webhook = candidate.detect.webhookUrl
+  if (
+    webhook &&
+    !/^https:\/\//.test(webhook) &&
+    !/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(webhook)
+  ) {
+    throw new SporError(
+      'SPOR_ERR_CONFIG',
+      'SPOR_DETECT_WEBHOOK_URL must use https:// (plain http only to loopback)',
+    )
+  }
   const config = { ...candidate, eventTypes: loadEventTypes(env.SPOR_EVENT_TYPES_FILE) } as SporConfig
   return deepFreeze(config)
 }

@@ -13,7 +13,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 // kafkajs logs these as errors while it retries them itself during broker start and rebalances.
 // The idempotent-producer warning is about retries being finite, which is deliberate here: a
-// send that keeps failing must surface (collector answers 503, consumer backs off).
+// send that keeps failing must surface (collector answers 502, consumer backs off).
 const TRANSIENT =
   /coordinator is loading|group coordinator is not available|rebalanc|not the leader|leadership election|Limiting retries for the idempotent producer/i
 

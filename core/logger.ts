@@ -3,7 +3,8 @@ import { type Logger, pino } from 'pino'
 export type { Logger }
 
 /** One root logger per process; modules take child loggers once, never per event. */
-export function createLogger(service: string, level: string = process.env.SPOR_LOG_LEVEL ?? 'info'): Logger {
+// The level comes from the validated config (`config.logLevel`), never straight from the environment.
+export function createLogger(service: string, level: string): Logger {
   return pino({
     name: 'spor',
     level,

@@ -23,7 +23,7 @@ export interface IngestConsumerDeps {
   isErased?: (tenant: string, user: string) => boolean
 }
 
-export type ConsumerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed'
+export type ConsumerState = 'starting' | 'joining' | 'running' | 'stopping' | 'stopped' | 'crashed'
 
 /**
  * Kafka → validate → enrich → Elasticsearch, one Kafka batch at a time per partition.
@@ -102,6 +102,10 @@ export class IngestConsumer {
         new SporError('SPOR_ERR_FATAL_RESTARTS', payload.error.message, { cause: payload.error }),
       )
     })
+    // Ready means joined: until the group has assigned partitions nothing is being consumed.
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
+      if (this.#state === 'starting' || this.#state === 'joining') this.#state = 'running'
+    })
     await this.#producer.connect()
     await this.#consumer.connect()
     await this.#consumer.subscribe({ topics: [config.kafka.eventsTopic], fromBeginning: true })
@@ -111,10 +115,10 @@ export class IngestConsumer {
       partitionsConsumedConcurrently: config.ingest.partitionsConcurrently,
       eachBatch: (payload) => this.#handleBatch(payload),
     })
-    this.#state = 'running'
+    if (this.#state === 'starting') this.#state = 'joining'
     this.#log.info(
       { topic: config.kafka.eventsTopic, group: config.kafka.ingestGroup },
-      'ingest consumer running',
+      'ingest consumer started; joining the group',
     )
   }
 

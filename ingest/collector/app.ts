@@ -1,7 +1,7 @@
 import compress from '@fastify/compress'
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import type { Producer } from 'kafkajs'
+import { CompressionTypes, type Producer } from 'kafkajs'
 import { Counter } from 'prom-client'
 import type { Clock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
@@ -185,6 +185,9 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
           await producer.send({
             topic: config.kafka.eventsTopic,
             acks: -1,
+            // Compressed: a full request plus what the server adds must fit the broker's
+            // message.max.bytes (1 MiB by default) for a batch of one partition.
+            compression: CompressionTypes.GZIP,
             messages: accepted.map((event) => ({ key: partitionKey(event), value: JSON.stringify(event) })),
           })
         } catch (error) {
