@@ -229,7 +229,7 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
     }
 
     const rollupStarted = Date.now()
-    const rolled = await rollupDays(es, options.prefix, days, now, (r, n) =>
+    const rolled = await rollupDays(es, options.prefix, days, now, config.query.kAnonymity, (r, n) =>
       process.stderr.write(`rolled up ${r.day}: ${r.rows} rows in ${r.ms} ms (${n}/${days.length})\n`),
     )
     const rollupSeconds = (Date.now() - rollupStarted) / 1000

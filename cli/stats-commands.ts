@@ -4,6 +4,7 @@ import { SporError } from '../core/errors.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { daysDue, rollupDays } from '../query/rollups/job.ts'
+import { purgeRowsBelowK } from '../query/rollups/store.ts'
 import { dayString } from '../query/stats/rows.ts'
 import { daysBetween } from '../query/stats/time.ts'
 import { progress } from './progress.ts'
@@ -39,10 +40,17 @@ export function registerStatsCommands(program: Command): void {
         const to = checkDay(options.to, '--to') ?? dayString(new Date(now.getTime() - 86_400_000))
         if (single && from) throw new SporError('SPOR_ERR_BAD_REQUEST', 'use either --day or --from/--to')
         if (from && from > to) throw new SporError('SPOR_ERR_BAD_REQUEST', '--from must not be after --to')
+        // Rows below k left by an earlier version go first, also on days that cannot be recomputed.
+        await purgeRowsBelowK(es, config.es.indexPrefix, config.query.kAnonymity)
         const days = single ? [single] : from ? daysBetween(from, to) : await daysDue(es, config, now)
         const bar = progress('rollup days', days.length)
-        const results = await rollupDays(es, config.es.indexPrefix, days, now, (_result, done) =>
-          bar.update(done),
+        const results = await rollupDays(
+          es,
+          config.es.indexPrefix,
+          days,
+          now,
+          config.query.kAnonymity,
+          (_result, done) => bar.update(done),
         )
         bar.done(`rolled up ${results.length} day(s), ${results.reduce((s, r) => s + r.rows, 0)} rows`)
         if (options.json) console.log(JSON.stringify(results, null, 2))

@@ -59,6 +59,22 @@ beforeAll(async () => {
     t,
     generateTraffic({ seed: 5, tenants: ['acme', 'globex'], usersPerTenant: 25, days: 14, end: NOW }),
   )
+  // A morning when six people of acme mistype their password: day rows below k users are dropped
+  // (query/stats/DESIGN.md), and generated traffic alone never has k failing users on one day.
+  const morning = Date.parse(`${day(NOW.getTime() - 86_400_000)}T08:00:00Z`)
+  await indexEvents(
+    t,
+    Array.from({ length: 6 }, (_, i) => ({
+      v: 1 as const,
+      id: `grafana-failed-${i}`,
+      type: 'session.login_failed',
+      ts: new Date(morning + i * 60_000).toISOString(),
+      tenant: 'acme',
+      user: `typo${i}`,
+      username: `typo${i}@acme.example`,
+      ip: '81.0.146.10',
+    })),
+  )
   s = await startStatsApp(t, NOW)
 })
 

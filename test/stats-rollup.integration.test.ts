@@ -4,6 +4,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { dailyIndex } from '../core/indices.ts'
 import { generateTraffic, simulatedUsers } from '../generate/traffic.ts'
 import { rollupDays } from '../query/rollups/job.ts'
+import { COMPLETE_DIM, purgeRowsBelowK, statsIndex } from '../query/rollups/store.ts'
+import { Hll, hashValue } from '../query/stats/hll.ts'
 import { daysBetween } from '../query/stats/time.ts'
 import {
   day,
@@ -27,7 +29,7 @@ const OLD_TO = day(OLD_END)
 const OLD_DAYS = daysBetween(OLD_FROM, OLD_TO)
 const RECENT_FROM = day(NOW.getTime() - 2 * 86_400_000)
 const TENANTS = ['acme', 'globex']
-const OLD_TRAFFIC = { seed: 7, tenants: TENANTS, usersPerTenant: 20, days: 4, end: OLD_END }
+const OLD_TRAFFIC = { seed: 7, tenants: TENANTS, usersPerTenant: 40, days: 4, end: OLD_END }
 
 let t: TestEnv
 let s: StatsApp
@@ -75,7 +77,7 @@ it('answers from rollups with the same numbers after the raw indices are deleted
   const mixedBefore = await answer(MIXED, 'raw')
   expect(before[0]!.figures.users).toBeGreaterThan(5)
 
-  const first = await rollupDays(t.es, t.config.es.indexPrefix, OLD_DAYS, NOW)
+  const first = await rollupDays(t.es, t.config.es.indexPrefix, OLD_DAYS, NOW, t.config.query.kAnonymity)
   expect(first.map((r) => r.day)).toEqual(OLD_DAYS)
   const rowsAfterFirst = await countDocs(t, 'stats-*')
   expect(rowsAfterFirst).toBeGreaterThan(100)
@@ -108,7 +110,7 @@ it('answers from rollups with the same numbers after the raw indices are deleted
   expect(await countDocs(t, 'short-*', { range: { '@timestamp': { lte: `${OLD_TO}T23:59:59Z` } } })).toBe(0)
 
   // A rerun after expiry must not wipe the rollups it can no longer recompute.
-  const rerun = await rollupDays(t.es, t.config.es.indexPrefix, OLD_DAYS, NOW)
+  const rerun = await rollupDays(t.es, t.config.es.indexPrefix, OLD_DAYS, NOW, t.config.query.kAnonymity)
   expect(rerun.every((r) => r.skipped === 'no_raw_index')).toBe(true)
   expect(await countDocs(t, 'stats-*')).toBe(rowsAfterFirst)
 
@@ -124,6 +126,53 @@ it('answers from rollups with the same numbers after the raw indices are deleted
   expect(mixed.figures).toEqual(mixedBefore.figures)
   const recent = await answer(`/v1/stats/summary?from=${RECENT_FROM}&to=${day(NOW)}`)
   expect(recent.sources).toEqual({ raw: 3, rollup: 0 })
+})
+
+it('no stored row describes fewer than k users, and no sketch holds fewer than k', async () => {
+  const k = t.config.query.kAnonymity
+  // The test can fail: the raw data has day groups below k (here: browsers of one tenant-day).
+  const browserDays = new Map<string, Set<string>>()
+  for (const x of data) {
+    if (!x.index.includes('-short-') || !x.doc.user?.id || !x.doc.ua?.browser?.name) continue
+    const row = `${day(x.doc['@timestamp'])}|${x.doc.tenant}|${x.doc.ua.browser.name}`
+    browserDays.set(row, (browserDays.get(row) ?? new Set()).add(x.doc.user.id))
+  }
+  expect([...browserDays.values()].some((users) => users.size < k)).toBe(true)
+
+  // A one-user row as an earlier version stored it, on a day whose raw data is gone: purged.
+  const legacy = new Hll().add(hashValue('someone-pseudo'))
+  await t.es.index({
+    index: statsIndex(t.config.es.indexPrefix, OLD_FROM),
+    id: 'legacy-one-user-row',
+    refresh: true,
+    document: {
+      day: OLD_FROM,
+      tenant: 'acme',
+      module: '*',
+      dim: 'browser',
+      key: 'Lynx',
+      events: 7,
+      users_estimate: legacy.count(),
+      users_sketch: legacy.serialize().toString('base64'),
+      computed_at: NOW.toISOString(),
+      v: 1,
+    },
+  })
+  expect(await purgeRowsBelowK(t.es, t.config.es.indexPrefix, k)).toBe(1)
+  expect(await purgeRowsBelowK(t.es, t.config.es.indexPrefix, k)).toBe(0)
+
+  const stored = await t.es.search<{ dim: string; users_estimate: number; users_sketch?: string }>({
+    index: `${t.name}-stats-*`,
+    size: 10_000,
+    query: { bool: { must_not: { term: { dim: COMPLETE_DIM } } } },
+  })
+  expect(stored.hits.hits.length).toBeGreaterThan(100)
+  for (const hit of stored.hits.hits) {
+    const doc = hit._source!
+    expect(doc.users_estimate, JSON.stringify(doc)).toBeGreaterThanOrEqual(k)
+    expect(doc.users_sketch).toBeDefined()
+    expect(Hll.deserialize(Buffer.from(doc.users_sketch!, 'base64')).count()).toBeGreaterThanOrEqual(k)
+  }
 })
 
 it('rollup documents hold no identifiers', async () => {

@@ -23,7 +23,8 @@ import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 const NOW = new Date('2026-11-25T18:00:00.000Z')
 const K = 5
 const TENANTS = ['acme', 'globex']
-const TRAFFIC = { seed: 41, tenants: TENANTS, usersPerTenant: 24, days: 10, end: NOW }
+// 40 users a tenant: enough that some day rows (e.g. one module's functions) reach k.
+const TRAFFIC = { seed: 41, tenants: TENANTS, usersPerTenant: 40, days: 10, end: NOW }
 const FROM = day(NOW.getTime() - 9 * 86_400_000)
 const TO = day(NOW)
 
@@ -49,6 +50,31 @@ function expectedGroups(docs: EventDocument[], keyOf: (d: EventDocument) => stri
   return groups
 }
 
+/**
+ * The documented per-day k rule (query/stats/DESIGN.md): a day row — day × tenant × module ×
+ * dimension value — with fewer than K distinct users is neither stored nor used. Keeps the
+ * documents whose day row survives; `rowKeyOf` names the row (undefined: in no row).
+ */
+function keptByDayRule(docs: EventDocument[], rowKeyOf: (d: EventDocument) => string | undefined) {
+  const rowOf = (d: EventDocument) => {
+    const key = rowKeyOf(d)
+    return key === undefined ? undefined : `${day(d['@timestamp'])}|${key}`
+  }
+  const users = new Map<string, Set<string>>()
+  for (const d of docs) {
+    const row = rowOf(d)
+    if (row === undefined) continue
+    const set = users.get(row) ?? new Set<string>()
+    if (d.user?.id) set.add(d.user.id)
+    users.set(row, set)
+  }
+  return docs.filter((d) => {
+    const row = rowOf(d)
+    return row !== undefined && (users.get(row)?.size ?? 0) >= K
+  })
+}
+const totalRow = () => 'all'
+
 const get = (url: string, key = s.productKey) => responses.get(s.app, key, url)
 
 beforeAll(async () => {
@@ -64,7 +90,8 @@ afterAll(async () => {
 
 describe('statistics equal independent counts', () => {
   it('summary: users, events, sessions, logins, failures, median session', async () => {
-    const docs = shortDocs('acme')
+    const all = shortDocs('acme')
+    const docs = keptByDayRule(all, totalRow)
     const { status, body } = await get(`/v1/stats/summary?tenant=acme&from=${FROM}&to=${TO}`)
     expect(status, JSON.stringify(body)).toBe(200)
     expect(body.sources).toEqual({ raw: 10, rollup: 0 })
@@ -84,8 +111,9 @@ describe('statistics equal independent counts', () => {
     const median =
       durations.length % 2 ? durations[Math.floor(mid)]! : (durations[mid - 1]! + durations[mid]!) / 2
     expect(Math.abs(body.medianSessionSeconds - median)).toBeLessThanOrEqual(30)
-    expect(body.logins).toBe(docs.filter((d) => d.event.type === 'session.login').length)
-    const failures = docs.filter((d) => d.event.type === 'session.login_failed')
+    const byType = keptByDayRule(all, (d) => d.event.type)
+    expect(body.logins).toBe(byType.filter((d) => d.event.type === 'session.login').length)
+    const failures = byType.filter((d) => d.event.type === 'session.login_failed')
     // Failures of fewer than k people are a small group like any other: not shown.
     const failingUsers = distinct(failures.map((d) => d.user?.id))
     expect(body.loginFailures).toBe(failingUsers < K ? null : failures.length)
@@ -94,7 +122,7 @@ describe('statistics equal independent counts', () => {
   it.each(['day', 'week'] as const)(
     'active users per %s (DAU / WAU), small buckets suppressed',
     async (interval) => {
-      const docs = shortDocs('globex').filter((d) => d.user?.id)
+      const docs = keptByDayRule(shortDocs('globex'), totalRow).filter((d) => d.user?.id)
       const { body } = await get(
         `/v1/stats/timeseries?tenant=globex&metric=users&interval=${interval}&from=${FROM}&to=${TO}`,
       )
@@ -115,7 +143,7 @@ describe('statistics equal independent counts', () => {
   )
 
   it('events per hour of the last day', async () => {
-    const docs = shortDocs('acme')
+    const docs = keptByDayRule(shortDocs('acme'), (d) => d['@timestamp'].slice(11, 13))
     const { body } = await get(
       `/v1/stats/timeseries?tenant=acme&metric=events&interval=hour&from=${TO}&to=${TO}`,
     )
@@ -148,7 +176,9 @@ describe('statistics equal independent counts', () => {
   }
 
   it.each(Object.keys(keyOf))('breakdown by %s: every shown group exact, none below k', async (by) => {
-    const expected = expectedGroups(shortDocs('acme'), keyOf[by]!)
+    // Weekday groups are made of each day's total row.
+    const rowKeyOf = by === 'weekday' ? totalRow : keyOf[by]!
+    const expected = expectedGroups(keptByDayRule(shortDocs('acme'), rowKeyOf), keyOf[by]!)
     const { status, body } = await get(
       `/v1/stats/breakdown?tenant=acme&by=${by}&from=${FROM}&to=${TO}&limit=100`,
     )
@@ -168,7 +198,10 @@ describe('statistics equal independent counts', () => {
   })
 
   it('module filter: functions of one module only', async () => {
-    const docs = shortDocs('acme').filter((d) => d.module === 'crm')
+    const docs = keptByDayRule(
+      shortDocs('acme').filter((d) => d.module === 'crm'),
+      (d) => d.function,
+    )
     const expected = expectedGroups(docs, (d) => d.function)
     const { body } = await get(`/v1/stats/breakdown?tenant=acme&module=crm&by=function&from=${FROM}&to=${TO}`)
     expect(body.groups.length).toBeGreaterThan(0)
@@ -178,7 +211,8 @@ describe('statistics equal independent counts', () => {
   it('product-wide comparison across tenants', async () => {
     const { body } = await get(`/v1/stats/breakdown?by=tenant&from=${FROM}&to=${TO}`)
     expect(body.groups.map((g: { key: string }) => g.key).sort()).toEqual(TENANTS)
-    for (const group of body.groups) expect(group.events).toBe(shortDocs(group.key).length)
+    for (const group of body.groups)
+      expect(group.events).toBe(keptByDayRule(shortDocs(group.key), totalRow).length)
   })
 })
 
@@ -186,7 +220,7 @@ describe('access and input limits', () => {
   it('a tenant key sees its own tenant, 404 for another, 403 for tenant comparison', async () => {
     const { key } = await s.tenantKey('acme')
     const own = await get(`/v1/stats/summary?from=${FROM}&to=${TO}`, key)
-    expect(own.body.events).toBe(shortDocs('acme').length)
+    expect(own.body.events).toBe(keptByDayRule(shortDocs('acme'), totalRow).length)
     const other = await get(`/v1/stats/summary?tenant=globex&from=${FROM}&to=${TO}`, key)
     expect(other.status).toBe(404)
     const unknown = await get(`/v1/stats/summary?tenant=nosuch&from=${FROM}&to=${TO}`, key)

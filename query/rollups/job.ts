@@ -7,7 +7,7 @@ import { statsMetrics } from '../stats/metrics.ts'
 import { computeRawDayRows } from '../stats/raw-rows.ts'
 import { DIMENSIONS, dayString, parseDay } from '../stats/rows.ts'
 import { daysBetween } from '../stats/time.ts'
-import { readRollupRows, writeDayRollup } from './store.ts'
+import { purgeRowsBelowK, readRollupRows, writeDayRollup } from './store.ts'
 
 export interface RollupDayResult {
   day: string
@@ -26,6 +26,7 @@ export async function rollupDay(
   prefix: string,
   day: string,
   now: Date,
+  k: number,
 ): Promise<RollupDayResult> {
   const started = Date.now()
   if (!(await es.indices.exists({ index: dailyIndex(prefix, 'short', parseDay(day)) }))) {
@@ -33,7 +34,13 @@ export async function rollupDay(
     return { day, rows: 0, ms: Date.now() - started, skipped: 'no_raw_index' }
   }
   try {
-    const rows = await computeRawDayRows(es, { prefix, day, dims: DIMENSIONS.filter((d) => d !== 'total') })
+    // The same per-day k rule as the raw path: rows below k users are never written.
+    const rows = await computeRawDayRows(es, {
+      prefix,
+      day,
+      dims: DIMENSIONS.filter((d) => d !== 'total'),
+      k,
+    })
     await writeDayRollup(es, prefix, day, rows, now)
     statsMetrics.rollupDays.inc({ outcome: 'ok' })
     statsMetrics.rollupLastSuccess.set(Date.now() / 1000)
@@ -49,11 +56,12 @@ export async function rollupDays(
   prefix: string,
   days: string[],
   now: Date,
+  k: number,
   onDay?: (result: RollupDayResult, done: number) => void,
 ): Promise<RollupDayResult[]> {
   const results: RollupDayResult[] = []
   for (const day of days) {
-    const result = await rollupDay(es, prefix, day, now)
+    const result = await rollupDay(es, prefix, day, now, k)
     results.push(result)
     onDay?.(result, results.length)
   }
@@ -92,8 +100,10 @@ export function startRollupSchedule(
     if (running) return
     running = (async () => {
       try {
+        const purged = await purgeRowsBelowK(es, config.es.indexPrefix, config.query.kAnonymity)
+        if (purged > 0) log.warn({ rows: purged }, 'deleted stored rollup rows below k users')
         const days = await daysDue(es, config, clock())
-        const results = await rollupDays(es, config.es.indexPrefix, days, clock())
+        const results = await rollupDays(es, config.es.indexPrefix, days, clock(), config.query.kAnonymity)
         log.info({ days: results.length, rows: results.reduce((s, r) => s + r.rows, 0) }, 'rollups written')
       } catch (error) {
         log.error({ err: error }, 'rollup run failed; retrying at the next interval')

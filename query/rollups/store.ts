@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { dailyIndex } from '../../core/indices.ts'
+import { classPattern, dailyIndex } from '../../core/indices.ts'
 import { Hll } from '../stats/hll.ts'
 import {
   type DayRow,
@@ -110,6 +110,40 @@ export async function writeDayRollup(
   ])
   await es.indices.refresh({ index })
   return rows.length
+}
+
+/**
+ * Deletes stored rows with fewer than k users from every rollup day (rows written before the
+ * per-day k rule, or under a smaller k). Rerunning a day does the same for days whose raw data
+ * still exists; this also covers the older days that can no longer be recomputed. What remains is
+ * exactly what the row builder yields now (the rule only filters rows), so answers stay equal on
+ * both paths. Returns how many rows were deleted; cheap when there are none (an indexed range).
+ */
+export async function purgeRowsBelowK(es: Client, prefix: string, k: number): Promise<number> {
+  let deleted = 0
+  for (;;) {
+    const response = await es.search({
+      index: classPattern(prefix, 'stats'),
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      size: 5000,
+      _source: false,
+      query: {
+        bool: {
+          filter: [{ range: { users_estimate: { lt: k } } }],
+          must_not: [{ term: { dim: COMPLETE_DIM } }],
+        },
+      },
+    })
+    const hits = response.hits.hits.filter((hit) => hit._id)
+    if (hits.length === 0) return deleted
+    await bulkOrThrow(
+      es,
+      hits.map((hit) => ({ delete: { _index: hit._index, _id: hit._id } })),
+    )
+    deleted += hits.length
+    await es.indices.refresh({ index: [...new Set(hits.map((hit) => hit._index))] })
+  }
 }
 
 async function bulkOrThrow(es: Client, operations: object[]): Promise<void> {

@@ -135,6 +135,7 @@ async function rowsFor(
     source: filter.source,
     rawDays: ctx.rawDays,
     now: ctx.now,
+    k: ctx.k,
   })
 }
 

@@ -20,6 +20,8 @@ export interface LoadOptions {
   /** Days before `now` that `auto` answers from raw events. */
   rawDays: number
   now: Date
+  /** The per-day k rule of `computeRawDayRows`; must equal the one the rollup job used. */
+  k: number
 }
 
 export interface LoadedRows {
@@ -58,6 +60,7 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
           day,
           tenant: options.tenant,
           dims: breakdownDims,
+          k: options.k,
         }),
       ),
     )

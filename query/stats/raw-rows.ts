@@ -25,6 +25,12 @@ export interface RawRowsOptions {
   tenant?: string
   /** Breakdown dimensions to compute besides `total` (all by default). */
   dims?: Dimension[]
+  /**
+   * k (SPOR_K_ANONYMITY): rows with fewer distinct users are dropped before they leave this
+   * function, on both the raw path and the rollup job, so no stored row (kept 760 days) describes
+   * fewer than k people and both paths still yield the same rows.
+   */
+  k: number
   pageSize?: number
 }
 
@@ -139,7 +145,19 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
   } while (after)
 
   await addSessions(es, index, filter, day, rows)
-  return rows.rows()
+  return keepRowsWithKUsers(rows.rows(), options.k)
+}
+
+/**
+ * The per-day k rule (DESIGN.md "Anonymity"): a day row covering fewer than k distinct users is
+ * neither stored nor used. A one-user row's HyperLogLog sketch is a single (register, rank) pair
+ * derived from the person's pseudonym — a stable fingerprint that would link their activity
+ * across the 25 months rollups are kept. Rows of anonymous visitors only (0 users) go too.
+ * Dropped rather than folded into a per-day `other`: that `other` could itself stay below k and
+ * would then need dropping anyway, and the query layer already builds `other` from what remains.
+ */
+export function keepRowsWithKUsers(rows: DayRow[], k: number): DayRow[] {
+  return rows.filter((row) => row.users.count() >= k)
 }
 
 /** Session counts and durations (span of the session's events within the day) per module. */
