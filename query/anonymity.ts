@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
 
 /**
  * The anonymity rules every statistic passes through before it leaves spor (S6, DESIGN.md
@@ -65,6 +66,17 @@ function sumUsers<T extends { users: number }>(parts: T[]): T {
   const base = { ...(parts[0] as T) }
   base.users = parts.reduce((sum, p) => sum + p.users, 0)
   return base
+}
+
+/**
+ * The secret of every sticky-noise seed (statistics and segment sizes), derived from the
+ * pseudonym key so it survives restarts and is the same on every `spor query` instance.
+ * Without noise (`SPOR_STATS_NOISE_SD=0`) no key is needed.
+ */
+export function statsNoiseSecret(config: SporConfig): Buffer {
+  return config.query.statsNoiseSd > 0
+    ? createHmac('sha256', requirePseudonymKey(config)).update('spor/stats-noise/v1').digest()
+    : Buffer.alloc(32)
 }
 
 /**

@@ -43,7 +43,9 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
   const key = requirePseudonymKey(config)
   const pseudonym = createPseudonymizer(key)
   const tombstones = new TombstoneCache({ es, prefix, key, refreshMs: 60_000, log })
-  await tombstones.reload().catch(() => undefined)
+  // No fallback: without the tombstones nobody would count as erased and an erased person's
+  // profile could be re-created. The error fails the run; the schedule logs it and retries.
+  await tombstones.reload()
 
   const dayStart = utcDayStart(day)
   const from = new Date(dayStart.getTime() - (table.window_days - 1) * DAY_MS)

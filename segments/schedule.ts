@@ -28,9 +28,9 @@ export function startSegmentsSchedule(
       .then(() => {
         lastDay = dayText
       })
-      .catch((error) =>
-        log.error({ err: (error as Error).message }, 'segments job failed; retrying next interval'),
-      )
+      // Any failure (also a failed tombstone load) is logged and retried at the next check: the
+      // timer below is re-armed whatever happened.
+      .catch((error) => log.error({ err: error }, 'segments job failed; retrying next interval'))
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, everyMs)
       })

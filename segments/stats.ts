@@ -1,7 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { classPattern } from '../core/indices.ts'
 import { DAY_MS } from '../core/retention.ts'
-import { suppressBelowK } from '../query/anonymity.ts'
+import { noisyCount, suppressBelowK } from '../query/anonymity.ts'
 
 export interface SegmentSizesDay {
   day: string
@@ -12,17 +12,31 @@ export interface SegmentSizesDay {
   suppressed: number
 }
 
+/** Sticky noise of the statistics engine: same secret (`statsNoiseSecret`) and `SPOR_STATS_NOISE_SD`. */
+export interface SizeNoise {
+  secret: Buffer
+  sd: number
+}
+
 /**
  * Segment sizes per day from the profiles (one profile per user and day, so a document count is
  * a count of distinct users). The same k rule as every statistic (query/anonymity.ts): a group
  * below k users is never shown. Segments overlap (a user is in several), so the hidden ones are
  * not merged into an "other" group: its size could not be computed from the parts, and, for the
  * same reason, "total minus the visible segments" does not isolate the hidden ones.
+ *
+ * Every shown size carries the engine's sticky noise (query/anonymity.ts): without it, exact sizes
+ * can be differenced (all tenants minus each tenant, one day minus the next) down to one person.
+ * The seed is the canonical condition (tenant scope, day, cell) plus the cell's true size as its
+ * data-dependent part (profiles count distinct users exactly, so the size stands in for the
+ * user-set digest the engine uses): repeating a query gives the same numbers, two cells whose
+ * user sets differ in size get independent noise. The k threshold uses the true size, and a
+ * shown size is never reported below k.
  */
 export async function segmentSizes(
   es: Client,
   prefix: string,
-  options: { tenant?: string; from: Date; to: Date; k: number },
+  options: { tenant?: string; from: Date; to: Date; k: number; noise: SizeNoise },
 ): Promise<SegmentSizesDay[]> {
   const filter: estypes.QueryDslQueryContainer[] = [
     { range: { day: { gte: isoDay(options.from), lte: isoDay(options.to) } } },
@@ -58,7 +72,18 @@ export async function segmentSizes(
       segment: 'other',
       users: Number.POSITIVE_INFINITY,
     }))
-    return { day: b.key_as_string, active_users: b.doc_count, segments: shown, suppressed }
+    const condition = JSON.stringify(['segments', options.tenant ?? '*', b.key_as_string])
+    const noisy = (cell: string, users: number) =>
+      Math.max(
+        options.k,
+        noisyCount(users, { ...options.noise, seed: `${condition}|${cell}|${users}|users` }),
+      )
+    return {
+      day: b.key_as_string,
+      active_users: noisy('active_users', b.doc_count),
+      segments: shown.map((g) => ({ segment: g.segment, users: noisy(`segment:${g.segment}`, g.users) })),
+      suppressed,
+    }
   })
 }
 

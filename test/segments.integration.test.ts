@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../core/clock.ts'
-import { requirePseudonymKey } from '../core/config.ts'
+import { loadConfig, requirePseudonymKey } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { dailyIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
@@ -10,10 +11,12 @@ import { createEnrichers, enrichEvent } from '../enrich/index.ts'
 import { documentId } from '../ingest/plan-batch.ts'
 import { exportText } from '../privacy/export-stream.ts'
 import { PrivacyService } from '../privacy/service.ts'
+import { tombstoneIndex } from '../privacy/tombstones.ts'
 import { buildQueryApp } from '../query/app.ts'
 import { isoDay, runSegmentsJob, type SegmentsReport } from '../segments/job.ts'
 import { loadSegmentTable } from '../segments/rules.ts'
-import { countDocs, createTestEnv, type TestEnv } from './helpers/test-env.ts'
+import { startSegmentsSchedule } from '../segments/schedule.ts'
+import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const DESKTOP =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
@@ -133,7 +136,12 @@ describe('segments: automatic categorisation, explainable, idempotent, k-anonymo
     )._source!
 
   beforeAll(async () => {
-    t = await createTestEnv('segments', { SPOR_TOMBSTONE_REFRESH_MS: '300', SPOR_ERASE_GRACE_MS: '200' })
+    // Noise off (as in the statistics tests) where exact sizes are checked; one test turns it on.
+    t = await createTestEnv('segments', {
+      SPOR_TOMBSTONE_REFRESH_MS: '300',
+      SPOR_ERASE_GRACE_MS: '200',
+      SPOR_STATS_NOISE_SD: '0',
+    })
     const enrichers = createEnrichers({ uaCacheSize: 100, pseudonymKey: requirePseudonymKey(t.config) })
     const operations: object[] = []
     for (const b of behaviours) {
@@ -277,6 +285,56 @@ describe('segments: automatic categorisation, explainable, idempotent, k-anonymo
     const all = product.json().days[0]
     expect(all.active_users).toBe(10)
     expect(all.segments.find((s: { segment: string }) => s.segment === 'power_user').users).toBe(7)
+  })
+
+  it('segment sizes carry sticky noise: repeated queries are identical, nothing below k', async () => {
+    const config = loadConfig({ ...t.env, SPOR_STATS_NOISE_SD: '1' })
+    const keys = new KeyStore(t.es, config.es.indexPrefix, 0)
+    const noisy = await buildQueryApp({ config, es: t.es, keys, log: t.log, clock: systemClock })
+    const day = isoDay(DAY)
+    const sizes = async () =>
+      (
+        await noisy.inject({
+          method: 'GET',
+          url: `/v1/segments/sizes?from=${isoDay(new Date(DAY.getTime() - 6 * DAY_MS))}&to=${day}`,
+          headers: { authorization: `Bearer ${key('product')}` },
+        })
+      ).json()
+    const firstAnswer = await sizes()
+    for (let i = 0; i < 3; i++) expect(await sizes()).toEqual(firstAnswer)
+    const shownDay = firstAnswer.days.find((d: { day: string }) => d.day === day)
+    expect(shownDay.active_users).toBeGreaterThanOrEqual(5)
+    for (const d of firstAnswer.days)
+      for (const s of d.segments as { users: number }[]) expect(s.users).toBeGreaterThanOrEqual(5)
+    await noisy.close()
+  })
+
+  it('a failed tombstone load fails the run (nobody would count as erased); the schedule logs it and retries', async () => {
+    // A read block makes the tombstone index fail to load, as an unavailable index would.
+    const tombstones = tombstoneIndex(t.name)
+    if (!(await t.es.indices.exists({ index: tombstones }))) await t.es.indices.create({ index: tombstones })
+    await t.es.indices.putSettings({ index: tombstones, settings: { 'index.blocks.read': true } })
+    const lines: string[] = []
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) })
+    let schedule: { stop: () => Promise<void> } | undefined
+    try {
+      await expect(runSegmentsJob({ es: t.es, config: t.config, log, table }, DAY)).rejects.toThrow()
+      schedule = startSegmentsSchedule(t.es, t.config, log, 200)
+      await waitFor(
+        async () => lines.filter((l) => l.includes('segments job failed')).length,
+        (failures) => failures >= 2,
+        { timeoutMs: 20_000, what: 'two logged failed runs' },
+      )
+    } finally {
+      await t.es.indices.putSettings({ index: tombstones, settings: { 'index.blocks.read': null } })
+    }
+    // Still running: once the tombstones load again, the next check completes the day.
+    await waitFor(
+      async () => lines.some((l) => l.includes('"msg":"segments computed"')),
+      (done) => done,
+      { timeoutMs: 30_000, what: 'a completed run after the failures' },
+    )
+    await schedule?.stop()
   })
 
   it('the profile and its reasons are in the person’s export, and gone after erasure', async () => {

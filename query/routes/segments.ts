@@ -4,6 +4,7 @@ import { ErrorBodySchema } from '../../core/http-errors.ts'
 import { DAY_MS } from '../../core/retention.ts'
 import { loadSegmentTable } from '../../segments/rules.ts'
 import { segmentSizes } from '../../segments/stats.ts'
+import { statsNoiseSecret } from '../anonymity.ts'
 import { scopedTenant } from '../auth.ts'
 
 const DATE = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } as const
@@ -18,6 +19,7 @@ const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchem
 export async function segmentRoutes(app: FastifyInstance): Promise<void> {
   const { es, config } = app.deps
   const table = loadSegmentTable()
+  const noiseSecret = statsNoiseSecret(config)
 
   app.get(
     '/segments/definitions',
@@ -64,7 +66,7 @@ export async function segmentRoutes(app: FastifyInstance): Promise<void> {
     '/segments/sizes',
     {
       schema: {
-        summary: 'Users per segment and day (groups below k suppressed)',
+        summary: 'Users per segment and day (groups below k suppressed, sizes with sticky noise)',
         querystring: {
           type: 'object',
           properties: {
@@ -115,7 +117,8 @@ export async function segmentRoutes(app: FastifyInstance): Promise<void> {
       if ((to.getTime() - from.getTime()) / DAY_MS >= MAX_DAYS)
         throw new SporError('SPOR_ERR_BAD_REQUEST', `at most ${MAX_DAYS} days per request`)
       const k = config.query.kAnonymity
-      const days = await segmentSizes(es, config.es.indexPrefix, { tenant, from, to, k })
+      const noise = { secret: noiseSecret, sd: config.query.statsNoiseSd }
+      const days = await segmentSizes(es, config.es.indexPrefix, { tenant, from, to, k, noise })
       return { tenant: tenant ?? null, k, days }
     },
   )

@@ -1,8 +1,7 @@
-import { createHmac } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { requirePseudonymKey } from '../../core/config.ts'
 import { SporError } from '../../core/errors.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
+import { statsNoiseSecret } from '../anonymity.ts'
 import { scopedTenant } from '../auth.ts'
 import {
   BREAKDOWNS,
@@ -88,10 +87,7 @@ interface FilterQuery {
  */
 export async function statsRoutes(app: FastifyInstance): Promise<void> {
   const { es, config, clock } = app.deps
-  const noiseSecret =
-    config.query.statsNoiseSd > 0
-      ? createHmac('sha256', requirePseudonymKey(config)).update('spor/stats-noise/v1').digest()
-      : Buffer.alloc(32)
+  const noiseSecret = statsNoiseSecret(config)
   const context = (): StatsContext => ({
     es,
     prefix: config.es.indexPrefix,
