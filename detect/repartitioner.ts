@@ -1,12 +1,14 @@
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
+import type { SporEvent } from '../core/event-schema.ts'
+import { createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { parseMessage } from '../ingest/parse-message.ts'
 import { detectMetrics } from './metrics.ts'
 import { restartBudget } from './restart-budget.ts'
-import { signalKey, toSignals } from './signal.ts'
+import { type Signal, signalKey, toSignals } from './signal.ts'
 import { repartitionTopic } from './topics.ts'
 
 export type SignalEnrichers = Pick<Enrichers, 'lookupGeo' | 'parseUserAgent'>
@@ -52,7 +54,7 @@ export class Repartitioner {
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
     })
-    this.#producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    this.#producer = createProducer(deps.kafka)
     this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart) deps.onCrash(payload.error)
     })
@@ -87,6 +89,7 @@ export class Repartitioner {
     const messages: { key: string; value: string }[] = []
     let skipped = 0
     let erased = 0
+    let failed = 0
     for (const message of batch.messages) {
       const parsed = parseMessage(message.value, limits, now)
       if (parsed.kind !== 'ok') {
@@ -100,13 +103,23 @@ export class Repartitioner {
       }
       // The producer's timestamp: detection latency is measured from when the event was produced.
       const producedAt = Number(message.timestamp)
-      for (const signal of toSignals(parsed.value.event, this.#enrichers, producedAt)) {
+      const signals = signalsOrFailure(parsed.value.event, this.#enrichers, producedAt)
+      if (signals instanceof Error) {
+        failed++
+        this.#log.warn(
+          { err: signals.message, eventType: parsed.value.event.type },
+          'signal projection failed; event skipped',
+        )
+        continue
+      }
+      for (const signal of signals) {
         messages.push({ key: signalKey(signal), value: JSON.stringify(signal) })
       }
     }
     if (messages.length > 0) await this.#producer.send({ topic: this.#topic, acks: -1, messages })
-    detectMetrics.events.inc({ outcome: 'read' }, batch.messages.length - skipped - erased)
+    detectMetrics.events.inc({ outcome: 'read' }, batch.messages.length - skipped - erased - failed)
     if (skipped > 0) detectMetrics.events.inc({ outcome: 'skipped_invalid' }, skipped)
+    if (failed > 0) detectMetrics.events.inc({ outcome: 'skipped_signal_failed' }, failed)
     if (erased > 0) {
       detectMetrics.events.inc({ outcome: 'skipped_erased' }, erased)
       detectMetrics.erased.inc({ stage: 'repartition' }, erased)
@@ -115,5 +128,22 @@ export class Repartitioner {
     const next = (BigInt(batch.lastOffset()) + 1n).toString()
     await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
     resolveOffset(batch.lastOffset())
+  }
+}
+
+/**
+ * The event's signals, or the error its projection threw (geo lookup, UA parsing, IP truncation
+ * on odd input). One such event must be skipped, not crash the batch: a crash repeats on every
+ * restart until the restart budget is spent. Ingest catches enricher failures per event too.
+ */
+export function signalsOrFailure(
+  event: SporEvent,
+  enrichers: SignalEnrichers,
+  producedAt?: number,
+): Signal[] | Error {
+  try {
+    return toSignals(event, enrichers, producedAt)
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error))
   }
 }

@@ -1,9 +1,16 @@
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
 import { backoffDelay, sleep } from '../core/backoff.ts'
 import type { SporConfig } from '../core/config.ts'
+import { createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import type { AlertStore } from './alert-store.ts'
-import { type AlertDocument, type Incident, IncidentTracker, quietGapMs } from './incidents.ts'
+import {
+  type AlertDocument,
+  type FindAlert,
+  type Incident,
+  IncidentTracker,
+  quietGapMs,
+} from './incidents.ts'
 import { detectMetrics } from './metrics.ts'
 import type { IsErased } from './repartitioner.ts'
 import { restartBudget } from './restart-budget.ts'
@@ -51,6 +58,8 @@ export class RuleStage {
   #state: DetectionState
   #generation = 0
   #running = false
+  /** The batch being handled (batches of this consumer run one at a time): lookups retry for it. */
+  #batch: { current: () => boolean; heartbeat: () => Promise<void> } | undefined
 
   constructor(deps: RuleStageDeps) {
     this.#deps = deps
@@ -58,7 +67,7 @@ export class RuleStage {
     this.#offsets = new TrailingOffsets(deps.config.detect.lookbackMs)
     this.#state = this.#newState()
     this.#tracker = new IncidentTracker({
-      find: deps.store.find,
+      find: this.#findUntilAnswered,
       indexPrefix: deps.config.es.indexPrefix,
       maxOpen: deps.config.detect.maxKeys,
       now: deps.now,
@@ -69,7 +78,7 @@ export class RuleStage {
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
     })
-    this.#producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    this.#producer = createProducer(deps.kafka)
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
       // New assignment: every partition resumes from its trailing commit and replays.
       this.#generation++
@@ -130,24 +139,33 @@ export class RuleStage {
     const dirty = new Set<Incident>()
     const raised = new Set<Incident>()
     let maxTs = Number.NEGATIVE_INFINITY
-    for (const message of batch.messages) {
-      if (!current()) return
-      const signal = decodeSignal(message.value)
-      if (!signal) continue
-      if (signal.e.user && this.#deps.isErased?.(signal.e.tenant, signal.e.user)) {
-        detectMetrics.erased.inc({ stage: 'rules' })
-        continue
+    this.#batch = { current, heartbeat }
+    try {
+      for (const message of batch.messages) {
+        if (!current()) return
+        const signal = decodeSignal(message.value)
+        if (!signal) continue
+        if (signal.e.user && this.#deps.isErased?.(signal.e.tenant, signal.e.user)) {
+          detectMetrics.erased.inc({ stage: 'rules' })
+          continue
+        }
+        maxTs = Math.max(maxTs, signal.e.ts)
+        detectMetrics.signals.inc({ kind: signal.kind })
+        for (const finding of this.#state.apply(signal)) {
+          detectMetrics.findings.inc({ rule: finding.rule })
+          const gap = quietGapMs(finding.rule, this.#deps.rules.for(finding.tenant))
+          const { change, incident } = await this.#tracker.absorb(finding, gap)
+          if (change === 'unchanged') continue
+          dirty.add(incident)
+          if (change === 'raised') raised.add(incident)
+        }
       }
-      maxTs = Math.max(maxTs, signal.e.ts)
-      detectMetrics.signals.inc({ kind: signal.kind })
-      for (const finding of this.#state.apply(signal)) {
-        detectMetrics.findings.inc({ rule: finding.rule })
-        const gap = quietGapMs(finding.rule, this.#deps.rules.for(finding.tenant))
-        const { change, incident } = await this.#tracker.absorb(finding, gap)
-        if (change === 'unchanged') continue
-        dirty.add(incident)
-        if (change === 'raised') raised.add(incident)
-      }
+    } catch (error) {
+      // Given up on a lookup because the batch is no longer ours: uncommitted, so replayed.
+      if (error instanceof BatchAbandoned) return
+      throw error
+    } finally {
+      this.#batch = undefined
     }
     if (dirty.size > 0) await this.#deliver([...dirty], raised, current, heartbeat)
     if (!current()) return
@@ -191,15 +209,23 @@ export class RuleStage {
       incident.dirty = false
       return { change, alert }
     })
-    await this.#producer.send({
-      topic: this.#deps.config.kafka.alertsTopic,
-      acks: -1,
-      messages: notices.map((n) => ({
-        key: n.alert.alert_id,
-        value: JSON.stringify(n),
-        headers: { 'spor-change': n.change, 'spor-rule': n.alert.rule },
-      })),
-    })
+    const produced = await this.#untilStored(
+      'alerts produce',
+      () =>
+        this.#producer.send({
+          topic: this.#deps.config.kafka.alertsTopic,
+          acks: -1,
+          messages: notices.map((n) => ({
+            key: n.alert.alert_id,
+            value: JSON.stringify(n),
+            headers: { 'spor-change': n.change, 'spor-rule': n.alert.rule },
+          })),
+        }),
+      current,
+      heartbeat,
+    )
+    // Abandoned (stopping or rebalanced): not announced, so whoever replays the batch announces.
+    if (!produced) return
     // Announced: remembered here at once, and in the document, so a process that takes the alert
     // over does not announce it again. Only if this mark is lost (stopped or killed after the
     // produce) does the next process send a second `raised`: the alert id is the dedup key.
@@ -221,7 +247,23 @@ export class RuleStage {
     this.#deps.onStored?.(notices, latencies)
   }
 
-  /** Runs an Elasticsearch write until it succeeds (its trouble is waited out) or the batch is no
+  /** The alert lookup behind incident adoption, retried like the writes: an Elasticsearch outage
+   * is waited out instead of crashing the consumer (which would spend the restart budget and exit).
+   * Throws BatchAbandoned when the batch stops being ours while waiting. */
+  readonly #findUntilAnswered: FindAlert = async (...args) => {
+    const batch = this.#batch
+    if (!batch) return this.#deps.store.find(...args)
+    const answer = await this.#untilStored(
+      'alert lookup',
+      async () => ({ alert: await this.#deps.store.find(...args) }),
+      batch.current,
+      batch.heartbeat,
+    )
+    if (!answer) throw new BatchAbandoned()
+    return answer.alert
+  }
+
+  /** Runs an Elasticsearch write (or the alerts produce) until it succeeds (its trouble is waited out) or the batch is no
    * longer ours (undefined). */
   async #untilStored<T>(
     what: string,
@@ -245,6 +287,8 @@ export class RuleStage {
     }
   }
 }
+
+class BatchAbandoned extends Error {}
 
 function decodeSignal(value: Buffer | null): Signal | undefined {
   if (!value) return undefined

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { SporEvent } from '../core/event-schema.ts'
+import { type DetectHandle, produce, startDetect, storedAlerts } from './helpers/detect.ts'
+import { PrivateElasticsearch } from './helpers/private-es.ts'
+import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
+
+/**
+ * The detector's Elasticsearch stops while an attack arrives: the alert lookup and write wait the
+ * outage out (as ingest does) instead of crashing the consumer, and the alert is raised once when
+ * Elasticsearch is back. One restart is tolerated here (SPOR_MAX_RESTARTS=1): a crash on every attempt would
+ * be fatal well within the outage.
+ */
+let seq = 0
+function failures(account: string, count: number, from: number): SporEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    v: 1 as const,
+    id: `eo-${account}-${seq++}`,
+    type: 'session.login_failed',
+    ts: new Date(from + i * 10_000).toISOString(),
+    tenant: 'acme',
+    user: account,
+    username: `${account}@acme.example`,
+    ip: '5.6.7.8',
+    device: {
+      ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+    },
+  }))
+}
+
+describe('detect: Elasticsearch stopped for a while, then started', () => {
+  const node = new PrivateElasticsearch('detect-outage', 9217)
+  let t: TestEnv
+  let detect: DetectHandle | undefined
+  let fatal: Error | undefined
+
+  beforeAll(async () => {
+    node.up()
+    t = await createTestEnv('detectoutage', {
+      SPOR_ES_URL: node.url,
+      SPOR_MAX_RESTARTS: '1',
+      SPOR_RETRY_MAX_MS: '2000',
+    })
+    detect = await startDetect(t)
+    void detect.service.fatal.then((error) => {
+      fatal = error
+    })
+  })
+  afterAll(async () => {
+    await detect?.stop().catch(() => {})
+    await t?.cleanup().catch(() => {})
+    node.remove()
+  })
+
+  it('keeps running through the outage and raises the alert once afterwards', async () => {
+    const now = Date.now()
+    await produce(t.kafka, t.config.kafka.eventsTopic, failures('carol', 12, now - 30 * 60_000))
+    await waitFor(
+      () => storedAlerts(t),
+      (a) => a.length === 1,
+      { what: 'the alert before the outage' },
+    )
+
+    node.down()
+    await produce(t.kafka, t.config.kafka.eventsTopic, failures('alice', 12, now - 10 * 60_000))
+    // The rule stage now looks up alice's alert (and would write it) against a stopped cluster.
+    await new Promise((r) => setTimeout(r, 20_000))
+    expect(fatal).toBeUndefined()
+    expect(detect!.service.running).toBe(true)
+
+    node.up()
+    await waitFor(
+      () => storedAlerts(t),
+      (a) => a.some((x) => x.subject.value.startsWith('alice')),
+      { timeoutMs: 90_000, what: 'alice raised after the restart' },
+    )
+    // A duplicate would show up right behind.
+    await new Promise((r) => setTimeout(r, 3000))
+    const alerts = await storedAlerts(t)
+    expect(alerts.map((a) => `${a.rule} ${a.subject.value}`).sort()).toEqual([
+      expect.stringMatching(/ alice/),
+      expect.stringMatching(/ carol/),
+    ])
+    const raised = detect!.notices.filter((n) => n.change === 'raised').map((n) => n.alert.subject.value)
+    expect(raised.filter((v) => v.startsWith('alice'))).toHaveLength(1)
+    expect(fatal).toBeUndefined()
+    expect(detect!.service.running).toBe(true)
+  })
+})
