@@ -4,7 +4,7 @@ import { withoutIdentifiers } from './erase.ts'
 describe('withoutIdentifiers', () => {
   it.each([
     [
-      'strips user, session and IP prefix, keeps country and the business facts',
+      'strips user, session, IP prefix and client props, keeps country, object and the business facts',
       {
         '@timestamp': 't',
         event: { id: 'e', type: 'job.start', v: 1 },
@@ -13,7 +13,8 @@ describe('withoutIdentifiers', () => {
         session: { id: 's' },
         source: { ip_prefix: '81.166.12.0', geo: { country: 'NO' } },
         module: 'mail',
-        props: { recipients: 5 },
+        object: { type: 'campaign', id: 'c1' },
+        props: { recipients: 5, to: 'someone@example.com' },
       },
       {
         '@timestamp': 't',
@@ -22,7 +23,24 @@ describe('withoutIdentifiers', () => {
         user: { erased: true },
         source: { geo: { country: 'NO' } },
         module: 'mail',
-        props: { recipients: 5 },
+        object: { type: 'campaign', id: 'c1' },
+      },
+    ],
+    [
+      "an audit record of a request the person made keeps spor's pseudonymous properties only",
+      {
+        event: { id: 'privacy-export-1', type: 'privacy.export', v: 1 },
+        tenant: 'acme',
+        user: { id: 'admin', pseudo: 'pa' },
+        module: 'privacy',
+        props: { requester_key: 'k1', subject_pseudo: 'ps', count_short: 3, note: 'x@example.com' },
+      },
+      {
+        event: { id: 'privacy-export-1', type: 'privacy.export', v: 1 },
+        tenant: 'acme',
+        user: { erased: true },
+        module: 'privacy',
+        props: { requester_key: 'k1', subject_pseudo: 'ps', count_short: 3 },
       },
     ],
     [

@@ -45,9 +45,11 @@ export function tombstoneSettleMs(config: SporConfig): number {
  *  1. the tombstone is written first (visible when the call returns); from then on consumers
  *     refuse the person's events, after at most one reload;
  *  2. wait longer than that reload (plus batches already in flight);
- *  3. delete short-class and profile documents, and rewrite the person's long-class documents
- *     without identifiers (business history is kept until its retention, S9/S10);
- *  4. sweep the short class again, in case a slow batch landed during step 3;
+ *  3. delete profile documents;
+ *  4. sweep: delete short-class documents and rewrite the person's long-class documents without
+ *     identifiers (business history is kept until its retention, S9/S10), repeated until a pass
+ *     finds nothing of either (bounded): a batch planned before the tombstone was seen may still
+ *     land while the ingest writer retries it;
  *  5. mark the tombstone completed and write the audit record.
  * Every step is idempotent: re-running after a crash anywhere finishes the job.
  */
@@ -73,26 +75,7 @@ export async function eraseSubject(
     classIndexPattern(prefix, 'profiles'),
     subjectQuery('profiles', subject),
   )
-  const anonymised = await anonymiseLong(es, classIndexPattern(prefix, 'long'), ownLongQuery(subject))
-  const shortPattern = classIndexPattern(prefix, 'short')
-  for (let sweep = 0; sweep < 3; sweep++) {
-    const removed = await deleteMatching(es, shortPattern, subjectQuery('short', subject))
-    deleted.short += removed
-    await es.indices.refresh({ index: shortPattern, ignore_unavailable: true, allow_no_indices: true })
-    const left = await es.count({
-      index: shortPattern,
-      query: subjectQuery('short', subject),
-      ignore_unavailable: true,
-      allow_no_indices: true,
-    })
-    if (left.count === 0) break
-    log.warn(
-      { sweep, left: left.count },
-      'erasure: short-class documents arrived during deletion; sweeping again',
-    )
-    await sleep(config.privacy.tombstoneRefreshMs)
-  }
-
+  const anonymised = await sweepUntilClean(deps, subject, deleted)
   const alerts = await spanOf(es, classIndexPattern(prefix, 'alerts'), subjectQuery('alerts', subject))
   const audits = await spanOf(es, classIndexPattern(prefix, 'long'), {
     bool: {
@@ -104,7 +87,7 @@ export async function eraseSubject(
   const kept: KeptItem[] = [
     {
       class: 'long',
-      what: "the person's business history (jobs, messages, administration) with user id, pseudonym, session and IP prefix removed",
+      what: "the person's business history (jobs, messages, administration) with user id, pseudonym, session, IP prefix and free-form properties removed",
       count: anonymised.count,
       why: 'S9: business history is kept; without identifiers it no longer points to the person',
       expires_by: expiry(anonymised.last, config.retentionDays.long),
@@ -190,12 +173,67 @@ async function deleteMatching(
   return deleted
 }
 
-/** The kept form of a long-class document: everything but the identifiers, flagged as erased. */
+/** Sweeps a pass can take before erasure gives up waiting for late batches (and says so). */
+const MAX_SWEEPS = 5
+
+/**
+ * Deletes the short class and anonymises the long class until one pass finds nothing of either:
+ * a batch planned before the tombstone was seen can be held by the ingest writer's retries and
+ * land after the first pass. Returns the long-class documents anonymised over all passes.
+ */
+async function sweepUntilClean(
+  deps: EraseDeps,
+  subject: Subject,
+  deleted: { short: number },
+): Promise<{ count: number; last?: string }> {
+  const { es, config, log } = deps
+  const prefix = config.es.indexPrefix
+  const shortPattern = classIndexPattern(prefix, 'short')
+  const longPattern = classIndexPattern(prefix, 'long')
+  const anonymised: { count: number; last?: string } = { count: 0 }
+  const indices = { ignore_unavailable: true, allow_no_indices: true }
+  for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+    deleted.short += await deleteMatching(es, shortPattern, subjectQuery('short', subject))
+    const long = await anonymiseLong(es, longPattern, ownLongQuery(subject))
+    anonymised.count += long.count
+    if (long.last && (!anonymised.last || long.last > anonymised.last)) anonymised.last = long.last
+    await es.indices.refresh({ index: `${shortPattern},${longPattern}`, ...indices })
+    const [short, own] = await Promise.all([
+      es.count({ index: shortPattern, query: subjectQuery('short', subject), ...indices }),
+      es.count({ index: longPattern, query: ownLongQuery(subject), ...indices }),
+    ])
+    if (short.count + own.count === 0) return anonymised
+    const last = sweep === MAX_SWEEPS - 1
+    log[last ? 'error' : 'warn'](
+      { sweep, short: short.count, long: own.count },
+      last
+        ? 'erasure: documents still arriving after the last sweep; run the erasure again'
+        : 'erasure: documents arrived during deletion; sweeping again',
+    )
+    if (!last) await sleep(config.privacy.tombstoneRefreshMs)
+  }
+  return anonymised
+}
+
+/** Audit-record properties spor writes itself (privacy.* events): pseudonymous, kept as proof. */
+const AUDIT_PROP = /^(requester_key|subject_pseudo|count_[a-z_]+)$/
+
+/**
+ * The kept form of a long-class document: everything but the identifiers, flagged as erased.
+ * `props` are client-supplied scalars (an e-mail address, a recipient) and go too; `object`
+ * (what was acted on) stays. Audit records of privacy requests the person made as an
+ * administrator keep the pseudonymous properties spor wrote (proof the request was handled).
+ */
 export function withoutIdentifiers(source: Record<string, unknown>): Record<string, unknown> {
-  const { user: _user, session: _session, source: src, ...rest } = source
+  const { user: _user, session: _session, source: src, props, ...rest } = source
   const out: Record<string, unknown> = { ...rest, user: { erased: true } }
   const geo = (src as { geo?: unknown } | undefined)?.geo
   if (geo) out.source = { geo }
+  const type = (source.event as { type?: unknown } | undefined)?.type
+  if (typeof type === 'string' && type.startsWith('privacy.') && props && typeof props === 'object') {
+    const audit = Object.entries(props).filter(([name]) => AUDIT_PROP.test(name))
+    if (audit.length > 0) out.props = Object.fromEntries(audit)
+  }
   return out
 }
 

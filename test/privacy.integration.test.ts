@@ -360,6 +360,7 @@ describe('data-subject rights: export, erasure, audit', () => {
     expect(receipt.anonymised.long).toBe(longIdsOf('acme', SUBJECT).size)
     const keptLong = receipt.kept.find((k: { class: string }) => k.class === 'long')
     expect(keptLong.count).toBe(longIdsOf('acme', SUBJECT).size)
+    expect(keptLong.what).toContain('free-form properties removed')
     expect(new Date(keptLong.expires_by).getTime()).toBeGreaterThan(now.getTime() + 300 * DAY_MS)
     expect(receipt.kept.find((k: { class: string }) => k.class === 'alerts').count).toBe(2)
 
@@ -518,6 +519,8 @@ describe('data-subject rights: export, erasure, audit', () => {
       expect(doc.user).toEqual({ erased: true })
       expect(doc.session).toBeUndefined()
       expect(doc.source?.ip_prefix).toBeUndefined()
+      // Client-supplied properties may hold e-mail addresses or recipients: not kept.
+      expect(doc.props).toBeUndefined()
       expect(doc.event.type).toBeDefined()
       expect(doc.tenant).toBe('acme')
     }
