@@ -23,7 +23,13 @@ export interface FailedDocument<R> {
 export interface BulkOutcome<R> {
   indexed: number
   failed: FailedDocument<R>[]
+  /** Documents `dropBefore` removed while the batch was held (e.g. of subjects erased meanwhile). */
+  dropped: number
 }
+
+/** Checked before every resend: true drops the document (a batch can be held for minutes, and
+ * what was right to write when it was planned may not be any more, e.g. an erased subject). */
+export type DropBefore<R> = (request: IndexRequest<R>) => boolean
 
 export interface BulkWriterOptions {
   maxBytes: number
@@ -57,8 +63,12 @@ export class BulkWriter {
     this.#log = log.child({ component: 'bulk-writer' })
   }
 
-  async write<R>(requests: IndexRequest<R>[], control: WriteControl): Promise<BulkOutcome<R>> {
-    const outcome: BulkOutcome<R> = { indexed: 0, failed: [] }
+  async write<R>(
+    requests: IndexRequest<R>[],
+    control: WriteControl,
+    dropBefore?: DropBefore<R>,
+  ): Promise<BulkOutcome<R>> {
+    const outcome: BulkOutcome<R> = { indexed: 0, failed: [], dropped: 0 }
     let pending: Pending<R>[] = requests.map((request) => ({
       request,
       // Serialised once; the client passes strings through to the NDJSON body untouched.
@@ -68,10 +78,20 @@ export class BulkWriter {
     let round = 0
     while (pending.length > 0) {
       if (round > 0) await waitWithHeartbeat(backoffDelay(this.#options.backoff, round), control)
+      if (round > 0 && dropBefore) {
+        const kept = pending.filter((item) => !dropBefore(item.request))
+        outcome.dropped += pending.length - kept.length
+        pending = kept
+      }
       const retry: Pending<R>[] = []
       let refused: string | undefined
       for (const chunk of this.#chunks(pending)) {
-        const statuses = await this.#send(chunk, control)
+        const statuses = await this.#send(chunk, control, dropBefore)
+        if (!statuses) {
+          // Some documents are to be dropped now: the next round filters them out.
+          retry.push(...chunk)
+          continue
+        }
         chunk.forEach((item, i) => {
           const { status, error } = statuses[i]!
           const decision = classifyItemStatus(status)
@@ -110,10 +130,16 @@ export class BulkWriter {
     return outcome
   }
 
-  /** Sends one chunk until Elasticsearch answers; returns the per-item status in order. */
-  async #send<R>(chunk: Pending<R>[], control: WriteControl): Promise<{ status: number; error?: string }[]> {
+  /** Sends one chunk until Elasticsearch answers; returns the per-item status in order, or
+   * undefined when, while retrying, `dropBefore` now refuses one of its documents. */
+  async #send<R>(
+    chunk: Pending<R>[],
+    control: WriteControl,
+    dropBefore?: DropBefore<R>,
+  ): Promise<{ status: number; error?: string }[] | undefined> {
     for (let attempt = 0; ; attempt++) {
       if (!control.shouldContinue()) throw new BatchAbandoned()
+      if (attempt > 0 && dropBefore && chunk.some((item) => dropBefore(item.request))) return undefined
       try {
         const response = await this.#es.bulk({
           operations: chunk.map((p) => p.lines) as never[],

@@ -208,7 +208,20 @@ export class IngestConsumer {
   }
 
   async #deliver(plan: BatchPlan, control: WriteControl): Promise<void> {
-    const outcome = await this.#writer.write(plan.index, control)
+    const { isErased } = this.#deps
+    // The plan checked tombstones once; a batch held by retries is checked again before each
+    // resend, so an erasure that happened meanwhile is not undone by a late write.
+    const dropBefore = isErased
+      ? (request: { document: object }) => {
+          const doc = request.document as { tenant?: unknown; user?: { id?: unknown } }
+          return typeof doc.tenant === 'string' && typeof doc.user?.id === 'string'
+            ? isErased(doc.tenant, doc.user.id)
+            : false
+        }
+      : undefined
+    const outcome = await this.#writer.write(plan.index, control, dropBefore)
+    if (outcome.dropped > 0)
+      plan.dropped.subject_erased = (plan.dropped.subject_erased ?? 0) + outcome.dropped
     const now = this.#deps.clock()
     const failed = outcome.failed.map((f) =>
       dlqRecord(f.ref.origin, f.ref.value, { ...f, step: 'bulk_index' }, now),
