@@ -24,13 +24,25 @@ function breakingProxy(target: URL): Server {
       )
       return
     }
+    // A fresh upstream connection per request (no keep-alive races), and a clear 502 on errors.
     const upstream = request(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+        agent: false,
+      },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers)
         up.pipe(res)
       },
     )
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502)
+      res.end()
+    })
     req.pipe(upstream)
   })
 }
@@ -64,8 +76,13 @@ describe('ingest: bounded restart policy', () => {
     child.stdout!.on('data', (chunk) => {
       output += chunk
     })
+    let errors = ''
+    child.stderr!.on('data', (chunk) => {
+      errors += chunk
+    })
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
     expect(code).toBe(1)
+    expect(errors).toBe('') // exit 1 must come from the restart budget, not from a start-up error
     const lines = output
       .split('\n')
       .filter(Boolean)
