@@ -5,7 +5,7 @@ import { systemClock } from '../core/clock.ts'
 import { loadConfig } from '../core/config.ts'
 import { createEsClient } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { createKafka } from '../core/kafka.ts'
+import { createKafka, createProducer } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
 import { dropInstallation } from '../core/teardown.ts'
 import { AlertStore } from '../detect/alert-store.ts'
@@ -143,7 +143,7 @@ async function endToEndLatency(attacks: number) {
       if (notices.some((n) => n.change === 'raised')) latencies.push(...l)
     },
   })
-  const producer = kafka.producer()
+  const producer = createProducer(kafka)
   try {
     await service.start()
     await producer.connect()

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { loadConfig } from '../core/config.ts'
-import { createKafka, waitForKafka } from '../core/kafka.ts'
+import { createKafka, createProducer, waitForKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
 import { RuleBook } from '../detect/rule-config.ts'
 import { runDetect } from '../detect/run.ts'
@@ -46,7 +46,7 @@ export function registerDetectCommands(program: Command): void {
       )
       const kafka = createKafka(config, log)
       await waitForKafka(kafka)
-      const producer = kafka.producer()
+      const producer = createProducer(kafka)
       await producer.connect()
       const sent = await produceEvents(
         producer,

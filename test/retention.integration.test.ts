@@ -7,6 +7,7 @@ import { requirePseudonymKey } from '../core/config.ts'
 import { hasIlm } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { dailyIndex } from '../core/indices.ts'
+import { createProducer } from '../core/kafka.ts'
 import { DAY_MS, DEFAULT_RETENTION_DAYS, RETENTION_CLASSES, utcDayStart } from '../core/retention.ts'
 import { ensureDetectTopics, repartitionTopic } from '../detect/topics.ts'
 import { createEnrichers } from '../enrich/index.ts'
@@ -370,7 +371,7 @@ describe('retention: three weeks and one year (S10)', () => {
     const futureBefore = await metricValue(ingestMetrics.events, { outcome: 'dlq', reason: 'ts_in_future' })
     await consumer.start()
     try {
-      const producer = t.kafka.producer()
+      const producer = createProducer(t.kafka)
       await producer.connect()
       await produceEvents(producer, t.config.kafka.eventsTopic, events)
       await producer.disconnect()
@@ -434,7 +435,7 @@ describe('retention: three weeks and one year (S10)', () => {
     }
     await consumer.start()
     try {
-      const producer = t.kafka.producer()
+      const producer = createProducer(t.kafka)
       await producer.connect()
       await produceEvents(producer, t.config.kafka.eventsTopic, [event])
       await producer.disconnect()

@@ -3,7 +3,7 @@ import { systemClock } from '../../core/clock.ts'
 import { requirePseudonymKey, type SporConfig } from '../../core/config.ts'
 import { createEsClient } from '../../core/es.ts'
 import type { SporEvent } from '../../core/event-schema.ts'
-import { createKafka } from '../../core/kafka.ts'
+import { createKafka, createProducer } from '../../core/kafka.ts'
 import type { AlertDocument } from '../../detect/incidents.ts'
 import type { AlertNotice } from '../../detect/rule-stage.ts'
 import { DetectService } from '../../detect/service.ts'
@@ -64,7 +64,7 @@ export async function startDetect(
 }
 
 export async function produce(kafka: Kafka, topic: string, events: SporEvent[]): Promise<void> {
-  const producer = kafka.producer()
+  const producer = createProducer(kafka)
   await producer.connect()
   await produceEvents(producer, topic, events, { batchSize: 500 })
   await producer.disconnect()
