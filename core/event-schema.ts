@@ -7,8 +7,11 @@ import { Compile } from 'typebox/compile'
  * come from here.
  */
 
+/** What an id (user, session, device, object, event) may look like, here and in API paths. */
+export const IDENTIFIER_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$'
+
 const Identifier = (description: string, maxLength = 128) =>
-  Type.String({ minLength: 1, maxLength, pattern: '^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$', description })
+  Type.String({ minLength: 1, maxLength, pattern: IDENTIFIER_PATTERN, description })
 
 const ShortText = (description: string, maxLength = 128) =>
   Type.String({ minLength: 1, maxLength, description })

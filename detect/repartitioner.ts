@@ -4,10 +4,10 @@ import type { SporConfig } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
+import { restartBudget } from '../core/restart-budget.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { parseMessage } from '../ingest/parse-message.ts'
 import { detectMetrics } from './metrics.ts'
-import { restartBudget } from './restart-budget.ts'
 import { type Signal, signalKey, toSignals } from './signal.ts'
 import { repartitionTopic } from './topics.ts'
 
@@ -50,7 +50,10 @@ export class Repartitioner {
     this.#topic = repartitionTopic(deps.config)
     this.#consumer = deps.kafka.consumer({
       groupId: deps.config.kafka.detectGroup,
-      retry: { retries: 5, restartOnFailure: restartBudget(deps.config, deps.log, 'repartition') },
+      retry: {
+        retries: 5,
+        restartOnFailure: restartBudget(deps.config, deps.log, 'detect', { stage: 'repartition' }),
+      },
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
     })

@@ -3,6 +3,7 @@ import { backoffDelay, sleep } from '../core/backoff.ts'
 import type { SporConfig } from '../core/config.ts'
 import { createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
+import { restartBudget } from '../core/restart-budget.ts'
 import type { AlertStore } from './alert-store.ts'
 import {
   type AlertDocument,
@@ -13,7 +14,6 @@ import {
 } from './incidents.ts'
 import { detectMetrics } from './metrics.ts'
 import type { IsErased } from './repartitioner.ts'
-import { restartBudget } from './restart-budget.ts'
 import type { RuleBook } from './rule-config.ts'
 import type { Signal } from './signal.ts'
 import { DetectionState } from './state.ts'
@@ -74,7 +74,10 @@ export class RuleStage {
     })
     this.#consumer = deps.kafka.consumer({
       groupId: ruleStageGroup(deps.config),
-      retry: { retries: 5, restartOnFailure: restartBudget(deps.config, deps.log, 'rules') },
+      retry: {
+        retries: 5,
+        restartOnFailure: restartBudget(deps.config, deps.log, 'detect', { stage: 'rules' }),
+      },
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
     })

@@ -6,6 +6,7 @@ import type { SporConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
 import { createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
+import { restartBudget } from '../core/restart-budget.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { BulkWriter } from './bulk-writer.ts'
 import { type DlqRecord, dlqKey, dlqRecord } from './dlq-record.ts'
@@ -45,7 +46,6 @@ export class IngestConsumer {
   readonly #consumer: Consumer
   readonly #producer: Producer
   readonly #stopping = new AbortController()
-  readonly #restarts: number[] = []
   #state: ConsumerState = 'starting'
   #lastBatchAt: Date | undefined
   #fatal: Promise<Error>
@@ -74,7 +74,7 @@ export class IngestConsumer {
       // A fetch per partition about the size of one bulk request: the batch is the bulk unit.
       maxBytesPerPartition: config.ingest.bulkMaxBytes,
       maxBytes: config.ingest.bulkMaxBytes * config.kafka.partitions,
-      retry: { retries: 5, restartOnFailure: async (error) => this.#allowRestart(error) },
+      retry: { retries: 5, restartOnFailure: restartBudget(config, this.#log, 'ingest') },
     })
     this.#producer = createProducer(kafka)
   }
@@ -134,19 +134,6 @@ export class IngestConsumer {
       clearTimeout(stopAbort)
       this.#state = 'stopped'
     }
-  }
-
-  #allowRestart(error: Error): boolean {
-    const { maxRestarts, restartWindowMs } = this.#deps.config.ingest
-    const now = Date.now()
-    this.#restarts.push(now)
-    while (this.#restarts.length > 0 && this.#restarts[0]! < now - restartWindowMs) this.#restarts.shift()
-    const allowed = this.#restarts.length <= maxRestarts
-    this.#log.error(
-      { err: error, restartsInWindow: this.#restarts.length, maxRestarts, windowMs: restartWindowMs },
-      allowed ? 'ingest consumer failed; restarting' : 'ingest consumer failed too often; giving up',
-    )
-    return allowed
   }
 
   async #handleBatch({

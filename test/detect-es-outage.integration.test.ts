@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { SporEvent } from '../core/event-schema.ts'
-import { type DetectHandle, produce, startDetect, storedAlerts } from './helpers/detect.ts'
+import { type DetectHandle, failedLogins, produce, startDetect, storedAlerts } from './helpers/detect.ts'
 import { PrivateElasticsearch } from './helpers/private-es.ts'
 import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
@@ -10,22 +9,7 @@ import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
  * Elasticsearch is back. One restart is tolerated here (SPOR_MAX_RESTARTS=1): a crash on every attempt would
  * be fatal well within the outage.
  */
-let seq = 0
-function failures(account: string, count: number, from: number): SporEvent[] {
-  return Array.from({ length: count }, (_, i) => ({
-    v: 1 as const,
-    id: `eo-${account}-${seq++}`,
-    type: 'session.login_failed',
-    ts: new Date(from + i * 10_000).toISOString(),
-    tenant: 'acme',
-    user: account,
-    username: `${account}@acme.example`,
-    ip: '5.6.7.8',
-    device: {
-      ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
-    },
-  }))
-}
+const failures = (account: string, count: number, from: number) => failedLogins('eo', account, count, from)
 
 describe('detect: Elasticsearch stopped for a while, then started', () => {
   const node = new PrivateElasticsearch('detect-outage', 9217)

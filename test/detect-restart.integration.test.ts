@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { SporEvent } from '../core/event-schema.ts'
 import { ruleStageGroup } from '../detect/topics.ts'
 import {
   alertsTopicMessages,
   type DetectHandle,
+  failedLogins,
   produce,
   startDetect,
   storedAlerts,
@@ -18,22 +18,7 @@ import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
  * straddles the restart is still caught and an alert raised before it is updated, not re-raised.
  */
 const MIN = 60_000
-let seq = 0
-function failures(account: string, count: number, from: number): SporEvent[] {
-  return Array.from({ length: count }, (_, i) => ({
-    v: 1 as const,
-    id: `rs-${account}-${seq++}`,
-    type: 'session.login_failed',
-    ts: new Date(from + i * 10_000).toISOString(),
-    tenant: 'acme',
-    user: account,
-    username: `${account}@acme.example`,
-    ip: '5.6.7.8',
-    device: {
-      ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
-    },
-  }))
-}
+const failures = (account: string, count: number, from: number) => failedLogins('rs', account, count, from)
 
 describe('detect: restart in the middle of attacks', () => {
   let t: TestEnv

@@ -1,13 +1,13 @@
 import type { estypes } from '@elastic/elasticsearch'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { SporError } from '../../core/errors.ts'
+import { IDENTIFIER_PATTERN } from '../../core/event-schema.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
 import { classPattern } from '../../core/indices.ts'
 import type { AlertDocument } from '../../detect/incidents.ts'
 import { RULE_NAMES } from '../../detect/rule-config.ts'
 import { requireTenantKey } from '../auth.ts'
 
-const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$'
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema }
 
 const AlertSchema = {
@@ -98,7 +98,7 @@ export async function alertRoutes(app: FastifyInstance): Promise<void> {
             user: {
               type: 'string',
               maxLength: 128,
-              pattern: ID_PATTERN,
+              pattern: IDENTIFIER_PATTERN,
               description: 'alerts concerning this user id',
             },
             since: { type: 'string', format: 'date-time', description: 'last activity at or after' },
@@ -177,7 +177,7 @@ export async function alertRoutes(app: FastifyInstance): Promise<void> {
               type: 'string',
               minLength: 1,
               maxLength: 128,
-              pattern: ID_PATTERN,
+              pattern: IDENTIFIER_PATTERN,
               description: 'who acknowledges',
             },
           },

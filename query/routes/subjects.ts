@@ -1,18 +1,17 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { SporError } from '../../core/errors.ts'
+import { IDENTIFIER_PATTERN } from '../../core/event-schema.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
 import { EXPORT_FORMATS, type ExportFormat, exportText } from '../../privacy/export-stream.ts'
 import { PrivacyService } from '../../privacy/service.ts'
 import { requireTenantKey } from '../auth.ts'
 
-const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$'
-
 const params = {
   type: 'object',
   properties: {
     tenant: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9_-]*$' },
-    user: { type: 'string', minLength: 1, maxLength: 128, pattern: ID_PATTERN },
+    user: { type: 'string', minLength: 1, maxLength: 128, pattern: IDENTIFIER_PATTERN },
   },
   required: ['tenant', 'user'],
 } as const
@@ -21,7 +20,7 @@ const requestedBy = {
   type: 'string',
   minLength: 1,
   maxLength: 128,
-  pattern: ID_PATTERN,
+  pattern: IDENTIFIER_PATTERN,
   description: "the administrator's own user id in the tenant; the request then appears in their own export",
 } as const
 

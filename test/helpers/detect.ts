@@ -111,3 +111,22 @@ export function p95(values: number[]): number {
 }
 
 export const summary = (alerts: AlertDocument[]) => alerts.map((a) => `${a.rule} ${a.subject.value}`).sort()
+
+const WINDOWS_CHROME =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
+let failedLoginSeq = 0
+
+/** `count` failed logins on one acme account from one IP, 10 s apart from `from` (a brute force). */
+export function failedLogins(idPrefix: string, account: string, count: number, from: number): SporEvent[] {
+  return Array.from({ length: count }, (_, i) => ({
+    v: 1 as const,
+    id: `${idPrefix}-${account}-${failedLoginSeq++}`,
+    type: 'session.login_failed',
+    ts: new Date(from + i * 10_000).toISOString(),
+    tenant: 'acme',
+    user: account,
+    username: `${account}@acme.example`,
+    ip: '5.6.7.8',
+    device: { ua: WINDOWS_CHROME },
+  }))
+}
