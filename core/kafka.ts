@@ -1,4 +1,12 @@
-import { Kafka, type LogEntry, logLevel, Partitioners, type Producer } from 'kafkajs'
+import {
+  type Admin,
+  type ITopicConfig,
+  Kafka,
+  type LogEntry,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from 'kafkajs'
 import type { SporConfig } from './config.ts'
 import type { Logger } from './logger.ts'
 
@@ -65,4 +73,35 @@ export function createProducer(kafka: Kafka): Producer {
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
   })
+}
+
+// Right after CreateTopics the broker may not know the topic yet (KRaft metadata propagates
+// asynchronously). kafkajs's own `waitForLeaders` retries only LEADER_NOT_AVAILABLE and bails on
+// UNKNOWN_TOPIC_OR_PARTITION, which made `setup` fail now and then; these two mean "not yet".
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'])
+
+/**
+ * Creates topics (a concurrent creator winning is fine) and waits until every partition of each
+ * has a leader, so the caller can produce and consume right away.
+ */
+export async function createTopicsReady(
+  admin: Admin,
+  topics: ITopicConfig[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  await admin.createTopics({ topics, waitForLeaders: false })
+  const names = topics.map((t) => t.topic)
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics: names })
+      const ready = metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
+      if (ready) return
+    } catch (error) {
+      if (!NOT_YET.has((error as { type?: string }).type ?? '')) throw error
+    }
+    if (Date.now() > deadline)
+      throw new Error(`topics ${names.join(', ')} have no leader after ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
 }

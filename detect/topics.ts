@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
+import { createTopicsReady } from '../core/kafka.ts'
 import { TOPIC_SEGMENT_MS } from '../ingest/topics.ts'
 
 /** The internal topic carrying signals re-keyed by rule key (Kafka Streams' "-repartition" topic). */
@@ -38,10 +39,9 @@ export async function ensureDetectTopics(kafka: Kafka, config: SporConfig): Prom
   try {
     const existing = new Set(await admin.listTopics())
     if (!existing.has(topic)) {
-      await admin.createTopics({
-        topics: [{ topic, numPartitions: config.kafka.partitions, replicationFactor: -1, configEntries }],
-        waitForLeaders: true,
-      })
+      await createTopicsReady(admin, [
+        { topic, numPartitions: config.kafka.partitions, replicationFactor: -1, configEntries },
+      ])
     } else {
       await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: topic, configEntries }] })
     }

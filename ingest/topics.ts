@@ -1,5 +1,6 @@
 import type { ITopicConfig, Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
+import { createTopicsReady } from '../core/kafka.ts'
 
 export const TOPIC_SEGMENT_MS = 86_400_000
 
@@ -32,7 +33,7 @@ export async function ensureTopics(kafka: Kafka, config: SporConfig): Promise<To
   try {
     const existing = new Set(await admin.listTopics())
     const missing = wanted.filter((t) => !existing.has(t.topic))
-    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true })
+    if (missing.length > 0) await createTopicsReady(admin, missing)
     const present = wanted.filter((t) => existing.has(t.topic))
     if (present.length > 0) {
       await admin.alterConfigs({

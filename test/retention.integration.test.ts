@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fixedClock, systemClock } from '../core/clock.ts'
-import { requirePseudonymKey } from '../core/config.ts'
+import { loadConfig, requirePseudonymKey } from '../core/config.ts'
 import { hasIlm } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { dailyIndex } from '../core/indices.ts'
@@ -169,6 +169,35 @@ describe('retention: three weeks and one year (S10)', () => {
       }
     } finally {
       await admin.disconnect()
+    }
+  })
+
+  it('setup run by several instances at once on fresh installations: every topic is usable at once', async () => {
+    // Two instances of each installation start together (both create, one wins), three
+    // installations side by side; right after setup returns, every partition takes a record.
+    const configs = [1, 2, 3].map((i) => loadConfig({ ...t.env, SPOR_TOPIC_PREFIX: `${t.name}f${i}` }))
+    const topics = configs.flatMap((c) => [c.kafka.eventsTopic, c.kafka.dlqTopic, c.kafka.alertsTopic])
+    const producer = createProducer(t.kafka)
+    const admin = t.kafka.admin()
+    await Promise.all([producer.connect(), admin.connect()])
+    try {
+      const reports = await Promise.all(
+        configs.flatMap((c) => [ensureTopics(t.kafka, c), ensureTopics(t.kafka, c)]),
+      )
+      expect(reports).toHaveLength(6)
+      const partitions = t.config.kafka.partitions
+      const sent = await producer.sendBatch({
+        acks: -1,
+        topicMessages: topics.map((topic) => ({
+          topic,
+          messages: Array.from({ length: partitions }, (_, partition) => ({ partition, value: 'x' })),
+        })),
+      })
+      expect(sent).toHaveLength(topics.length * partitions)
+      expect(sent.every((r) => r.errorCode === 0)).toBe(true)
+    } finally {
+      await admin.deleteTopics({ topics }).catch(() => {})
+      await Promise.all([producer.disconnect(), admin.disconnect()])
     }
   })
 
