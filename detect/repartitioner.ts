@@ -104,7 +104,7 @@ export class Repartitioner {
         erased++
         continue
       }
-      // The producer's timestamp: detection latency is measured from when the event was produced.
+      // The record's time (the events topic stamps arrival): detection latency counts from there.
       const producedAt = Number(message.timestamp)
       const signals = signalsOrFailure(parsed.value.event, this.#enrichers, producedAt)
       if (signals instanceof Error) {

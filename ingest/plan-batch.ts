@@ -32,6 +32,17 @@ export function documentId(tenant: string, eventId: string): string {
 }
 
 /**
+ * When the record reached spor: the events topic stamps records with the broker's append time
+ * (`message.timestamp.type=LogAppendTime`), so `received_at` is a property of the record and a
+ * batch reprocessed after a rebalance or crash writes byte-identical documents. A record without
+ * a usable timestamp falls back to the processing time.
+ */
+export function recordTime(message: Pick<KafkaMessage, 'timestamp'>, now: Date): Date {
+  const ms = Number(message.timestamp)
+  return Number.isFinite(ms) && ms > 0 ? new Date(ms) : now
+}
+
+/**
  * The pure part of a batch: every message becomes exactly one of an index request, a dead-letter
  * record or a counted drop. I/O (bulk, produce, commit) happens in the consumer.
  */
@@ -44,12 +55,13 @@ export function planBatch(
 ): BatchPlan {
   const plan: BatchPlan = { index: [], dlq: [], dropped: {} }
   for (const message of messages) {
+    const appendedAt = recordTime(message, now)
     const origin: MessageOrigin = {
       topic,
       partition,
       offset: message.offset,
       key: message.key ? message.key.toString('utf8') : null,
-      timestamp: new Date(Number(message.timestamp)).toISOString(),
+      timestamp: appendedAt.toISOString(),
     }
     let result = parseMessage(message.value, context.limits, now)
     if (
@@ -64,7 +76,7 @@ export function planBatch(
         const { event, cls, time } = result.value
         let document: object
         try {
-          document = enrichEvent(event, cls, context.enrichers, now)
+          document = enrichEvent(event, cls, context.enrichers, appendedAt)
         } catch (error) {
           // A bug or a pathological input in an enricher costs one event, never the batch.
           const failure = {

@@ -26,6 +26,10 @@ export async function ensureTopics(kafka: Kafka, config: SporConfig): Promise<To
       // daily keeps that worst case a day past retention.ms, still inside the short class.
       { name: 'segment.ms', value: String(TOPIC_SEGMENT_MS) },
       { name: 'cleanup.policy', value: 'delete' },
+      // The broker's clock, not the producer's, dates each record: retention counts from arrival
+      // (a producer cannot stretch it with a future timestamp), and ingest's received_at is
+      // the same on every reprocessing of a record.
+      { name: 'message.timestamp.type', value: 'LogAppendTime' },
     ],
   }))
   const admin = kafka.admin()

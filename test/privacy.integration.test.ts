@@ -147,8 +147,8 @@ describe('data-subject rights: export, erasure, audit', () => {
     ingest = await startIngestWithTombstones(t)
     await produceAll(t, events)
     await waitForCommittedToEnd(t)
-    // Paused while the exports are compared, so no late rebalance re-indexes a document (a new
-    // received_at) between two exports; restarted before the erasure.
+    // Paused while the exports are compared (nothing moves between two exports); restarted
+    // before the erasure.
     await ingest.stop()
 
     // Alerts from detection name users in related_users; one about the subject in each tenant.

@@ -157,7 +157,11 @@ describe('retention: three weeks and one year (S10)', () => {
       const { eventsTopic, dlqTopic } = t.config.kafka
       const described = await admin.describeConfigs({
         includeSynonyms: false,
-        resources: [eventsTopic, dlqTopic].map((name) => ({ type: 2, name, configNames: ['retention.ms'] })),
+        resources: [eventsTopic, dlqTopic].map((name) => ({
+          type: 2,
+          name,
+          configNames: ['retention.ms', 'message.timestamp.type'],
+        })),
       })
       expect(described.resources).toHaveLength(2)
       for (const resource of described.resources) {
@@ -166,6 +170,9 @@ describe('retention: three weeks and one year (S10)', () => {
         )
         expect(retention).toBeGreaterThan(0)
         expect(retention).toBeLessThanOrEqual(t.config.retentionDays.short * DAY_MS)
+        // Retention counts from arrival at the broker, whatever clock the producer had.
+        const stamp = resource.configEntries.find((e) => e.configName === 'message.timestamp.type')
+        expect(stamp?.configValue).toBe('LogAppendTime')
       }
     } finally {
       await admin.disconnect()
