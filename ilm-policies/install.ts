@@ -1,6 +1,7 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
 import { hasIlm } from '../core/es.ts'
+import { classPattern } from '../core/indices.ts'
 import { RETENTION_CLASSES } from '../core/retention.ts'
 import { lifecyclePolicy, policyName } from './policies.ts'
 import { indexTemplate, registeredClasses } from './templates.ts'
@@ -12,8 +13,9 @@ export interface InstallReport {
 }
 
 /**
- * Installs lifecycle policies (when the cluster has ILM) and the strict index templates.
- * Idempotent: PUT replaces what is there with the same definition.
+ * Installs lifecycle policies (when the cluster has ILM) and the strict index templates, and adds
+ * new template fields to existing daily indices. Idempotent: PUT replaces what is there with the
+ * same definition.
  */
 export async function installIndexSetup(es: Client, config: SporConfig): Promise<InstallReport> {
   const prefix = config.es.indexPrefix
@@ -31,6 +33,13 @@ export async function installIndexSetup(es: Client, config: SporConfig): Promise
     const template = indexTemplate(prefix, cls, { ilm })
     await es.indices.putIndexTemplate(template)
     templates.push(template.name)
+    // Daily indices made under an older template get the fields added since (a strict mapping
+    // would refuse them); changing an existing field fails here, loudly, rather than at write.
+    await es.indices.putMapping({
+      index: classPattern(prefix, cls),
+      allow_no_indices: true,
+      properties: template.template!.mappings!.properties!,
+    })
   }
   return { ilm, policies, templates }
 }

@@ -3,7 +3,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { dailyIndex } from '../core/indices.ts'
 import { generateTraffic, simulatedUsers } from '../generate/traffic.ts'
-import { rollupDays } from '../query/rollups/job.ts'
+import { installIndexSetup } from '../ilm-policies/install.ts'
+import { indexTemplate } from '../ilm-policies/templates.ts'
+import { daysDue, rollupDays } from '../query/rollups/job.ts'
+import { STATS_PROPERTIES } from '../query/rollups/mapping.ts'
 import { COMPLETE_DIM, purgeRowsBelowK, statsIndex } from '../query/rollups/store.ts'
 import { Hll, hashValue } from '../query/stats/hll.ts'
 import { daysBetween } from '../query/stats/time.ts'
@@ -189,4 +192,79 @@ it('rollup documents hold no identifiers', async () => {
   for (const secret of secrets) expect(text.includes(secret), secret).toBe(false)
   for (const u of users) expect(text.includes(`"${u.user}"`)).toBe(false)
   for (const body of responses.bodies) for (const secret of secrets) expect(body.includes(secret)).toBe(false)
+})
+
+it('an older day is rolled up again when its raw data changed: late events, an erasure', async () => {
+  // Days inside the raw retention but older than SPOR_STATS_RAW_DAYS, so due only when changed.
+  const midEnd = new Date(NOW.getTime() - 8 * 86_400_000)
+  const mid = { seed: 9, tenants: ['initech'], usersPerTenant: 30, days: 2, end: midEnd }
+  const midData = await indexEvents(t, generateTraffic(mid))
+  const midDays = [day(midEnd.getTime() - 86_400_000), day(midEnd)]
+  const summary = `/v1/stats/summary?tenant=initech&from=${midDays[0]}&to=${midDays[1]}`
+  const rollup = (days: string[]) =>
+    rollupDays(t.es, t.config.es.indexPrefix, days, NOW, t.config.query.kAnonymity)
+
+  const firstDue = await daysDue(t.es, t.config, NOW)
+  expect(firstDue).toEqual(expect.arrayContaining(midDays))
+  await rollup(firstDue)
+  const rawDays = t.config.query.statsRawDays
+  const recentDays = daysBetween(day(NOW.getTime() - rawDays * 86_400_000), day(NOW.getTime() - 86_400_000))
+  expect(await daysDue(t.es, t.config, NOW)).toEqual(recentDays)
+
+  // Late events for the first day (new users of the same tenant) arrive after its rollup.
+  const late = await indexEvents(
+    t,
+    generateTraffic({
+      ...mid,
+      seed: 10,
+      usersPerTenant: 8,
+      days: 1,
+      end: new Date(`${midDays[0]}T20:00:00Z`),
+    }),
+  )
+  expect(late.length).toBeGreaterThan(0)
+  expect(new Set(late.map((x) => day(x.event.ts)))).toEqual(new Set([midDays[0]]))
+  expect(await daysDue(t.es, t.config, NOW)).toEqual([midDays[0], ...recentDays])
+
+  // A person's events of the second day are erased.
+  const erased = midData.find((x) => day(x.event.ts) === midDays[1] && x.event.user)!.event.user!
+  const shortIndex = dailyIndex(t.config.es.indexPrefix, 'short', new Date(midDays[1]!))
+  const theirs = await t.es.search({ index: shortIndex, size: 1000, query: { term: { 'user.id': erased } } })
+  expect(theirs.hits.hits.length).toBeGreaterThan(0)
+  await t.es.bulk({
+    refresh: true,
+    operations: theirs.hits.hits.map((hit) => ({ delete: { _index: shortIndex, _id: hit._id } })),
+  })
+  expect(await daysDue(t.es, t.config, NOW)).toEqual([...midDays, ...recentDays])
+
+  // Stale rollups answer differently from the raw data; once rolled up again, identically.
+  const raw = await answer(summary, 'raw')
+  expect((await answer(summary, 'rollup')).figures).not.toEqual(raw.figures)
+  await rollup(await daysDue(t.es, t.config, NOW))
+  expect((await answer(summary, 'rollup')).figures).toEqual(raw.figures)
+  expect(await daysDue(t.es, t.config, NOW)).toEqual(recentDays)
+})
+
+it('setup adds fields introduced since to existing daily indices (strict mappings)', async () => {
+  // A stats index as an earlier version made it: its template had no `source_events`.
+  const index = statsIndex(t.config.es.indexPrefix, '2026-10-01')
+  const { source_events: _added, ...older } = STATS_PROPERTIES
+  const template = indexTemplate(t.config.es.indexPrefix, 'stats', { ilm: false })
+  await t.es.indices.putIndexTemplate({
+    ...template,
+    template: { ...template.template, mappings: { dynamic: 'strict', properties: older } },
+  })
+  await t.es.indices.create({ index })
+  const marker = {
+    day: '2026-10-01',
+    tenant: '_',
+    module: '_',
+    dim: COMPLETE_DIM,
+    key: '_',
+    source_events: 3,
+  }
+  await expect(t.es.index({ index, document: marker })).rejects.toThrow(/strict_dynamic_mapping_exception/)
+  await installIndexSetup(t.es, t.config)
+  await t.es.index({ index, document: marker, refresh: true })
+  expect(await t.es.count({ index })).toEqual(expect.objectContaining({ count: 1 }))
 })

@@ -1,13 +1,13 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { Clock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
-import { dailyIndex } from '../../core/indices.ts'
+import { classPattern, dailyIndex, parseDailyIndex } from '../../core/indices.ts'
 import type { Logger } from '../../core/logger.ts'
 import { statsMetrics } from '../stats/metrics.ts'
 import { computeRawDayRows } from '../stats/raw-rows.ts'
 import { DIMENSIONS, dayString, parseDay } from '../stats/rows.ts'
 import { daysBetween } from '../stats/time.ts'
-import { purgeRowsBelowK, readRollupRows, writeDayRollup } from './store.ts'
+import { purgeRowsBelowK, readRollupMarkers, writeDayRollup } from './store.ts'
 
 export interface RollupDayResult {
   day: string
@@ -29,11 +29,15 @@ export async function rollupDay(
   k: number,
 ): Promise<RollupDayResult> {
   const started = Date.now()
-  if (!(await es.indices.exists({ index: dailyIndex(prefix, 'short', parseDay(day)) }))) {
+  const raw = dailyIndex(prefix, 'short', parseDay(day))
+  if (!(await es.indices.exists({ index: raw }))) {
     statsMetrics.rollupDays.inc({ outcome: 'skipped' })
     return { day, rows: 0, ms: Date.now() - started, skipped: 'no_raw_index' }
   }
   try {
+    // Counted before the rows: an event arriving meanwhile makes the count stale, never the rows.
+    await es.indices.refresh({ index: raw })
+    const { count: sourceEvents } = await es.count({ index: raw })
     // The same per-day k rule as the raw path: rows below k users are never written.
     const rows = await computeRawDayRows(es, {
       prefix,
@@ -41,7 +45,7 @@ export async function rollupDay(
       dims: DIMENSIONS.filter((d) => d !== 'total'),
       k,
     })
-    await writeDayRollup(es, prefix, day, rows, now)
+    await writeDayRollup(es, prefix, day, rows, now, sourceEvents)
     statsMetrics.rollupDays.inc({ outcome: 'ok' })
     statsMetrics.rollupLastSuccess.set(Date.now() / 1000)
     return { day, rows: rows.length, ms: Date.now() - started }
@@ -69,22 +73,45 @@ export async function rollupDays(
 }
 
 /**
- * The days a scheduled run rolls up: the last SPOR_STATS_RAW_DAYS days (again, for late events;
- * statistics read them raw, so a rollup is final by the time it is used), and
- * every older day still inside the raw retention window whose rollup is missing — so a stopped
- * scheduler catches up as long as the raw data has not expired.
+ * The days a scheduled run rolls up, among the past days whose raw index still exists:
+ * - the last SPOR_STATS_RAW_DAYS days, always (statistics read them raw, so a rollup is final by
+ *   the time it is used);
+ * - an older day whose rollup is missing (a stopped scheduler catches up);
+ * - an older day whose raw document count differs from the one its rollup was computed from:
+ *   events that arrived days late, or an erasure that deleted a person's events (S7) — the
+ *   rollup follows the raw data for as long as the raw data exists.
  */
 export async function daysDue(es: Client, config: SporConfig, now: Date): Promise<string[]> {
+  const prefix = config.es.indexPrefix
   const today = dayString(now)
   const firstRaw = dayString(new Date(now.getTime() - (config.retentionDays.short - 1) * 86_400_000))
   const candidates = daysBetween(firstRaw, today).filter((day) => day < today)
-  const { completeDays } = await readRollupRows(es, {
-    prefix: config.es.indexPrefix,
-    days: candidates,
-    dims: [],
-  })
-  const recent = candidates.slice(-config.query.statsRawDays)
-  return candidates.filter((day) => recent.includes(day) || !completeDays.has(day))
+  const [markers, rawCounts] = await Promise.all([
+    readRollupMarkers(es, prefix, candidates),
+    countRawPerDay(es, prefix),
+  ])
+  const recent = new Set(candidates.slice(-config.query.statsRawDays))
+  // (undefined, a missing marker or one from before counts were kept, differs from any count)
+  return candidates.filter(
+    (day) => recent.has(day) || (rawCounts.has(day) && markers.get(day) !== rawCounts.get(day)),
+  )
+}
+
+/** Raw (short-class) daily indices that exist: day (UTC) → documents in it. */
+async function countRawPerDay(es: Client, prefix: string): Promise<Map<string, number>> {
+  await es.indices.refresh({ index: classPattern(prefix, 'short'), allow_no_indices: true })
+  const rows = (await es.cat.indices({
+    index: classPattern(prefix, 'short'),
+    format: 'json',
+    h: 'index,docs.count',
+  })) as { index?: string; 'docs.count'?: string }[]
+  const counts = new Map<string, number>()
+  for (const row of rows) {
+    const parsed = row.index ? parseDailyIndex(row.index) : undefined
+    if (parsed?.prefix === prefix && parsed.cls === 'short')
+      counts.set(dayString(parsed.date), Number(row['docs.count'] ?? 0))
+  }
+  return counts
 }
 
 /** Runs the due rollups every `rollupEveryMs` inside `spor query`; stop() waits for a running one. */

@@ -19,5 +19,7 @@ export const STATS_PROPERTIES: Record<string, estypes.MappingProperty> = {
   sessions: { type: 'integer' },
   session_durations: { type: 'binary' },
   computed_at: { type: 'date' },
+  /** Completion marker only: raw short-class documents of the day the rollup was computed from. */
+  source_events: { type: 'long' },
   v: { type: 'byte' },
 }

@@ -26,6 +26,7 @@ interface StatsDoc {
   sessions?: number
   session_durations?: string
   computed_at: string
+  source_events?: number
   v: 1
 }
 
@@ -57,7 +58,9 @@ function toDoc(row: DayRow, computedAt: string): StatsDoc {
 
 /**
  * Writes one day's rows, then deletes rows of an earlier run that no longer exist, then writes
- * the completion marker. Idempotent: the same rows get the same ids.
+ * the completion marker with the number of raw documents the rows came from (a later count that
+ * differs means late events or an erasure: the day is due again). Idempotent: the same rows get
+ * the same ids.
  */
 export async function writeDayRollup(
   es: Client,
@@ -65,6 +68,7 @@ export async function writeDayRollup(
   day: string,
   rows: DayRow[],
   now: Date,
+  sourceEvents: number,
 ): Promise<number> {
   const index = statsIndex(prefix, day)
   const computedAt = now.toISOString()
@@ -106,7 +110,14 @@ export async function writeDayRollup(
     )
   await bulkOrThrow(es, [
     { index: { _index: index, _id: statsDocId(marker) } },
-    { ...marker, events: rows.length, users_estimate: 0, computed_at: computedAt, v: 1 },
+    {
+      ...marker,
+      events: rows.length,
+      users_estimate: 0,
+      computed_at: computedAt,
+      source_events: sourceEvents,
+      v: 1,
+    },
   ])
   await es.indices.refresh({ index })
   return rows.length
@@ -208,6 +219,29 @@ export async function readRollupRows(
     after = hits.length === 5000 ? hits[hits.length - 1]?.sort : undefined
   } while (after)
   return { rows: rows.filter((row) => completeDays.has(row.day)), completeDays }
+}
+
+/**
+ * The completion markers of the given days: day → raw documents its rollup was computed from
+ * (undefined for markers written before that was recorded).
+ */
+export async function readRollupMarkers(
+  es: Client,
+  prefix: string,
+  days: string[],
+): Promise<Map<string, number | undefined>> {
+  const markers = new Map<string, number | undefined>()
+  if (days.length === 0) return markers
+  const response = await es.search<StatsDoc>({
+    index: days.map((day) => statsIndex(prefix, day)),
+    ignore_unavailable: true,
+    allow_no_indices: true,
+    size: days.length,
+    query: { term: { dim: COMPLETE_DIM } },
+    _source: ['day', 'source_events'],
+  })
+  for (const hit of response.hits.hits) markers.set(hit._source!.day, hit._source!.source_events)
+  return markers
 }
 
 function fromDoc(doc: StatsDoc): DayRow {
