@@ -65,13 +65,15 @@ export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<vo
 
 /**
  * The producer spor uses everywhere: idempotent (no duplicates from its own retries), one
- * request in flight (ordering per partition), the murmur2 partitioner Java clients use.
+ * request in flight (ordering per partition), the murmur2 partitioner Java clients use;
+ * transactional when given a transactional id.
  */
-export function createProducer(kafka: Kafka): Producer {
+export function createProducer(kafka: Kafka, options: { transactionalId?: string } = {}): Producer {
   return kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
+    ...(options.transactionalId ? { transactionalId: options.transactionalId } : {}),
   })
 }
 

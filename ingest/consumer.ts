@@ -1,18 +1,17 @@
 import type { Client } from '@elastic/elasticsearch'
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
-import { backoffDelay } from '../core/backoff.ts'
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
-import { createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import { restartBudget } from '../core/restart-budget.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { BulkWriter } from './bulk-writer.ts'
-import { type DlqRecord, dlqKey, dlqRecord } from './dlq-record.ts'
+import { type DlqRecord, dlqRecord } from './dlq-record.ts'
+import { DlqTransactions } from './dlq-transaction.ts'
 import { ingestMetrics } from './metrics.ts'
 import { type BatchPlan, planBatch } from './plan-batch.ts'
-import { BatchAbandoned, type WriteControl, waitWithHeartbeat } from './write-control.ts'
+import { BatchAbandoned, type WriteControl } from './write-control.ts'
 
 export interface IngestConsumerDeps {
   config: SporConfig
@@ -30,8 +29,9 @@ export type ConsumerState = 'starting' | 'joining' | 'running' | 'stopping' | 's
  * Kafka → validate → enrich → Elasticsearch, one Kafka batch at a time per partition.
  *
  * The batch and the bulk request are one unit: offsets of a partition are committed only after
- * every message of the batch is in Elasticsearch or in the dead-letter topic. kafkajs pitfalls
- * handled on purpose:
+ * every message of the batch is in Elasticsearch or in the dead-letter topic, and a batch's dead
+ * letters are published in the same Kafka transaction as its commit. kafkajs pitfalls handled on
+ * purpose:
  *  - commits after a rebalance: a batch whose partition was revoked (`isStale`) is abandoned
  *    uncommitted; the new owner re-processes it and deterministic ids make that idempotent;
  *  - concurrent batches: each batch commits exactly its own partition's offset, never
@@ -44,7 +44,7 @@ export class IngestConsumer {
   readonly #log: Logger
   readonly #writer: BulkWriter
   readonly #consumer: Consumer
-  readonly #producer: Producer
+  readonly #dlq: DlqTransactions
   readonly #stopping = new AbortController()
   #state: ConsumerState = 'starting'
   #lastBatchAt: Date | undefined
@@ -76,7 +76,7 @@ export class IngestConsumer {
       maxBytes: config.ingest.bulkMaxBytes * config.kafka.partitions,
       retry: { retries: 5, restartOnFailure: restartBudget(config, this.#log, 'ingest') },
     })
-    this.#producer = createProducer(kafka)
+    this.#dlq = new DlqTransactions(kafka, config, this.#log)
   }
 
   get state(): ConsumerState {
@@ -106,7 +106,6 @@ export class IngestConsumer {
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
       if (this.#state === 'starting' || this.#state === 'joining') this.#state = 'running'
     })
-    await this.#producer.connect()
     await this.#consumer.connect()
     await this.#consumer.subscribe({ topics: [config.kafka.eventsTopic], fromBeginning: true })
     await this.#consumer.run({
@@ -129,7 +128,7 @@ export class IngestConsumer {
     const stopAbort = setTimeout(() => this.#stopping.abort(), 15_000)
     try {
       await this.#consumer.disconnect()
-      await this.#producer.disconnect()
+      await this.#dlq.close()
     } finally {
       clearTimeout(stopAbort)
       this.#state = 'stopped'
@@ -169,32 +168,33 @@ export class IngestConsumer {
       clock(),
     )
     try {
-      await this.#deliver(plan, control)
-    } catch (error) {
-      if (error instanceof BatchAbandoned) {
-        ingestMetrics.abandonedBatches.inc()
-        this.#log.warn({ partition: batch.partition, firstOffset: batch.firstOffset() }, error.message)
-        return
-      }
-      throw error
-    }
-    if (isStale()) {
+      const rejects = await this.#deliver(plan, control)
       // Partition revoked meanwhile: the new owner re-processes the batch; ids make that harmless.
+      if (isStale()) throw new BatchAbandoned()
+      const next = (BigInt(batch.lastOffset()) + 1n).toString()
+      if (rejects.length > 0) {
+        // Dead letters and the commit in one transaction: a crash in between cannot repeat them.
+        await this.#dlq.publishAndCommit(batch, rejects, next, control)
+      } else {
+        await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+      }
+    } catch (error) {
+      if (!(error instanceof BatchAbandoned)) throw error
       ingestMetrics.abandonedBatches.inc()
+      this.#log.warn({ partition: batch.partition, firstOffset: batch.firstOffset() }, error.message)
       return
     }
     // resolveOffset moves kafkajs's fetch position (without it the batch is fetched again);
-    // the commit below is what survives a restart.
+    // the commit above is what survives a restart.
     resolveOffset(batch.lastOffset())
-    const next = (BigInt(batch.lastOffset()) + 1n).toString()
-    await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
     this.#lastBatchAt = new Date()
     ingestMetrics.batchSize.observe(batch.messages.length)
     ingestMetrics.batchSeconds.observe((performance.now() - started) / 1000)
     ingestMetrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()))
   }
 
-  async #deliver(plan: BatchPlan, control: WriteControl): Promise<void> {
+  /** Writes the batch's documents; returns the dead-letter records (published with the commit). */
+  async #deliver(plan: BatchPlan, control: WriteControl): Promise<DlqRecord[]> {
     const { isErased } = this.#deps
     // The plan checked tombstones once; a batch held by retries is checked again before each
     // resend, so an erasure that happened meanwhile is not undone by a late write.
@@ -214,7 +214,6 @@ export class IngestConsumer {
       dlqRecord(f.ref.origin, f.ref.value, { ...f, step: 'bulk_index' }, now),
     )
     const records = [...plan.dlq, ...failed]
-    if (records.length > 0) await this.#produceDlq(records, control)
 
     ingestMetrics.events.inc({ outcome: 'indexed', reason: '' }, outcome.indexed)
     for (const record of records) ingestMetrics.events.inc({ outcome: 'dlq', reason: record.reason })
@@ -227,33 +226,7 @@ export class IngestConsumer {
         'batch delivered with rejects',
       )
     }
-  }
-
-  /** Dead-letter records must land before the commit; Kafka trouble is waited out like ES trouble. */
-  async #produceDlq(records: DlqRecord[], control: WriteControl): Promise<void> {
-    const { config } = this.#deps
-    for (let attempt = 0; ; attempt++) {
-      if (!control.shouldContinue()) throw new BatchAbandoned()
-      try {
-        await this.#producer.send({
-          topic: config.kafka.dlqTopic,
-          acks: -1,
-          messages: records.map((record) => ({
-            key: dlqKey(record.origin),
-            value: JSON.stringify(record),
-            headers: { 'spor-reason': record.reason, 'spor-step': record.step },
-          })),
-        })
-        return
-      } catch (error) {
-        this.#log.warn(
-          { err: (error as Error).message, attempt: attempt + 1 },
-          'dead-letter produce failed; retrying',
-        )
-        const backoff = { baseMs: config.ingest.retryBaseMs, maxMs: config.ingest.retryMaxMs }
-        await waitWithHeartbeat(backoffDelay(backoff, attempt), control)
-      }
-    }
+    return records
   }
 }
 

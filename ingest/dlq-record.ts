@@ -41,8 +41,8 @@ export function dlqRecord(
 }
 
 /**
- * The dead-letter message key names the source position, so a batch re-processed after a crash
- * or a rebalance produces the same key and DLQ readers (and compaction) can de-duplicate.
+ * The dead-letter message key names the source position: a reader can find the original record,
+ * and replay tooling can tell which records it has already handled.
  */
 export function dlqKey(origin: MessageOrigin): string {
   return `${origin.topic}/${origin.partition}/${origin.offset}`

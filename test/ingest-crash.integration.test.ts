@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateTraffic } from '../generate/traffic.ts'
+import { readTopic } from './helpers/dlq.ts'
 import { produce, spawnIngest } from './helpers/ingest.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
-const events = [
+// Every 40th event has a type spor does not know: most batches carry dead letters, so the kill
+// can land between a batch's dead-letter records and its commit.
+const all = [
   ...generateTraffic({
     seed: 11,
     tenants: ['acme', 'initech', 'umbrella'],
@@ -11,7 +14,9 @@ const events = [
     days: 14,
     end: new Date(),
   }),
-]
+].map((e, i) => (i % 40 === 7 ? { ...e, type: 'unknown.kind' } : e))
+const events = all.filter((e) => e.type !== 'unknown.kind')
+const rejected = all.filter((e) => e.type === 'unknown.kind')
 
 describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
   let t: TestEnv
@@ -24,9 +29,12 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
     await t?.cleanup()
   })
 
-  it('indexes every event exactly once', { timeout: 240_000 }, async () => {
+  it('indexes every event exactly once and dead-letters every reject exactly once', {
+    timeout: 240_000,
+  }, async () => {
     expect(events.length).toBeGreaterThan(10_000)
-    await produce(t, events)
+    expect(rejected.length).toBeGreaterThan(250)
+    await produce(t, all)
     const first = spawnIngest(t)
     // Kill it while it is busy: some but not all documents are in.
     const seen = await waitFor(
@@ -72,6 +80,14 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
       await t.es.closePointInTime({ id: pit.id })
       expect(ids.size).toBe(events.length)
       for (const e of events) expect(ids.has(`${e.tenant}:${e.id}`)).toBe(true)
+
+      // The dead-letter topic, read as a consumer would (committed records only): each reject
+      // once. Reads for a while past the expected count, so a repeat would be seen.
+      const letters = await readTopic(t.kafka, t.config.kafka.dlqTopic, rejected.length + 1, 10_000)
+      const keys = letters.map((r) => `${r.origin.partition}/${r.origin.offset}`)
+      expect(new Set(keys).size).toBe(keys.length)
+      expect(letters.map((r) => JSON.parse(r.payload!).id).sort()).toEqual(rejected.map((e) => e.id).sort())
+      expect(letters.every((r) => r.reason === 'unknown_type')).toBe(true)
     } finally {
       second.kill('SIGTERM')
       await new Promise((resolve) => second.once('exit', resolve))
