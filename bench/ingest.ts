@@ -13,6 +13,7 @@ import { produceEvents } from '../generate/produce.ts'
 import { generateTraffic } from '../generate/traffic.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { IngestConsumer } from '../ingest/consumer.ts'
+import { ingestMetrics } from '../ingest/metrics.ts'
 import { documentId } from '../ingest/plan-batch.ts'
 import { ensureTopics } from '../ingest/topics.ts'
 
@@ -26,6 +27,8 @@ export interface IngestBenchResult {
   /** Ceiling measured before and after spor's run. */
   rawBulkSpread: [number, number]
   peakRssMb: number
+  /** The same run with every `rejectEvery`-th event of an unknown type (dead-lettered). */
+  withRejects: { rejectEvery: number; steadyPerSecond: number; batchesWithRejects: number }
 }
 
 const KEY = 'bench-only-pseudonym-key-0123456789abcdef'
@@ -68,6 +71,7 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
   const e2e = benchConfig(`bench-e2e-${stamp}`)
   const rawBefore = benchConfig(`bench-rawa-${stamp}`)
   const rawAfter = benchConfig(`bench-rawb-${stamp}`)
+  const rejects = benchConfig(`bench-rej-${stamp}`)
   const log = createLogger('bench', 'warn')
   const es = createEsClient(e2e)
   const kafka = createKafka(e2e, log)
@@ -86,43 +90,95 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
     peakRss = Math.max(peakRss, process.memoryUsage().rss)
   }, 200)
   try {
-    for (const config of [e2e, rawBefore, rawAfter]) await installIndexSetup(es, config)
-    await ensureTopics(kafka, e2e)
+    for (const config of [e2e, rawBefore, rawAfter, rejects]) await installIndexSetup(es, config)
+    const rejectEvery = 100
+    const withRejects = events.map((e, i) => (i % rejectEvery === 0 ? { ...e, type: 'bench.unknown' } : e))
     const producer = createProducer(kafka)
     await producer.connect()
-    await produceEvents(producer, e2e.kafka.eventsTopic, events, { batchSize: 2000 })
+    for (const [config, batch] of [
+      [e2e, events],
+      [rejects, withRejects],
+    ] as const) {
+      await ensureTopics(kafka, config)
+      await produceEvents(producer, config.kafka.eventsTopic, batch, { batchSize: 2000 })
+    }
     await producer.disconnect()
 
     // The ceiling is measured before and after spor's run: the machine is shared and noisy.
     const before = await rawBulkSeconds(es, rawBefore, events, enrichers)
-
-    const consumer = new IngestConsumer({ config: e2e, es, kafka, log, enrichers, clock: systemClock })
-    const started = performance.now()
-    let firstIndexedAt: number | undefined
-    await consumer.start()
-    for (;;) {
-      const indexed = await indexedCount(es, e2e.es.indexPrefix)
-      if (indexed > 0 && firstIndexedAt === undefined) firstIndexedAt = performance.now()
-      if (indexed >= events.length) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    const finished = performance.now()
-    await consumer.stop()
-
+    const clean = await consumeAll(
+      { config: e2e, es, kafka, log, enrichers, clock: systemClock },
+      events.length,
+    )
+    const rejected = await consumeAll(
+      { config: rejects, es, kafka, log, enrichers, clock: systemClock },
+      events.length - Math.ceil(events.length / rejectEvery),
+    )
     const after = await rawBulkSeconds(es, rawAfter, events, enrichers)
     return {
       events: events.length,
-      endToEndPerSecond: events.length / ((finished - started) / 1000),
-      steadyPerSecond: events.length / ((finished - (firstIndexedAt ?? started)) / 1000),
+      endToEndPerSecond: events.length / clean.fromStartSeconds,
+      steadyPerSecond: events.length / clean.steadySeconds,
       rawBulkPerSecond: (2 * events.length) / (before + after),
       rawBulkSpread: [events.length / before, events.length / after],
       peakRssMb: peakRss / 1024 / 1024,
+      withRejects: {
+        rejectEvery,
+        steadyPerSecond: events.length / rejected.steadySeconds,
+        batchesWithRejects: rejected.transactions,
+      },
     }
   } finally {
     clearInterval(sampler)
-    for (const config of [e2e, rawBefore, rawAfter]) await dropInstallation(es, kafka, config.es.indexPrefix)
+    for (const config of [e2e, rawBefore, rawAfter, rejects])
+      await dropInstallation(es, kafka, config.es.indexPrefix)
     await es.close()
   }
+}
+
+/**
+ * Runs spor's consumer until every offset is committed and `documents` are indexed: the clock
+ * runs from start (group join included) and from the first indexed document.
+ */
+async function consumeAll(
+  deps: ConstructorParameters<typeof IngestConsumer>[0],
+  documents: number,
+): Promise<{ fromStartSeconds: number; steadySeconds: number; transactions: number }> {
+  const { config, es, kafka } = deps
+  const consumer = new IngestConsumer(deps)
+  const transactionsBefore = await dlqTransactionCount()
+  const started = performance.now()
+  let firstIndexedAt: number | undefined
+  await consumer.start()
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const topic = config.kafka.eventsTopic
+    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]))
+    for (;;) {
+      const indexed = await indexedCount(es, config.es.indexPrefix)
+      if (indexed > 0 && firstIndexedAt === undefined) firstIndexedAt = performance.now()
+      if (indexed >= documents) {
+        const [committed] = await admin.fetchOffsets({ groupId: config.kafka.ingestGroup, topics: [topic] })
+        if (committed!.partitions.every((p) => p.offset === ends.get(p.partition))) break
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  } finally {
+    await admin.disconnect()
+  }
+  const finished = performance.now()
+  await consumer.stop()
+  return {
+    fromStartSeconds: (finished - started) / 1000,
+    steadySeconds: (finished - (firstIndexedAt ?? started)) / 1000,
+    transactions: (await dlqTransactionCount()) - transactionsBefore,
+  }
+}
+
+async function dlqTransactionCount(): Promise<number> {
+  const metric = await ingestMetrics.dlqTransactions.get()
+  return metric.values.filter((v) => v.labels.outcome === 'committed').reduce((sum, v) => sum + v.value, 0)
 }
 
 /** The same enriched documents, serialised in advance, sent sequentially with the same bulk size. */

@@ -35,6 +35,10 @@ if (wants('ingest')) {
     `  ratio         ${((100 * r.steadyPerSecond) / r.rawBulkPerSecond).toFixed(0)}% of the bulk ceiling (steady state)`,
   )
   console.log(`  peak RSS      ${r.peakRssMb.toFixed(0)} MB (bench process, geo database included)`)
+  const rej = r.withRejects
+  console.log(
+    `  1 in ${rej.rejectEvery} rejected  ${fmt(rej.steadyPerSecond)} events/s steady (${fmt(rej.batchesWithRejects)} batches committed with their dead letters in a transaction), ${((100 * rej.steadyPerSecond) / r.steadyPerSecond).toFixed(0)}% of the clean run`,
+  )
 }
 
 for (const [name, module, fn] of [

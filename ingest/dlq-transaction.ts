@@ -5,6 +5,7 @@ import { SporError } from '../core/errors.ts'
 import { createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import { type DlqRecord, dlqKey } from './dlq-record.ts'
+import { ingestMetrics } from './metrics.ts'
 import { BatchAbandoned, type WriteControl, waitWithHeartbeat } from './write-control.ts'
 
 // Another producer with the same transactional id started: another instance owns the partition.
@@ -60,12 +61,15 @@ export class DlqTransactions {
         })
         if (!control.shouldContinue()) {
           await transaction.abort()
+          ingestMetrics.dlqTransactions.inc({ outcome: 'abandoned' })
           throw new BatchAbandoned()
         }
         await transaction.commit()
+        ingestMetrics.dlqTransactions.inc({ outcome: 'committed' })
         return
       } catch (error) {
         if (error instanceof BatchAbandoned) throw error
+        ingestMetrics.dlqTransactions.inc({ outcome: 'failed' })
         // A producer in an unknown state is replaced; the new one's initialisation aborts any
         // transaction the old one left open.
         if (transaction?.isActive()) await transaction.abort().catch(() => {})

@@ -34,6 +34,11 @@ export const ingestMetrics = {
     help: 'Messages behind the partition high watermark after the last batch',
     labelNames: ['partition'] as const,
   }),
+  dlqTransactions: new Counter({
+    name: 'spor_ingest_dlq_transactions_total',
+    help: 'Kafka transactions of dead letters + offset commit, by outcome (committed, abandoned, failed)',
+    labelNames: ['outcome'] as const,
+  }),
   abandonedBatches: new Counter({
     name: 'spor_ingest_abandoned_batches_total',
     help: 'Batches left uncommitted because of shutdown or rebalance (re-delivered, idempotent)',
