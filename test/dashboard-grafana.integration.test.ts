@@ -2,6 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateTraffic } from '../generate/traffic.ts'
+import { runSegmentsJob } from '../segments/job.ts'
+import { loadSegmentTable } from '../segments/rules.ts'
 import '../ingest/metrics.ts'
 import '../ilm-policies/retention-metrics.ts'
 import { day, indexEvents, type StatsApp, startStatsApp } from './helpers/stats-data.ts'
@@ -75,6 +77,14 @@ beforeAll(async () => {
       ip: '81.0.146.10',
     })),
   )
+  // Two days of profiles, as the scheduled segments job writes them (the segments panel).
+  for (const daysAgo of [1, 2]) {
+    const table = loadSegmentTable()
+    await runSegmentsJob(
+      { es: t.es, config: t.config, log: t.log, table },
+      new Date(NOW.getTime() - daysAgo * 86_400_000),
+    )
+  }
   s = await startStatsApp(t, NOW)
 })
 
@@ -84,6 +94,7 @@ afterAll(async () => {
 })
 
 function resolve(value: string, dashboard: Dashboard): string {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own placeholder syntax
   let out = value.replaceAll('${__from:date:YYYY-MM-DD}', FROM).replaceAll('${__to:date:YYYY-MM-DD}', TO)
   for (const v of dashboard.templating.list) out = out.replaceAll(`\${${v.name}}`, v.current?.value ?? '')
   expect(out, `unresolved variable in ${value}`).not.toContain('$')

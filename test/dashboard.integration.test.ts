@@ -3,6 +3,8 @@ import { join } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { generateTraffic } from '../generate/traffic.ts'
+import { runSegmentsJob } from '../segments/job.ts'
+import { loadSegmentTable } from '../segments/rules.ts'
 import { CHROMIUM_ARGS, ensureChromium } from './helpers/chromium.ts'
 import { day, indexEvents, type StatsApp, startStatsApp } from './helpers/stats-data.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
@@ -17,6 +19,7 @@ let t: TestEnv
 let s: StatsApp
 let browser: Browser
 let base: string
+let segmentNames: string[]
 
 beforeAll(async () => {
   const executablePath = await ensureChromium()
@@ -31,6 +34,13 @@ beforeAll(async () => {
       end: NOW,
     }),
   )
+  // Yesterday's profiles, as the scheduled segments job writes them.
+  const table = loadSegmentTable()
+  await runSegmentsJob(
+    { es: t.es, config: t.config, log: t.log, table },
+    new Date(NOW.getTime() - 86_400_000),
+  )
+  segmentNames = table.segments.map((s) => s.name)
   s = await startStatsApp(t, NOW)
   await s.app.listen({ host: '127.0.0.1', port: 0 })
   const address = s.app.server.address()
@@ -63,6 +73,11 @@ it('a product-wide key sees tiles, time series, breakdowns and the tenant compar
     expect(await page.locator(`#chart-${by} svg.bar-chart rect.bar`).count(), by).toBeGreaterThan(0)
   const tenantLabels = await page.locator('#chart-tenant text').allTextContents()
   expect(tenantLabels).toEqual(expect.arrayContaining(['acme', 'globex', 'initech']))
+  // Segment sizes of the last profiled day, each a segment of the table.
+  expect(await page.locator('#segments-day').textContent()).toBe(day(NOW.getTime() - 86_400_000))
+  const segmentLabels = await page.locator('#chart-segments text[text-anchor="end"]').allTextContents()
+  expect(segmentLabels.length).toBeGreaterThan(0)
+  for (const label of segmentLabels) expect(segmentNames.map((n) => n.slice(0, 18))).toContain(label)
   const users = await page.locator('.tile b').first().textContent()
   expect(Number(users)).toBeGreaterThan(30)
   mkdirSync(ARTIFACTS, { recursive: true })

@@ -100,6 +100,19 @@ export async function segmentRoutes(app: FastifyInstance): Promise<void> {
                   },
                 },
               },
+              rows: {
+                description:
+                  'The shown sizes as flat rows (day, segment, users), for table-shaped dashboards',
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    day: { type: 'string' },
+                    segment: { type: 'string' },
+                    users: { type: 'integer' },
+                  },
+                },
+              },
             },
           },
           ...errors,
@@ -119,7 +132,8 @@ export async function segmentRoutes(app: FastifyInstance): Promise<void> {
       const k = config.query.kAnonymity
       const noise = { secret: noiseSecret, sd: config.query.statsNoiseSd }
       const days = await segmentSizes(es, config.es.indexPrefix, { tenant, from, to, k, noise })
-      return { tenant: tenant ?? null, k, days }
+      const rows = days.flatMap((d) => d.segments.map((s) => ({ day: d.day, ...s })))
+      return { tenant: tenant ?? null, k, days, rows }
     },
   )
 }

@@ -122,7 +122,7 @@ function tile(label, value) {
 
 async function api(path, params) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v !== undefined))
-  const response = await fetch(`/v1/stats/${path}?${query}`, {
+  const response = await fetch(`/v1/${path}?${query}`, {
     headers: { authorization: `Bearer ${$('key').value.trim()}` },
   })
   const body = await response.json()
@@ -132,7 +132,7 @@ async function api(path, params) {
 
 async function loadTenants(params) {
   try {
-    const body = await api('breakdown', { ...params, tenant: '', by: 'tenant', limit: 100 })
+    const body = await api('stats/breakdown', { ...params, tenant: '', by: 'tenant', limit: 100 })
     const select = $('tenant')
     const current = select.value
     select.replaceChildren(new Option('all tenants', ''), ...body.groups.map((g) => new Option(g.key, g.key)))
@@ -145,6 +145,19 @@ async function loadTenants(params) {
   }
 }
 
+/** Segment sizes of the range's last day with profiles (the API serves at most 90 days). */
+async function loadSegments(params) {
+  const from = new Date(Math.max(Date.parse(params.from), Date.parse(params.to) - 89 * 86_400_000))
+  const body = await api('segments/sizes', { ...params, from: from.toISOString().slice(0, 10) })
+  const last = body.days.filter((d) => d.segments.length > 0).at(-1)
+  $('segments-day').textContent = last ? last.day : 'the last profiled day'
+  if (!last) return empty($('chart-segments'), 'no segment with enough users in this range')
+  const groups = [...last.segments]
+    .sort((a, b) => b.users - a.users)
+    .map((s) => ({ key: s.segment, users: s.users }))
+  barChart($('chart-segments'), groups, undefined, 'segments')
+}
+
 async function refresh() {
   const params = { from: $('from').value, to: $('to').value, tenant: $('tenant').value }
   $('status').textContent = 'loading…'
@@ -153,10 +166,10 @@ async function refresh() {
     localStorage.setItem('spor.key', $('key').value.trim())
     await loadTenants(params)
     const [summary, users, events, ...breakdowns] = await Promise.all([
-      api('summary', params),
-      api('timeseries', { ...params, metric: 'users', interval: $('interval').value }),
-      api('timeseries', { ...params, metric: 'events', interval: $('interval').value }),
-      ...BREAKDOWNS.map((by) => api('breakdown', { ...params, by, limit: 12 })),
+      api('stats/summary', params),
+      api('stats/timeseries', { ...params, metric: 'users', interval: $('interval').value }),
+      api('stats/timeseries', { ...params, metric: 'events', interval: $('interval').value }),
+      ...BREAKDOWNS.map((by) => api('stats/breakdown', { ...params, by, limit: 12 })),
     ])
     $('k').textContent = summary.k
     $('tiles').replaceChildren(
@@ -174,6 +187,7 @@ async function refresh() {
     lineChart($('chart-events'), events.points, 'events')
     for (const [i, by] of BREAKDOWNS.entries())
       barChart($(`chart-${by}`), breakdowns[i].groups, breakdowns[i].other, by)
+    await loadSegments(params)
     $('status').textContent = `${summary.range.from} – ${summary.range.to}`
     document.body.dataset.state = 'ready'
   } catch (error) {
