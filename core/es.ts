@@ -1,4 +1,4 @@
-import { Client } from '@elastic/elasticsearch'
+import { Client, type estypes } from '@elastic/elasticsearch'
 import type { SporConfig } from './config.ts'
 import { SporError } from './errors.ts'
 
@@ -51,4 +51,24 @@ export async function hasIlm(es: Client): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/**
+ * Creates a single (non-daily) index of spor's own — keys, tombstones, leases — unless it exists,
+ * tolerating another instance creating it at the same moment, and waits for its shard: an
+ * instance that lost the creation race could otherwise read before the shard has started.
+ */
+export async function ensureSingleIndex(
+  es: Client,
+  index: string,
+  mappings: estypes.MappingTypeMapping,
+): Promise<void> {
+  if (!(await es.indices.exists({ index }))) {
+    await es.indices
+      .create({ index, settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings })
+      .catch((error: { meta?: { body?: { error?: { type?: string } } } }) => {
+        if (error.meta?.body?.error?.type !== 'resource_already_exists_exception') throw error
+      })
+  }
+  await es.cluster.health({ index, wait_for_active_shards: 1, timeout: '30s' })
 }

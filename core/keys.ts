@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
 import { LRUCache } from 'lru-cache'
+import { ensureSingleIndex } from './es.ts'
 
 /**
  * Access keys for the collector (ingest keys, one tenant) and the APIs (tenant-scoped or
@@ -65,18 +66,7 @@ export class KeyStore {
   }
 
   async ensureIndex(): Promise<void> {
-    const exists = await this.#es.indices.exists({ index: this.#index })
-    if (!exists) {
-      await this.#es.indices
-        .create({
-          index: this.#index,
-          settings: { number_of_shards: 1, number_of_replicas: 0 },
-          mappings: KEYS_MAPPINGS,
-        })
-        .catch((error: { meta?: { body?: { error?: { type?: string } } } }) => {
-          if (error.meta?.body?.error?.type !== 'resource_already_exists_exception') throw error
-        })
-    }
+    await ensureSingleIndex(this.#es, this.#index, KEYS_MAPPINGS)
   }
 
   /** Creates a key; the plain key is returned once and never stored. */

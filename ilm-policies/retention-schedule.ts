@@ -1,61 +1,50 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
+import { JobLeases } from '../core/lease.ts'
 import type { Logger } from '../core/logger.ts'
+import { LEASE_TTL_MS, type Schedule, startSchedule } from '../core/schedule.ts'
 import { auditRetention, recordAuditMetrics } from './auditor.ts'
 import { type EnforceOptions, enforceRetention } from './enforcer.ts'
 import { retentionMetrics } from './retention-metrics.ts'
 
-export interface ScheduleOptions extends EnforceOptions {
+export interface RetentionScheduleOptions extends EnforceOptions {
   everyMs: number
   /** Runs after each enforcement (the ingest service refreshes the audit gauges here). */
   afterRun?: () => Promise<void>
-}
-
-export interface RetentionSchedule {
-  stop: () => Promise<void>
+  /** Among several instances, one enforces per interval. */
+  leases?: JobLeases
 }
 
 /**
  * Runs the enforcer at start and then every `everyMs`, never two runs at once. A failed run is
  * logged and counted and does not stop the schedule or the service hosting it.
  */
-export function startRetentionSchedule(es: Client, options: ScheduleOptions): RetentionSchedule {
+export function startRetentionSchedule(es: Client, options: RetentionScheduleOptions): Schedule {
   const log = options.log.child({ component: 'retention-schedule' })
-  let timer: NodeJS.Timeout | undefined
-  let stopped = false
-  let running: Promise<void> = Promise.resolve()
-
-  const runOnce = async (): Promise<void> => {
-    try {
-      const report = await enforceRetention(es, options)
-      retentionMetrics.enforceRuns.inc({ outcome: report.failed.length > 0 ? 'failed' : 'ok' })
-      if (report.deleted.length > 0 || report.failed.length > 0) {
-        log.info(
-          { deleted: report.deleted.length, failed: report.failed.length, kept: report.kept },
-          'retention enforcement run',
-        )
+  log.info({ everyMs: options.everyMs }, 'retention enforcer scheduled')
+  return startSchedule({
+    name: 'retention-enforce',
+    everyMs: options.everyMs,
+    log,
+    ...(options.leases ? { lease: { leases: options.leases, ttlMs: LEASE_TTL_MS } } : {}),
+    run: async () => {
+      try {
+        const report = await enforceRetention(es, options)
+        retentionMetrics.enforceRuns.inc({ outcome: report.failed.length > 0 ? 'failed' : 'ok' })
+        if (report.deleted.length > 0 || report.failed.length > 0) {
+          log.info(
+            { deleted: report.deleted.length, failed: report.failed.length, kept: report.kept },
+            'retention enforcement run',
+          )
+        }
+      } catch (error) {
+        retentionMetrics.enforceRuns.inc({ outcome: 'failed' })
+        throw error
       }
       await options.afterRun?.()
-    } catch (error) {
-      retentionMetrics.enforceRuns.inc({ outcome: 'failed' })
-      log.error({ err: (error as Error).message }, 'retention enforcement run failed; retrying next interval')
-    }
-  }
-  const tick = (): void => {
-    running = runOnce().finally(() => {
-      if (!stopped) timer = setTimeout(tick, options.everyMs)
-    })
-  }
-  tick()
-  log.info({ everyMs: options.everyMs }, 'retention enforcer scheduled')
-  return {
-    stop: async () => {
-      stopped = true
-      if (timer) clearTimeout(timer)
-      await running
     },
-  }
+  })
 }
 
 /**
@@ -68,7 +57,8 @@ export function startIngestRetention(
   config: SporConfig,
   log: Logger,
   clock: Clock,
-): RetentionSchedule | undefined {
+  leases: JobLeases = new JobLeases(es, config.es.indexPrefix),
+): Schedule | undefined {
   if (config.ingest.enforceEveryMs === 0) {
     log.warn('retention enforcer disabled (SPOR_ENFORCE_EVERY_MS=0): ILM or another process must delete')
     return undefined
@@ -79,6 +69,7 @@ export function startIngestRetention(
     clock,
     log,
     everyMs: config.ingest.enforceEveryMs,
+    leases,
     afterRun: async () => recordAuditMetrics(await auditRetention(es, config, { now: clock() })),
   })
 }

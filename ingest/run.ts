@@ -3,6 +3,7 @@ import { systemClock } from '../core/clock.ts'
 import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
+import { JobLeases } from '../core/lease.ts'
 import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
@@ -48,9 +49,11 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
   }))
   await ops.listen({ host: '127.0.0.1', port: config.ingest.httpPort })
   await consumer.start()
-  const retention = startIngestRetention(es, config, log, systemClock)
+  // Periodic jobs run in one ingest instance per interval (leases in Elasticsearch).
+  const leases = new JobLeases(es, config.es.indexPrefix)
+  const retention = startIngestRetention(es, config, log, systemClock, leases)
   // Daily user categorisation (S5): yesterday's profiles, once a day, idempotent.
-  const segments = startSegmentsSchedule(es, config, log)
+  const segments = startSegmentsSchedule(es, config, log, undefined, leases)
   log.info({ port: config.ingest.httpPort }, 'ingest ready (health, ready, metrics)')
 
   return runUntilSignal(

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
+import { ensureSingleIndex } from '../core/es.ts'
 import type { Logger } from '../core/logger.ts'
 import { closePit, openPit, scanPages } from './pit-scan.ts'
 
@@ -39,17 +40,7 @@ export function tombstoneHasher(key: Buffer): (tenant: string, user: string) => 
 }
 
 export async function ensureTombstoneIndex(es: Client, prefix: string): Promise<void> {
-  const index = tombstoneIndex(prefix)
-  if (await es.indices.exists({ index })) return
-  await es.indices
-    .create({
-      index,
-      settings: { number_of_shards: 1, number_of_replicas: 0 },
-      mappings: TOMBSTONE_MAPPINGS,
-    })
-    .catch((error: { meta?: { body?: { error?: { type?: string } } } }) => {
-      if (error.meta?.body?.error?.type !== 'resource_already_exists_exception') throw error
-    })
+  await ensureSingleIndex(es, tombstoneIndex(prefix), TOMBSTONE_MAPPINGS)
 }
 
 /** Records the tombstone (visible to searches when this returns); keeps the first erased_at. */

@@ -2,7 +2,9 @@ import type { Client } from '@elastic/elasticsearch'
 import type { Clock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
 import { classPattern, dailyIndex, parseDailyIndex } from '../../core/indices.ts'
+import { JobLeases } from '../../core/lease.ts'
 import type { Logger } from '../../core/logger.ts'
+import { LEASE_TTL_MS, type Schedule, startSchedule } from '../../core/schedule.ts'
 import { statsMetrics } from '../stats/metrics.ts'
 import { computeRawDayRows } from '../stats/raw-rows.ts'
 import { DIMENSIONS, dayString, parseDay } from '../stats/rows.ts'
@@ -114,40 +116,31 @@ async function countRawPerDay(es: Client, prefix: string): Promise<Map<string, n
   return counts
 }
 
-/** Runs the due rollups every `rollupEveryMs` inside `spor query`; stop() waits for a running one. */
+/**
+ * Runs the due rollups every `rollupEveryMs` inside `spor query` (first after 5 s); stop() waits
+ * for a running one. Among several instances, one rolls up per interval (lease): two runs of the
+ * same day at once could each delete the other's fresh rows as stale.
+ */
 export function startRollupSchedule(
   es: Client,
   config: SporConfig,
   log: Logger,
   clock: Clock,
-): { stop: () => Promise<void> } | undefined {
+  leases: JobLeases = new JobLeases(es, config.es.indexPrefix),
+): Schedule | undefined {
   if (config.query.rollupEveryMs <= 0) return undefined
-  let running: Promise<void> | undefined
-  const run = () => {
-    if (running) return
-    running = (async () => {
-      try {
-        const purged = await purgeRowsBelowK(es, config.es.indexPrefix, config.query.kAnonymity)
-        if (purged > 0) log.warn({ rows: purged }, 'deleted stored rollup rows below k users')
-        const days = await daysDue(es, config, clock())
-        const results = await rollupDays(es, config.es.indexPrefix, days, clock(), config.query.kAnonymity)
-        log.info({ days: results.length, rows: results.reduce((s, r) => s + r.rows, 0) }, 'rollups written')
-      } catch (error) {
-        log.error({ err: error }, 'rollup run failed; retrying at the next interval')
-      } finally {
-        running = undefined
-      }
-    })()
-  }
-  const first = setTimeout(run, 5_000)
-  const timer = setInterval(run, config.query.rollupEveryMs)
-  first.unref()
-  timer.unref()
-  return {
-    stop: async () => {
-      clearTimeout(first)
-      clearInterval(timer)
-      await running
+  return startSchedule({
+    name: 'rollup',
+    everyMs: config.query.rollupEveryMs,
+    firstAfterMs: 5_000,
+    log,
+    lease: { leases, ttlMs: LEASE_TTL_MS },
+    run: async () => {
+      const purged = await purgeRowsBelowK(es, config.es.indexPrefix, config.query.kAnonymity)
+      if (purged > 0) log.warn({ rows: purged }, 'deleted stored rollup rows below k users')
+      const days = await daysDue(es, config, clock())
+      const results = await rollupDays(es, config.es.indexPrefix, days, clock(), config.query.kAnonymity)
+      log.info({ days: results.length, rows: results.reduce((sum, r) => sum + r.rows, 0) }, 'rollups written')
     },
-  }
+  })
 }
