@@ -5,12 +5,12 @@ import { createEsClient } from '../core/es.ts'
 import { dailyIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { createLogger } from '../core/logger.ts'
+import { isoDay } from '../core/retention.ts'
 import { seededRandom } from '../generate/random.ts'
 import { MODULES } from '../generate/traffic.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { buildQueryApp } from '../query/app.ts'
 import { rollupDays } from '../query/rollups/job.ts'
-import { dayString } from '../query/stats/rows.ts'
 
 /**
  * Statistics latency, raw path against rollup path, over a generated data set written straight
@@ -186,7 +186,7 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
   const es = createEsClient(config)
   const now = new Date()
   const days = Array.from({ length: options.days }, (_, i) =>
-    dayString(new Date(now.getTime() - (options.days - i) * 86_400_000)),
+    isoDay(new Date(now.getTime() - (options.days - i) * 86_400_000)),
   )
   const all = users(options)
   const perDay = Math.ceil(options.events / options.days)

@@ -2,10 +2,10 @@ import type { Command } from 'commander'
 import { loadConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
+import { isoDay } from '../core/retention.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { daysDue, rollupDays } from '../query/rollups/job.ts'
 import { purgeRowsBelowK } from '../query/rollups/store.ts'
-import { dayString } from '../query/stats/rows.ts'
 import { daysBetween } from '../query/stats/time.ts'
 import { progress } from './progress.ts'
 
@@ -37,7 +37,7 @@ export function registerStatsCommands(program: Command): void {
         const now = new Date()
         const single = checkDay(options.day, '--day')
         const from = checkDay(options.from, '--from')
-        const to = checkDay(options.to, '--to') ?? dayString(new Date(now.getTime() - 86_400_000))
+        const to = checkDay(options.to, '--to') ?? isoDay(new Date(now.getTime() - 86_400_000))
         if (single && from) throw new SporError('SPOR_ERR_BAD_REQUEST', 'use either --day or --from/--to')
         if (from && from > to) throw new SporError('SPOR_ERR_BAD_REQUEST', '--from must not be after --to')
         // Rows below k left by an earlier version go first, also on days that cannot be recomputed.

@@ -40,3 +40,8 @@ export function isPastRetention(eventTime: Date, retentionDays: number, now: Dat
 export function utcDayStart(date: Date): Date {
   return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()))
 }
+
+/** The UTC day of a time, as YYYY-MM-DD (index names, API days, rollup and profile days). */
+export function isoDay(date: Date): string {
+  return date.toISOString().slice(0, 10)
+}

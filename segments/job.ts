@@ -2,7 +2,7 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
 import { classPattern, dailyIndex } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
-import { DAY_MS, utcDayStart } from '../core/retention.ts'
+import { DAY_MS, isoDay, utcDayStart } from '../core/retention.ts'
 import { createPseudonymizer } from '../enrich/pseudonym.ts'
 import { TombstoneCache } from '../privacy/tombstones.ts'
 import { figuresFromBucket, type UserBucket, userAggregations } from './figures.ts'
@@ -23,11 +23,6 @@ export interface SegmentsJobDeps {
   config: SporConfig
   log: Logger
   table: SegmentTable
-}
-
-/** YYYY-MM-DD of a UTC day. */
-export function isoDay(date: Date): string {
-  return utcDayStart(date).toISOString().slice(0, 10)
 }
 
 /**

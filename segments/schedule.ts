@@ -2,9 +2,9 @@ import type { Client } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
 import { JobLeases } from '../core/lease.ts'
 import type { Logger } from '../core/logger.ts'
-import { DAY_MS } from '../core/retention.ts'
+import { DAY_MS, isoDay } from '../core/retention.ts'
 import { LEASE_TTL_MS, type Schedule, startSchedule } from '../core/schedule.ts'
-import { isoDay, runSegmentsJob } from './job.ts'
+import { runSegmentsJob } from './job.ts'
 import { loadSegmentTable } from './rules.ts'
 
 /**

@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { classPattern } from '../core/indices.ts'
-import { DAY_MS } from '../core/retention.ts'
+import { isoDay } from '../core/retention.ts'
 import { noisyCount, suppressBelowK } from '../query/anonymity.ts'
 
 export interface SegmentSizesDay {
@@ -85,8 +85,4 @@ export async function segmentSizes(
       suppressed,
     }
   })
-}
-
-export function isoDay(date: Date): string {
-  return new Date(Math.floor(date.getTime() / DAY_MS) * DAY_MS).toISOString().slice(0, 10)
 }

@@ -4,10 +4,11 @@ import type { SporConfig } from '../../core/config.ts'
 import { classPattern, dailyIndex, parseDailyIndex } from '../../core/indices.ts'
 import { JobLeases } from '../../core/lease.ts'
 import type { Logger } from '../../core/logger.ts'
+import { isoDay } from '../../core/retention.ts'
 import { LEASE_TTL_MS, type Schedule, startSchedule } from '../../core/schedule.ts'
 import { statsMetrics } from '../stats/metrics.ts'
 import { computeRawDayRows } from '../stats/raw-rows.ts'
-import { DIMENSIONS, dayString, parseDay } from '../stats/rows.ts'
+import { DIMENSIONS, parseDay } from '../stats/rows.ts'
 import { daysBetween } from '../stats/time.ts'
 import { purgeRowsBelowK, readRollupMarkers, writeDayRollup } from './store.ts'
 
@@ -85,8 +86,8 @@ export async function rollupDays(
  */
 export async function daysDue(es: Client, config: SporConfig, now: Date): Promise<string[]> {
   const prefix = config.es.indexPrefix
-  const today = dayString(now)
-  const firstRaw = dayString(new Date(now.getTime() - (config.retentionDays.short - 1) * 86_400_000))
+  const today = isoDay(now)
+  const firstRaw = isoDay(new Date(now.getTime() - (config.retentionDays.short - 1) * 86_400_000))
   const candidates = daysBetween(firstRaw, today).filter((day) => day < today)
   const [markers, rawCounts] = await Promise.all([
     readRollupMarkers(es, prefix, candidates),
@@ -111,7 +112,7 @@ async function countRawPerDay(es: Client, prefix: string): Promise<Map<string, n
   for (const row of rows) {
     const parsed = row.index ? parseDailyIndex(row.index) : undefined
     if (parsed?.prefix === prefix && parsed.cls === 'short')
-      counts.set(dayString(parsed.date), Number(row['docs.count'] ?? 0))
+      counts.set(isoDay(parsed.date), Number(row['docs.count'] ?? 0))
   }
   return counts
 }

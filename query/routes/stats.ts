@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { SporError } from '../../core/errors.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
+import { isoDay } from '../../core/retention.ts'
 import { statsNoiseSecret } from '../anonymity.ts'
 import { scopedTenant } from '../auth.ts'
 import {
@@ -16,7 +17,6 @@ import {
 } from '../stats/engine.ts'
 import type { StatsSource } from '../stats/load-rows.ts'
 import { statsMetrics } from '../stats/metrics.ts'
-import { dayString } from '../stats/rows.ts'
 import { INTERVALS, type Interval } from '../stats/time.ts'
 
 const DATE = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date' } as const
@@ -99,8 +99,8 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     now: clock(),
   })
   const filterOf = (request: FastifyRequest, query: FilterQuery): StatsFilter => {
-    const to = query.to ?? dayString(clock())
-    const from = query.from ?? dayString(new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000))
+    const to = query.to ?? isoDay(clock())
+    const from = query.from ?? isoDay(new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000))
     return {
       from,
       to,

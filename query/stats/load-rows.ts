@@ -1,8 +1,9 @@
 import type { Client } from '@elastic/elasticsearch'
+import { isoDay } from '../../core/retention.ts'
 import { readRollupRows } from '../rollups/store.ts'
 import { statsMetrics } from './metrics.ts'
 import { computeRawDayRows } from './raw-rows.ts'
-import { ALL_MODULES, type DayRow, type Dimension, dayString } from './rows.ts'
+import { ALL_MODULES, type DayRow, type Dimension } from './rows.ts'
 import { daysBetween } from './time.ts'
 
 export type StatsSource = 'auto' | 'raw' | 'rollup'
@@ -35,8 +36,8 @@ export interface LoadedRows {
  * raw index still exists). `raw` and `rollup` force one path (benchmarks, consistency tests).
  */
 export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
-  const days = daysBetween(options.from, options.to).filter((day) => day <= dayString(options.now))
-  const rawCutoff = dayString(new Date(options.now.getTime() - options.rawDays * 86_400_000))
+  const days = daysBetween(options.from, options.to).filter((day) => day <= isoDay(options.now))
+  const rawCutoff = isoDay(new Date(options.now.getTime() - options.rawDays * 86_400_000))
   const rollupCandidates =
     options.source === 'raw' ? [] : days.filter((day) => options.source === 'rollup' || day < rawCutoff)
   const moduleFilter = (module: string) =>

@@ -128,10 +128,6 @@ export class RowSet {
   }
 }
 
-export function dayString(date: Date): string {
-  return date.toISOString().slice(0, 10)
-}
-
 export function parseDay(day: string): Date {
   return new Date(`${day}T00:00:00.000Z`)
 }

@@ -1,5 +1,6 @@
 import { SporError } from '../../core/errors.ts'
-import { dayString, parseDay } from './rows.ts'
+import { isoDay } from '../../core/retention.ts'
+import { parseDay } from './rows.ts'
 
 export const INTERVALS = ['hour', 'day', 'week', 'month'] as const
 export type Interval = (typeof INTERVALS)[number]
@@ -24,13 +25,12 @@ export function snapRange(from: string, to: string, interval: Interval): { from:
     start = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), 1))
     end = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth() + 1, 0))
   }
-  return { from: dayString(start), to: dayString(end) }
+  return { from: isoDay(start), to: isoDay(end) }
 }
 
 export function daysBetween(from: string, to: string): string[] {
   const days: string[] = []
-  for (let t = parseDay(from).getTime(); t <= parseDay(to).getTime(); t += DAY)
-    days.push(dayString(new Date(t)))
+  for (let t = parseDay(from).getTime(); t <= parseDay(to).getTime(); t += DAY) days.push(isoDay(new Date(t)))
   return days
 }
 
