@@ -4,6 +4,7 @@ import {
   csvField,
   csvHeader,
   csvRow,
+  csvSafeText,
   type ExportRecord,
   parseCsv,
 } from './export-format.ts'
@@ -42,8 +43,24 @@ describe('csvColumnsFromMappings', () => {
   })
 })
 
+describe('csvSafeText', () => {
+  it.each([
+    ['=HYPERLINK("http://x.example","click")', `'=HYPERLINK("http://x.example","click")`],
+    ['+1-555', "'+1-555"],
+    ['-2+cmd|calc', "'-2+cmd|calc"],
+    ['@SUM(A1)', "'@SUM(A1)"],
+    ['\tx', "'\tx"],
+    ['-12.5', '-12.5'],
+    ['-3e5', '-3e5'],
+    ['ola@acme.example', 'ola@acme.example'],
+    ['', ''],
+  ])('%j → %j', (input, expected) => {
+    expect(csvSafeText(input)).toBe(expected)
+  })
+})
+
 describe('csvRow', () => {
-  const columns = ['position.location', 'props', 'user.id', 'ua.original']
+  const columns = ['position.location', 'props', 'user.id', 'ua.original', 'username']
   const record: ExportRecord = {
     class: 'short',
     index: 'spor-short-2026.11.25',
@@ -53,6 +70,7 @@ describe('csvRow', () => {
       props: { n: 1 },
       position: { location: { lat: 1, lon: 2 } },
       ua: { original: 'Mozilla "x", y' },
+      username: '=1+1',
       surprise: { deep: true },
     },
   }
@@ -64,6 +82,7 @@ describe('csvRow', () => {
     ['props', '{"n":1}'],
     ['user.id', 'u1'],
     ['ua.original', 'Mozilla "x", y'],
+    ['username', "'=1+1"],
     ['other', '{"surprise.deep":true}'],
   ])('column %s round-trips through parseCsv as %j', (column, expected) => {
     const [header, row] = parseCsv(csvHeader(columns) + csvRow(columns, new Set(columns), record))

@@ -74,6 +74,16 @@ export function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
 }
 
+/**
+ * A cell a spreadsheet would run as a formula (=, +, -, @, tab, carriage return first: OWASP's
+ * CSV-injection list) gets a leading apostrophe, so opening an export cannot execute what a user
+ * typed into, say, their username. Plain numbers, negative ones included, stay numbers.
+ */
+export function csvSafeText(text: string): string {
+  if (!/^[=+\-@\t\r]/.test(text) || /^-\d+(\.\d+)?(e[+-]?\d+)?$/i.test(text)) return text
+  return `'${text}`
+}
+
 export function csvHeader(columns: readonly string[]): string {
   return `${[...CSV_META_COLUMNS, ...columns, CSV_OTHER_COLUMN].map(csvField).join(',')}\r\n`
 }
@@ -86,7 +96,7 @@ export function csvRow(
   const { cells, other } = flattenDocument(record.document, columnSet)
   const fields = [record.class, record.index, record.id, ...columns.map((c) => cells.get(c) ?? '')]
   fields.push(Object.keys(other).length > 0 ? JSON.stringify(other) : '')
-  return `${fields.map(csvField).join(',')}\r\n`
+  return `${fields.map((field) => csvField(csvSafeText(field))).join(',')}\r\n`
 }
 
 /** Parses RFC 4180 text into rows (used by tests and by anyone re-reading an export). */

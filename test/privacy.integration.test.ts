@@ -12,7 +12,7 @@ import { dailyIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { DAY_MS } from '../core/retention.ts'
 import { generateTraffic, simulatedUsers } from '../generate/traffic.ts'
-import { parseCsv } from '../privacy/export-format.ts'
+import { csvSafeText, parseCsv } from '../privacy/export-format.ts'
 import { subjectResolver } from '../privacy/subject.ts'
 import { writeTombstone } from '../privacy/tombstones.ts'
 import { buildQueryApp } from '../query/app.ts'
@@ -258,7 +258,7 @@ describe('data-subject rights: export, erasure, audit', () => {
         expect(col.has(path), `column ${path}`).toBe(true)
         const cell = row[col.get(path)!]!
         if (text.startsWith('{') || text.startsWith('[')) expect(JSON.parse(cell)).toEqual(JSON.parse(text))
-        else expect(cell, `${record.id} ${path}`).toBe(text)
+        else expect(cell, `${record.id} ${path}`).toBe(csvSafeText(text))
       }
       // and no cell holds a value the NDJSON document lacks
       const filled = header!.filter((name, i) => !['class', 'index', 'id'].includes(name) && row[i] !== '')
