@@ -10,6 +10,7 @@ import { type AuditReport, auditRetention } from '../ilm-policies/auditor.ts'
 import { type EnforceReport, enforceRetention } from '../ilm-policies/enforcer.ts'
 import { lifecyclePolicy, policyName } from '../ilm-policies/policies.ts'
 import { validateWithElasticsearch } from '../ilm-policies/validate/validate-policies.ts'
+import { tombstoneLifetimeMs } from '../privacy/tombstones.ts'
 
 /** `spor retention enforce` and `spor retention audit`: the retention promise (S10), by hand. */
 export function registerRetentionCommands(program: Command): void {
@@ -36,6 +37,7 @@ export function registerRetentionCommands(program: Command): void {
           clock,
           log,
           dryRun: options.dryRun,
+          tombstoneLifetimeMs: tombstoneLifetimeMs(config),
         })
         if (options.json) console.log(JSON.stringify(report, null, 2))
         else printEnforceReport(report)
@@ -109,6 +111,7 @@ function printEnforceReport(report: EnforceReport): void {
   console.log(
     `${verb} ${report.deleted.length}, failed ${report.failed.length}, kept ${report.kept}, not spor daily indices (untouched) ${report.ignored.length}`,
   )
+  console.log(`${verb} ${report.tombstonesExpired} erasure tombstones past their lifetime`)
 }
 
 function printAuditReport(report: AuditReport): void {

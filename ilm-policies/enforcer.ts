@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts'
 import { classPattern, parseDailyIndex } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
 import { expiresAt, RETENTION_CLASSES, type RetentionClass, type RetentionDays } from '../core/retention.ts'
+import { expireTombstones } from '../privacy/tombstones.ts'
 import { retentionMetrics } from './retention-metrics.ts'
 
 /**
@@ -75,6 +76,8 @@ export interface EnforceOptions {
   clock: Clock
   log: Logger
   dryRun?: boolean
+  /** Erasure tombstones older than this are deleted too (`tombstoneLifetimeMs`); unset = kept. */
+  tombstoneLifetimeMs?: number
 }
 
 export interface EnforceReport {
@@ -85,6 +88,8 @@ export interface EnforceReport {
   failed: { index: string; cls: RetentionClass; error: string }[]
   kept: number
   ignored: string[]
+  /** Erasure tombstones past their lifetime, deleted (or, dry run, that would be). */
+  tombstonesExpired: number
 }
 
 /**
@@ -109,6 +114,7 @@ export async function enforceRetention(es: Client, options: EnforceOptions): Pro
     failed: [],
     kept: selection.kept.length,
     ignored: selection.ignored,
+    tombstonesExpired: 0,
   }
   for (const state of selection.expired) {
     if (dryRun) {
@@ -128,6 +134,17 @@ export async function enforceRetention(es: Client, options: EnforceOptions): Pro
       report.failed.push({ index: state.index, cls: state.cls, error: message })
       retentionMetrics.deleteFailures.inc({ class: state.cls })
       log.error({ index: state.index, class: state.cls, err: message }, 'failed to delete expired index')
+    }
+  }
+  if (options.tombstoneLifetimeMs !== undefined) {
+    const cutoff = new Date(now.getTime() - options.tombstoneLifetimeMs)
+    report.tombstonesExpired = await expireTombstones(es, options.prefix, cutoff, dryRun)
+    if (!dryRun && report.tombstonesExpired > 0) {
+      retentionMetrics.expiredTombstones.inc(report.tombstonesExpired)
+      log.info(
+        { count: report.tombstonesExpired, erasedBefore: cutoff.toISOString() },
+        'deleted expired erasure tombstones',
+      )
     }
   }
   if (selection.ignored.length > 0) {

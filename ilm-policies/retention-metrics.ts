@@ -15,6 +15,10 @@ export const retentionMetrics = {
     help: 'Expired daily indices the enforcer failed to delete (retried on its next run)',
     labelNames: ['class'] as const,
   }),
+  expiredTombstones: new Counter({
+    name: 'spor_retention_expired_tombstones_total',
+    help: 'Erasure tombstones deleted once nothing from before the erasure could reach spor any more',
+  }),
   enforceRuns: new Counter({
     name: 'spor_retention_enforce_runs_total',
     help: 'Enforcer runs by outcome (ok, failed)',

@@ -4,6 +4,7 @@ import type { SporConfig } from '../core/config.ts'
 import { JobLeases } from '../core/lease.ts'
 import type { Logger } from '../core/logger.ts'
 import { LEASE_TTL_MS, type Schedule, startSchedule } from '../core/schedule.ts'
+import { tombstoneLifetimeMs } from '../privacy/tombstones.ts'
 import { auditRetention, recordAuditMetrics } from './auditor.ts'
 import { type EnforceOptions, enforceRetention } from './enforcer.ts'
 import { retentionMetrics } from './retention-metrics.ts'
@@ -69,6 +70,7 @@ export function startIngestRetention(
     clock,
     log,
     everyMs: config.ingest.enforceEveryMs,
+    tombstoneLifetimeMs: tombstoneLifetimeMs(config),
     leases,
     afterRun: async () => recordAuditMetrics(await auditRetention(es, config, { now: clock() })),
   })

@@ -6,7 +6,7 @@ import { expiresAt } from '../core/retention.ts'
 import { type Requester, writeAudit } from './audit.ts'
 import { bulkOrThrow, closePit, openPit, scanPages } from './pit-scan.ts'
 import { classIndexPattern, ownLongQuery, type Subject, subjectQuery } from './subject.ts'
-import { findTombstone, markTombstoneCompleted, writeTombstone } from './tombstones.ts'
+import { findTombstone, markTombstoneCompleted, tombstoneLifetimeMs, writeTombstone } from './tombstones.ts'
 
 export interface KeptItem {
   class: 'long' | 'alerts'
@@ -22,7 +22,7 @@ export interface ErasureReceipt {
   requested_at: string
   completed_at: string
   /** First time this person was erased; a retry or repeat keeps the original date. */
-  tombstone: { recorded_at: string; effect: string }
+  tombstone: { recorded_at: string; effect: string; expires_by: string }
   deleted: { short: number; profiles: number }
   anonymised: { long: number }
   kept: KeptItem[]
@@ -130,6 +130,8 @@ export async function eraseSubject(
       recorded_at: tombstone.erased_at,
       effect:
         'the ingest consumers refuse every future, late or replayed event of this person (counted as subject_erased)',
+      // Once nothing from before the erasure can reach spor any more, the tombstone goes too.
+      expires_by: new Date(Date.parse(tombstone.erased_at) + tombstoneLifetimeMs(config)).toISOString(),
     },
     deleted,
     anonymised: { long: anonymised.count },

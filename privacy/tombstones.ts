@@ -1,7 +1,10 @@
 import { createHmac } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
+import type { SporConfig } from '../core/config.ts'
 import { ensureSingleIndex } from '../core/es.ts'
 import type { Logger } from '../core/logger.ts'
+import { DAY_MS } from '../core/retention.ts'
+import { TOPIC_SEGMENT_MS } from '../ingest/topics.ts'
 import { closePit, openPit, scanPages } from './pit-scan.ts'
 
 /**
@@ -23,6 +26,56 @@ export const TOMBSTONE_MAPPINGS = {
     completed_at: { type: 'date' as const },
     requested_by: { type: 'keyword' as const },
   },
+}
+
+/**
+ * How long a tombstone must live: as long as anything from before the erasure can still reach
+ * ingest or detection. A late event is indexed only within its class's retention (older ones are
+ * dropped at ingest), and a replay reads at most what the topics still hold (retention.ms plus a
+ * segment). After that the tombstone has done its work and goes too (S10); the erasure's audit
+ * record remains the proof, for the long class's year.
+ */
+export function tombstoneLifetimeMs(config: SporConfig): number {
+  const events = Math.max(config.retentionDays.short, config.retentionDays.long) * DAY_MS
+  const topics =
+    Math.max(config.kafka.topicRetentionMs, config.detect.repartitionRetentionMs) + TOPIC_SEGMENT_MS
+  return events + topics + DAY_MS
+}
+
+/**
+ * Deletes the tombstones recorded before `cutoff`; returns how many (with `dryRun`, how many
+ * would go). Search + bulk delete by id: the local node has no delete-by-query.
+ */
+export async function expireTombstones(
+  es: Client,
+  prefix: string,
+  cutoff: Date,
+  dryRun = false,
+): Promise<number> {
+  const index = tombstoneIndex(prefix)
+  const query = { range: { erased_at: { lt: cutoff.toISOString() } } }
+  if (dryRun)
+    return (await es.count({ index, query, ignore_unavailable: true, allow_no_indices: true })).count
+  let deleted = 0
+  for (;;) {
+    const page = await es.search({
+      index,
+      query,
+      size: 1000,
+      _source: false,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+    })
+    const ids = page.hits.hits.map((hit) => hit._id!).filter(Boolean)
+    if (ids.length === 0) return deleted
+    const response = await es.bulk({
+      refresh: true,
+      operations: ids.map((id) => ({ delete: { _index: index, _id: id } })),
+    })
+    const failed = response.items.find((item) => item.delete?.error)
+    if (failed) throw new Error(`tombstone delete failed: ${failed.delete?.error?.reason ?? 'unknown'}`)
+    deleted += ids.length
+  }
 }
 
 export interface TombstoneRecord {

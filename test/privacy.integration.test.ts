@@ -363,6 +363,9 @@ describe('data-subject rights: export, erasure, audit', () => {
     expect(keptLong.what).toContain('free-form properties removed')
     expect(new Date(keptLong.expires_by).getTime()).toBeGreaterThan(now.getTime() + 300 * DAY_MS)
     expect(receipt.kept.find((k: { class: string }) => k.class === 'alerts').count).toBe(2)
+    // The tombstone outlives every way back: the long class's year plus the topics' retention.
+    const tombstoneLife = Date.parse(receipt.tombstone.expires_by) - Date.parse(receipt.tombstone.recorded_at)
+    expect(tombstoneLife).toBeGreaterThan((t.config.retentionDays.long + 7) * DAY_MS)
 
     await assertErased()
     // The other tenant's user with the same id, and the subject's colleagues, are untouched.

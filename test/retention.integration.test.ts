@@ -22,6 +22,7 @@ import { validateWithElasticsearch } from '../ilm-policies/validate/validate-pol
 import { IngestConsumer } from '../ingest/consumer.ts'
 import { ingestMetrics } from '../ingest/metrics.ts'
 import { ensureTopics, TOPIC_SEGMENT_MS } from '../ingest/topics.ts'
+import { findTombstone, tombstoneLifetimeMs, writeTombstone } from '../privacy/tombstones.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const run = promisify(execFile)
@@ -206,6 +207,32 @@ describe('retention: three weeks and one year (S10)', () => {
       await admin.deleteTopics({ topics }).catch(() => {})
       await Promise.all([producer.disconnect(), admin.disconnect()])
     }
+  })
+
+  it('the enforcer deletes erasure tombstones past their lifetime and keeps the others', async () => {
+    const now = new Date('2027-03-01T12:00:00Z')
+    const lifetime = tombstoneLifetimeMs(t.config)
+    const erasedAt = (ms: number) => new Date(now.getTime() - ms).toISOString()
+    const record = (hash: string, at: string) => ({ hash, tenant: 'acme', erased_at: at, requested_by: 'k1' })
+    await writeTombstone(t.es, t.name, record('old', erasedAt(lifetime + DAY_MS)))
+    await writeTombstone(t.es, t.name, record('recent', erasedAt(lifetime - DAY_MS)))
+    const run = (dryRun: boolean) =>
+      enforceRetention(t.es, {
+        prefix: t.name,
+        retentionDays: t.config.retentionDays,
+        clock: fixedClock(now.toISOString()),
+        log: t.log,
+        dryRun,
+        tombstoneLifetimeMs: lifetime,
+      })
+    expect((await run(true)).tombstonesExpired).toBe(1)
+    expect(await findTombstone(t.es, t.name, 'old')).toBeDefined()
+    expect((await run(false)).tombstonesExpired).toBe(1)
+    expect(await findTombstone(t.es, t.name, 'old')).toBeUndefined()
+    expect(await findTombstone(t.es, t.name, 'recent')).toBeDefined()
+    expect((await run(false)).tombstonesExpired).toBe(0)
+    // Long enough that no replay (topics) and no late event (classes) can predate it.
+    expect(lifetime).toBeGreaterThan(t.config.retentionDays.long * DAY_MS + t.config.kafka.topicRetentionMs)
   })
 
   it('the auditor passes a clean installation and reports a topic set longer by hand', async () => {
