@@ -74,7 +74,7 @@ describe('ingest: dead letters and the offset commit in one transaction', () => 
     await expect(open.commit()).rejects.toThrow()
     await dead.disconnect()
 
-    const letters = await readTopic(t.kafka, t.config.kafka.dlqTopic, 2, 5_000)
+    const letters = await readTopic(t.kafka, t.config.kafka.dlqTopic, 1, 30_000, 3_000)
     expect(letters.map((r) => dlqKey(r.origin))).toEqual([dlqKey(record.origin)])
     expect(await committed(0)).toBe('42')
   })
@@ -91,7 +91,7 @@ describe('ingest: dead letters and the offset commit in one transaction', () => 
     } finally {
       await dlq.close()
     }
-    const letters = await readTopic(t.kafka, t.config.kafka.dlqTopic, 3, 5_000)
+    const letters = await readTopic(t.kafka, t.config.kafka.dlqTopic, 2, 30_000, 3_000)
     expect(letters.filter((r) => r.origin.partition === 1).map((r) => r.origin.offset)).toEqual(['9'])
     expect(await committed(1)).toBe('10')
   })

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { JobLeases } from '../core/lease.ts'
 import { type Schedule, startSchedule } from '../core/schedule.ts'
-import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
+import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 /**
  * Periodic jobs (retention enforcement, rollups, segments) run inside every instance of their
@@ -51,7 +51,7 @@ describe('job leases for periodic jobs across instances', () => {
         name: 'sched',
         everyMs: 200,
         log: t.log,
-        lease: { leases: instance(holder), ttlMs: 2_000 },
+        lease: { leases: instance(holder), ttlMs: 10_000 },
         run: async () => {
           const started = Date.now()
           await new Promise((r) => setTimeout(r, 120))
@@ -60,7 +60,11 @@ describe('job leases for periodic jobs across instances', () => {
       })
     const first = start('first')
     const second = start('second')
-    await new Promise((r) => setTimeout(r, 2_000))
+    await waitFor(
+      async () => runs.length,
+      (n) => n >= 4,
+      { what: 'four runs' },
+    )
     const owner = runs[0]!.holder
     const other = owner === 'first' ? second : first
     const stillRunning = owner === 'first' ? first : second
@@ -70,11 +74,13 @@ describe('job leases for periodic jobs across instances', () => {
     // The owner stops (releasing its lease); the other instance goes on from its next turn.
     await stillRunning.stop()
     const before = runs.length
-    await new Promise((r) => setTimeout(r, 1_000))
+    await waitFor(
+      async () => runs.length - before,
+      (n) => n >= 2,
+      { what: 'two runs by the other instance' },
+    )
     await other.stop()
-    const after = runs.slice(before)
-    expect(after.length).toBeGreaterThan(0)
-    expect(after.every((r) => r.holder !== owner)).toBe(true)
+    expect(runs.slice(before).every((r) => r.holder !== owner)).toBe(true)
 
     const sorted = [...runs].sort((x, y) => x.start - y.start)
     for (let i = 1; i < sorted.length; i++)
