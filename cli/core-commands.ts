@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
-import { loadConfig } from '../core/config.ts'
+import { loadConfig, redactedConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
 import { eventJsonSchema } from '../core/event-schema.ts'
@@ -30,6 +30,15 @@ export function registerCoreCommands(program: Command): void {
         stdio: 'inherit',
       })
       process.exitCode = result.status ?? 1
+    })
+
+  program
+    .command('config')
+    .description(
+      'print the effective configuration (defaults filled in, secrets redacted); fails with the exact problem when it is invalid',
+    )
+    .action(() => {
+      console.log(JSON.stringify(redactedConfig(loadConfig()), null, 2))
     })
 
   program

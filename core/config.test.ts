@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from './config.ts'
+import { loadConfig, redactedConfig } from './config.ts'
 import { SporError } from './errors.ts'
 
 describe('loadConfig', () => {
@@ -26,5 +26,25 @@ describe('loadConfig', () => {
   ])('rejects %j with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(SporError)
     expect(() => loadConfig(env)).toThrow(message)
+  })
+})
+
+describe('redactedConfig', () => {
+  it('shows every setting but no secret', () => {
+    const secrets = {
+      SPOR_PSEUDONYM_KEY: 'pseudonym-key-0123456789abcdefghijkl',
+      SPOR_ES_PASSWORD: 'es-password-42',
+      SPOR_DETECT_WEBHOOK_SECRET: 'webhook-secret-0123',
+    }
+    const shown = redactedConfig(loadConfig({ ...secrets, SPOR_K_ANONYMITY: '7' }))
+    const text = JSON.stringify(shown)
+    for (const value of Object.values(secrets)) expect(text).not.toContain(value)
+    expect(shown).toMatchObject({
+      pseudonymKey: '(set)',
+      es: { password: '(set)', url: 'http://127.0.0.1:9200' },
+      detect: { webhookSecret: '(set)' },
+      query: { kAnonymity: 7 },
+    })
+    expect(redactedConfig(loadConfig({})).pseudonymKey).toBe('(not set)')
   })
 })

@@ -386,6 +386,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return deepFreeze(config)
 }
 
+/**
+ * The effective configuration for people to read (`spor config`): secrets replaced by whether
+ * they are set, so the output can be pasted into a ticket.
+ */
+export function redactedConfig(config: SporConfig): Record<string, unknown> {
+  const secret = (value: string | undefined) => (value ? '(set)' : '(not set)')
+  return {
+    ...config,
+    pseudonymKey: secret(config.pseudonymKey),
+    es: { ...config.es, password: secret(config.es.password) },
+    detect: { ...config.detect, webhookSecret: secret(config.detect.webhookSecret) },
+  }
+}
+
 /** The pseudonym master key; services that derive pseudonyms refuse to start without it. */
 export function requirePseudonymKey(config: SporConfig): Buffer {
   if (!config.pseudonymKey) {
