@@ -103,8 +103,16 @@ export class IngestConsumer {
       )
     })
     // Ready means joined: until the group has assigned partitions nothing is being consumed.
-    this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
       if (this.#state === 'starting' || this.#state === 'joining') this.#state = 'running'
+      // Dead-letter producers of partitions this instance no longer owns are closed.
+      const owned = payload.memberAssignment[config.kafka.eventsTopic] ?? []
+      this.#dlq.retainPartitions(config.kafka.eventsTopic, owned).catch((error) => {
+        this.#log.warn(
+          { err: (error as Error).message },
+          'closing dead-letter producers of revoked partitions failed',
+        )
+      })
     })
     await this.#consumer.connect()
     await this.#consumer.subscribe({ topics: [config.kafka.eventsTopic], fromBeginning: true })

@@ -91,6 +91,15 @@ export class DlqTransactions {
     }
   }
 
+  /** Closes the producers of the topic's partitions not in `owned` (after a rebalance). */
+  async retainPartitions(topic: string, owned: readonly number[]): Promise<void> {
+    const keep = new Set(
+      owned.map((partition) => transactionalId(this.#config.kafka.ingestGroup, topic, partition)),
+    )
+    const revoked = [...this.#producers.keys()].filter((id) => !keep.has(id))
+    await Promise.all(revoked.map((id) => this.#discard(id)))
+  }
+
   async close(): Promise<void> {
     const producers = [...this.#producers.values()]
     this.#producers.clear()
