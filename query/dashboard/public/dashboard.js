@@ -147,15 +147,26 @@ async function loadTenants(params) {
 
 /** Segment sizes of the range's last day with profiles (the API serves at most 90 days). */
 async function loadSegments(params) {
-  const from = new Date(Math.max(Date.parse(params.from), Date.parse(params.to) - 89 * 86_400_000))
-  const body = await api('segments/sizes', { ...params, from: from.toISOString().slice(0, 10) })
-  const last = body.days.filter((d) => d.segments.length > 0).at(-1)
-  $('segments-day').textContent = last ? last.day : 'the last profiled day'
-  if (!last) return empty($('chart-segments'), 'no segment with enough users in this range')
-  const groups = [...last.segments]
-    .sort((a, b) => b.users - a.users)
-    .map((s) => ({ key: s.segment, users: s.users }))
-  barChart($('chart-segments'), groups, undefined, 'segments')
+  const target = $('chart-segments')
+  try {
+    const to = params.to || new Date().toISOString().slice(0, 10)
+    const earliest = Date.parse(to) - 89 * 86_400_000
+    const from =
+      params.from && Date.parse(params.from) > earliest
+        ? params.from
+        : new Date(earliest).toISOString().slice(0, 10)
+    const body = await api('segments/sizes', { tenant: params.tenant, from, to })
+    const last = body.days.filter((d) => d.segments.length > 0).at(-1)
+    $('segments-day').textContent = last ? last.day : 'the last profiled day'
+    if (!last) return empty(target, 'no segment with enough users in this range')
+    const groups = [...last.segments]
+      .sort((a, b) => b.users - a.users)
+      .map((s) => ({ key: s.segment, users: s.users }))
+    barChart(target, groups, undefined, 'segments')
+  } catch (error) {
+    // The other charts stay useful when segments cannot be shown.
+    empty(target, `segments unavailable: ${error.message}`)
+  }
 }
 
 async function refresh() {
