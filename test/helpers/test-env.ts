@@ -81,12 +81,23 @@ export async function waitFor<T>(
  */
 export async function countDocs(t: TestEnv, suffix?: string, query?: object): Promise<number> {
   const index = suffix ? `${t.name}-${suffix}` : `${t.name}-short-*,${t.name}-long-*`
-  await t.es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true })
-  const result = await t.es.count({
-    index,
-    ignore_unavailable: true,
-    allow_no_indices: true,
-    ...(query ? { query } : {}),
-  })
-  return result.count
+  // A daily index that ingest has just created answers 503 (no shard available) until its shard
+  // has started: that is "not yet", not a failure.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await t.es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true })
+      const result = await t.es.count({
+        index,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        ...(query ? { query } : {}),
+      })
+      return result.count
+    } catch (error) {
+      const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode
+      const starting = status === 503 || /no_shard_available/.test(String((error as Error).message))
+      if (!starting || attempt >= 40) throw error
+      await new Promise((r) => setTimeout(r, 250))
+    }
+  }
 }
