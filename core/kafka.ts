@@ -19,11 +19,12 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 }
 
-// kafkajs logs these as errors while it retries them itself during broker start and rebalances.
-// The idempotent-producer warning is about retries being finite, which is deliberate here: a
-// send that keeps failing must surface (collector answers 502, consumer backs off).
+// kafkajs logs these as errors while it retries them itself during broker start and rebalances
+// (and while a new topic's metadata propagates, which createTopicsReady waits out). The
+// idempotent-producer warning is about retries being finite, which is deliberate here: a send
+// that keeps failing must surface (collector answers 502, consumer backs off).
 const TRANSIENT =
-  /coordinator is loading|group coordinator is not available|rebalanc|not the leader|leadership election|Limiting retries for the idempotent producer/i
+  /coordinator is loading|group coordinator is not available|rebalanc|not the leader|leadership election|does not host this topic-partition|Limiting retries for the idempotent producer/i
 
 /** A Kafka client whose logs go through pino; transient coordinator errors are logged as debug. */
 export function createKafka(config: SporConfig, log: Logger, clientId = config.kafka.clientId): Kafka {
