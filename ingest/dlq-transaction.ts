@@ -91,6 +91,11 @@ export class DlqTransactions {
     }
   }
 
+  /** Transactional producers currently open (one per partition that had dead letters). */
+  get openProducers(): number {
+    return this.#producers.size
+  }
+
   /** Closes the producers of the topic's partitions not in `owned` (after a rebalance). */
   async retainPartitions(topic: string, owned: readonly number[]): Promise<void> {
     const keep = new Set(

@@ -95,4 +95,24 @@ describe('ingest: dead letters and the offset commit in one transaction', () => 
     expect(letters.filter((r) => r.origin.partition === 1).map((r) => r.origin.offset)).toEqual(['9'])
     expect(await committed(1)).toBe('10')
   })
+
+  it('after a rebalance the producers of partitions no longer owned are closed', async () => {
+    const topic = t.config.kafka.eventsTopic
+    const dlq = new DlqTransactions(t.kafka, t.config, t.log)
+    try {
+      await dlq.publishAndCommit({ topic, partition: 0 }, [reject(0, '50')], '51', running)
+      await dlq.publishAndCommit({ topic, partition: 1 }, [reject(1, '60')], '61', running)
+      expect(dlq.openProducers).toBe(2)
+      await dlq.retainPartitions(topic, [1])
+      expect(dlq.openProducers).toBe(1)
+      // Partition 0 comes back later: a fresh producer takes over its transactional id.
+      await dlq.publishAndCommit({ topic, partition: 0 }, [reject(0, '52')], '53', running)
+      expect(dlq.openProducers).toBe(2)
+    } finally {
+      await dlq.close()
+    }
+    expect(dlq.openProducers).toBe(0)
+    expect(await committed(0)).toBe('53')
+    expect(await committed(1)).toBe('61')
+  })
 })
