@@ -7,7 +7,7 @@ import { createKafka, waitForKafka } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
-import { TombstoneCache } from '../privacy/tombstones.ts'
+import { startTombstoneCache } from '../privacy/tombstones.ts'
 import { RuleBook } from './rule-config.ts'
 import { DetectService } from './service.ts'
 
@@ -15,7 +15,7 @@ import { DetectService } from './service.ts'
 export async function runDetect(config: SporConfig, log: Logger): Promise<never> {
   // Configuration problems fail before connecting to anything.
   const rules = RuleBook.fromFile(config.detect.rulesFile)
-  const tombstoneKey = requirePseudonymKey(config)
+  requirePseudonymKey(config) // erased subjects are recognised by a keyed hash
   if (config.detect.webhookUrl && !config.detect.webhookSecret)
     throw new SporError(
       'SPOR_ERR_CONFIG',
@@ -35,14 +35,7 @@ export async function runDetect(config: SporConfig, log: Logger): Promise<never>
   await Promise.all([waitForEs(es), waitForKafka(kafka)])
   // Erased subjects (S9), as in ingest: loaded before consuming starts, so replaying the events
   // or the repartition topic cannot raise alerts about them again.
-  const tombstones = new TombstoneCache({
-    es,
-    prefix: config.es.indexPrefix,
-    key: tombstoneKey,
-    refreshMs: config.privacy.tombstoneRefreshMs,
-    log,
-  })
-  await tombstones.start()
+  const tombstones = await startTombstoneCache(es, config, log)
   const service = new DetectService({
     config,
     es,

@@ -9,7 +9,7 @@ import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
 import { createEnrichers } from '../enrich/index.ts'
 import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
-import { TombstoneCache } from '../privacy/tombstones.ts'
+import { startTombstoneCache } from '../privacy/tombstones.ts'
 import { startSegmentsSchedule } from '../segments/schedule.ts'
 import { IngestConsumer } from './consumer.ts'
 
@@ -24,14 +24,7 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
   await Promise.all([waitForEs(es), waitForKafka(kafka)])
 
   // Erased subjects (S9): loaded before consuming starts, so a replay cannot bring anyone back.
-  const tombstones = new TombstoneCache({
-    es,
-    prefix: config.es.indexPrefix,
-    key: requirePseudonymKey(config),
-    refreshMs: config.privacy.tombstoneRefreshMs,
-    log,
-  })
-  await tombstones.start()
+  const tombstones = await startTombstoneCache(es, config, log)
   const consumer = new IngestConsumer({
     config,
     es,

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
-import type { SporConfig } from '../core/config.ts'
+import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
 import { ensureSingleIndex } from '../core/es.ts'
 import type { Logger } from '../core/logger.ts'
 import { DAY_MS } from '../core/retention.ts'
@@ -206,7 +206,9 @@ export class TombstoneCache {
     } finally {
       await closePit(this.#es, pit)
     }
-    // Tombstones are never removed, so a reload that sees fewer is a partial view: keep the union.
+    // Tombstones are deleted only once nothing they block can arrive any more (tombstoneLifetimeMs),
+    // so a reload that sees fewer is taken as a partial view: keep the union (a running process
+    // forgets expired tombstones at its next start).
     for (const hash of this.#hashes) next.add(hash)
     this.#hashes = next
     this.#loadedAt = new Date()
@@ -224,4 +226,25 @@ export class TombstoneCache {
     }, this.#refreshMs)
     this.#timer.unref()
   }
+}
+
+/**
+ * The tombstone cache a consuming service runs (`spor ingest`, `spor detect`): loaded before
+ * consuming starts, so a replay cannot bring an erased person back, then reloaded every
+ * `SPOR_TOMBSTONE_REFRESH_MS`.
+ */
+export async function startTombstoneCache(
+  es: Client,
+  config: SporConfig,
+  log: Logger,
+): Promise<TombstoneCache> {
+  const cache = new TombstoneCache({
+    es,
+    prefix: config.es.indexPrefix,
+    key: requirePseudonymKey(config),
+    refreshMs: config.privacy.tombstoneRefreshMs,
+    log,
+  })
+  await cache.start()
+  return cache
 }

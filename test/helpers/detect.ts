@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs'
 import { systemClock } from '../../core/clock.ts'
-import { requirePseudonymKey, type SporConfig } from '../../core/config.ts'
+import type { SporConfig } from '../../core/config.ts'
 import { createEsClient } from '../../core/es.ts'
 import type { SporEvent } from '../../core/event-schema.ts'
 import { createKafka, createProducer } from '../../core/kafka.ts'
@@ -8,7 +8,7 @@ import type { AlertDocument } from '../../detect/incidents.ts'
 import type { AlertNotice } from '../../detect/rule-stage.ts'
 import { DetectService } from '../../detect/service.ts'
 import { produceEvents } from '../../generate/produce.ts'
-import { TombstoneCache } from '../../privacy/tombstones.ts'
+import { startTombstoneCache } from '../../privacy/tombstones.ts'
 import type { TestEnv } from './test-env.ts'
 
 /** A detect instance in this process, recording what it stored (notices and latencies). */
@@ -30,14 +30,7 @@ export async function startDetect(
   const notices: AlertNotice[] = []
   const latencies: number[] = []
   // Wired as `spor detect` wires it (detect/run.ts).
-  const tombstones = new TombstoneCache({
-    es,
-    prefix: config.es.indexPrefix,
-    key: requirePseudonymKey(config),
-    refreshMs: config.privacy.tombstoneRefreshMs,
-    log: t.log,
-  })
-  await tombstones.start()
+  const tombstones = await startTombstoneCache(es, config, t.log)
   const service = new DetectService({
     config,
     es,

@@ -2,20 +2,13 @@ import { systemClock } from '../../core/clock.ts'
 import { requirePseudonymKey } from '../../core/config.ts'
 import { createEnrichers } from '../../enrich/index.ts'
 import { IngestConsumer } from '../../ingest/consumer.ts'
-import { TombstoneCache } from '../../privacy/tombstones.ts'
+import { startTombstoneCache } from '../../privacy/tombstones.ts'
 import { produce } from './ingest.ts'
 import { type TestEnv, waitFor } from './test-env.ts'
 
 /** The real ingest consumer wired as `spor ingest` wires it: with the erasure tombstone cache. */
 export async function startIngestWithTombstones(t: TestEnv): Promise<{ stop: () => Promise<void> }> {
-  const tombstones = new TombstoneCache({
-    es: t.es,
-    prefix: t.config.es.indexPrefix,
-    key: requirePseudonymKey(t.config),
-    refreshMs: t.config.privacy.tombstoneRefreshMs,
-    log: t.log,
-  })
-  await tombstones.start()
+  const tombstones = await startTombstoneCache(t.es, t.config, t.log)
   const consumer = new IngestConsumer({
     config: t.config,
     es: t.es,
