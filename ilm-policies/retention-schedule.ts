@@ -14,7 +14,7 @@ export interface RetentionScheduleOptions extends EnforceOptions {
   /** Runs after each enforcement (the ingest service refreshes the audit gauges here). */
   afterRun?: () => Promise<void>
   /** Among several instances, one enforces per interval. */
-  leases?: JobLeases
+  leases: JobLeases
 }
 
 /**
@@ -28,7 +28,7 @@ export function startRetentionSchedule(es: Client, options: RetentionScheduleOpt
     name: 'retention-enforce',
     everyMs: options.everyMs,
     log,
-    ...(options.leases ? { lease: { leases: options.leases, ttlMs: LEASE_TTL_MS } } : {}),
+    lease: { leases: options.leases, ttlMs: LEASE_TTL_MS },
     run: async () => {
       try {
         const report = await enforceRetention(es, options)

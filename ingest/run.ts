@@ -46,7 +46,7 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
   const leases = new JobLeases(es, config.es.indexPrefix)
   const retention = startIngestRetention(es, config, log, systemClock, leases)
   // Daily user categorisation (S5): yesterday's profiles, once a day, idempotent.
-  const segments = startSegmentsSchedule(es, config, log, undefined, leases)
+  const segments = startSegmentsSchedule(es, config, log, { leases })
   log.info({ port: config.ingest.httpPort }, 'ingest ready (health, ready, metrics)')
 
   return runUntilSignal(

@@ -17,9 +17,9 @@ export function startSegmentsSchedule(
   es: Client,
   config: SporConfig,
   log: Logger,
-  everyMs = 3_600_000,
-  leases: JobLeases = new JobLeases(es, config.es.indexPrefix),
+  options: { everyMs?: number; leases?: JobLeases } = {},
 ): Schedule {
+  const { everyMs = 3_600_000, leases = new JobLeases(es, config.es.indexPrefix) } = options
   const table = loadSegmentTable()
   let lastDay: string | undefined
   return startSchedule({

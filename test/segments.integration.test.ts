@@ -319,7 +319,7 @@ describe('segments: automatic categorisation, explainable, idempotent, k-anonymo
     let schedule: { stop: () => Promise<void> } | undefined
     try {
       await expect(runSegmentsJob({ es: t.es, config: t.config, log, table }, DAY)).rejects.toThrow()
-      schedule = startSegmentsSchedule(t.es, t.config, log, 200)
+      schedule = startSegmentsSchedule(t.es, t.config, log, { everyMs: 200 })
       await waitFor(
         async () => lines.filter((l) => l.includes('segments job failed')).length,
         (failures) => failures >= 2,
