@@ -1,5 +1,7 @@
 import {
   type Admin,
+  type Consumer,
+  type ConsumerConfig,
   type ITopicConfig,
   Kafka,
   type LogEntry,
@@ -9,6 +11,7 @@ import {
 } from 'kafkajs'
 import type { SporConfig } from './config.ts'
 import type { Logger } from './logger.ts'
+import { restartBudget } from './restart-budget.ts'
 
 export type { Kafka }
 
@@ -75,6 +78,32 @@ export function createProducer(kafka: Kafka, options: { transactionalId?: string
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
     ...(options.transactionalId ? { transactionalId: options.transactionalId } : {}),
+  })
+}
+
+/**
+ * A consumer-group member as every spor consumer runs: the session timeout from config
+ * (`SPOR_KAFKA_SESSION_TIMEOUT_MS`, heartbeats at a third of it, at most every 3 s) and kafkajs's
+ * restart loop bounded by the restart budget (`consumer` and `fields` name it in the logs).
+ */
+export function createGroupConsumer(
+  kafka: Kafka,
+  config: SporConfig,
+  log: Logger,
+  options: {
+    groupId: string
+    consumer: string
+    fields?: Record<string, unknown>
+    fetch?: Pick<ConsumerConfig, 'maxBytes' | 'maxBytesPerPartition'>
+  },
+): Consumer {
+  const { sessionTimeoutMs } = config.kafka
+  return kafka.consumer({
+    groupId: options.groupId,
+    sessionTimeout: sessionTimeoutMs,
+    heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
+    ...options.fetch,
+    retry: { retries: 5, restartOnFailure: restartBudget(config, log, options.consumer, options.fields) },
   })
 }
 

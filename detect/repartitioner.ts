@@ -2,9 +2,8 @@ import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { createProducer } from '../core/kafka.ts'
+import { createGroupConsumer, createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
-import { restartBudget } from '../core/restart-budget.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { parseMessage } from '../ingest/parse-message.ts'
 import { detectMetrics } from './metrics.ts'
@@ -48,14 +47,10 @@ export class Repartitioner {
     this.#clock = deps.clock
     this.#log = deps.log.child({ component: 'detect-repartition' })
     this.#topic = repartitionTopic(deps.config)
-    this.#consumer = deps.kafka.consumer({
+    this.#consumer = createGroupConsumer(deps.kafka, deps.config, deps.log, {
       groupId: deps.config.kafka.detectGroup,
-      retry: {
-        retries: 5,
-        restartOnFailure: restartBudget(deps.config, deps.log, 'detect', { stage: 'repartition' }),
-      },
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      consumer: 'detect',
+      fields: { stage: 'repartition' },
     })
     this.#producer = createProducer(deps.kafka)
     this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {

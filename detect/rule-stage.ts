@@ -1,9 +1,8 @@
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
 import { backoffDelay, sleep } from '../core/backoff.ts'
 import type { SporConfig } from '../core/config.ts'
-import { createProducer } from '../core/kafka.ts'
+import { createGroupConsumer, createProducer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
-import { restartBudget } from '../core/restart-budget.ts'
 import type { AlertStore } from './alert-store.ts'
 import {
   type AlertDocument,
@@ -72,14 +71,10 @@ export class RuleStage {
       maxOpen: deps.config.detect.maxKeys,
       now: deps.now,
     })
-    this.#consumer = deps.kafka.consumer({
+    this.#consumer = createGroupConsumer(deps.kafka, deps.config, deps.log, {
       groupId: ruleStageGroup(deps.config),
-      retry: {
-        retries: 5,
-        restartOnFailure: restartBudget(deps.config, deps.log, 'detect', { stage: 'rules' }),
-      },
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      consumer: 'detect',
+      fields: { stage: 'rules' },
     })
     this.#producer = createProducer(deps.kafka)
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {

@@ -3,8 +3,8 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
+import { createGroupConsumer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
-import { restartBudget } from '../core/restart-budget.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { BulkWriter } from './bulk-writer.ts'
 import { type DlqRecord, dlqRecord } from './dlq-record.ts'
@@ -67,14 +67,14 @@ export class IngestConsumer {
     this.#fatal = new Promise((resolve) => {
       this.#reportFatal = resolve
     })
-    this.#consumer = kafka.consumer({
+    this.#consumer = createGroupConsumer(kafka, config, this.#log, {
       groupId: config.kafka.ingestGroup,
-      sessionTimeout: config.kafka.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
+      consumer: 'ingest',
       // A fetch per partition about the size of one bulk request: the batch is the bulk unit.
-      maxBytesPerPartition: config.ingest.bulkMaxBytes,
-      maxBytes: config.ingest.bulkMaxBytes * config.kafka.partitions,
-      retry: { retries: 5, restartOnFailure: restartBudget(config, this.#log, 'ingest') },
+      fetch: {
+        maxBytesPerPartition: config.ingest.bulkMaxBytes,
+        maxBytes: config.ingest.bulkMaxBytes * config.kafka.partitions,
+      },
     })
     this.#dlq = new DlqTransactions(kafka, config, this.#log)
   }
