@@ -4,7 +4,7 @@ import { loadConfig, type SporConfig } from '../core/config.ts'
 import { createEsClient } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { classOf } from '../core/event-types.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { createKafka, createProducer } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
 import { dropInstallation } from '../core/teardown.ts'
@@ -193,7 +193,7 @@ async function rawBulkSeconds(
   const lines = events.map((e) => {
     const cls = classOf(config.eventTypes, e.type)!
     const head = JSON.stringify({
-      index: { _index: dailyIndex(prefix, cls, new Date(e.ts)), _id: documentId(e.tenant, e.id) },
+      index: { _index: classIndex(prefix, cls, new Date(e.ts)), _id: documentId(e.tenant, e.id) },
     })
     return `${head}\n${JSON.stringify(enrichEvent(e, cls, enrichers, now))}`
   })

@@ -107,9 +107,14 @@ function printEnforceReport(report: EnforceReport): void {
   const verb = report.dryRun ? 'would delete' : 'deleted'
   console.log(`retention enforce as of ${report.now}${report.dryRun ? ' (dry run)' : ''}`)
   for (const d of report.deleted) console.log(`  ${verb} ${d.index} (${d.cls}, expired ${d.expiresAt})`)
+  for (const s of report.swept) {
+    console.log(
+      `  ${report.dryRun ? 'would sweep' : 'swept'} ${s.deleted} expired document(s) from ${s.index} (${s.cls})`,
+    )
+  }
   for (const f of report.failed) console.log(`  FAILED ${f.index} (${f.cls}): ${f.error}`)
   console.log(
-    `${verb} ${report.deleted.length}, failed ${report.failed.length}, kept ${report.kept}, not spor daily indices (untouched) ${report.ignored.length}`,
+    `${verb} ${report.deleted.length}, failed ${report.failed.length}, kept ${report.kept}, not spor indices (untouched) ${report.ignored.length}`,
   )
   console.log(`${verb} ${report.tombstonesExpired} erasure tombstones past their lifetime`)
 }

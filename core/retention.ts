@@ -45,3 +45,23 @@ export function utcDayStart(date: Date): Date {
 export function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10)
 }
+
+/**
+ * The date field that places a document of each class in time: its index is chosen by it and
+ * its retention counts from it (stats rollup rows carry their day, not an event time).
+ */
+export const RETENTION_TIME_FIELD: Readonly<Record<RetentionClass, string>> = Object.freeze({
+  short: '@timestamp',
+  long: '@timestamp',
+  alerts: '@timestamp',
+  stats: 'day',
+  profiles: '@timestamp',
+})
+
+/**
+ * Documents whose time is before this instant are past retention at `now`: the inverse of
+ * `expiresAt` (`expiresAt(t) <= now` exactly when `t < sweepCutoff(now)`).
+ */
+export function sweepCutoff(now: Date, retentionDays: number): Date {
+  return new Date(utcDayStart(new Date(now.getTime() - retentionDays * DAY_MS)).getTime() + DAY_MS)
+}

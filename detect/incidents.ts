@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import type { Finding, SubjectKind } from './findings.ts'
 import type { RuleName, RuleSettings, Severity } from './rule-config.ts'
 
@@ -140,7 +140,7 @@ export class IncidentTracker {
         const start = finding.windowStart
         incident = {
           alertId: alertId(finding.rule, finding.tenant, finding.subject, start),
-          index: dailyIndex(this.#prefix, 'alerts', new Date(start)),
+          index: classIndex(this.#prefix, 'alerts', new Date(start)),
           rule: finding.rule,
           severity: finding.severity,
           tenant: finding.tenant,

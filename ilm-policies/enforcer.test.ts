@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { parseClassIndex } from '../core/indices.ts'
 import { DEFAULT_RETENTION_DAYS } from '../core/retention.ts'
 import { selectExpired } from './enforcer.ts'
+import { needsSweep } from './sweep.ts'
 
 // 2026 is not a leap year: 2025-06-15 + 365 days = 2026-06-15.
 const NOW = new Date('2026-06-15T10:00:00Z')
@@ -27,6 +29,19 @@ describe('selectExpired', () => {
     ['p-short-2020.02.31', 'ignored'],
     ['p-short-20200101', 'ignored'],
     ['p-shorts-2020.01.01', 'ignored'],
+    // Monthly and yearly indices go when their last day has expired.
+    ['p-long-month-2025.05.01', 'expired'], // last day 2025-05-31 expired 2026-05-31
+    ['p-long-month-2025.06.01', 'kept'], // last day 2025-06-30 expires 2026-06-30
+    ['p-alerts-month-2025.05.01', 'expired'],
+    ['p-profiles-month-2026.04.01', 'expired'], // 2026-04-30 + 21 d = 2026-05-21
+    ['p-profiles-month-2026.05.01', 'kept'],
+    ['p-stats-year-2023.01.01', 'expired'], // 2023-12-31 + 760 d = 2026-01-30
+    ['p-stats-year-2024.01.01', 'kept'],
+    // Legacy daily indices of classes that are coarse now still expire by their day.
+    ['p-long-2025.06.16', 'kept'],
+    ['p-profiles-2026.05.24', 'expired'],
+    ['p-long-month-2025.06.02', 'ignored'],
+    ['p-short-month-2026.06.01', 'ignored'],
   ])('%s is %s', (name, expected) => {
     const selection = selectExpired([name], 'p', DEFAULT_RETENTION_DAYS, NOW)
     const found = selection.expired.length > 0 ? 'expired' : selection.kept.length > 0 ? 'kept' : 'ignored'
@@ -44,6 +59,8 @@ describe('selectExpired', () => {
       {
         index: 'p-short-2026.05.25',
         cls: 'short',
+        period: 'day',
+        layout: 'current',
         date: '2026-05-25',
         expiresAt: '2026-06-15T00:00:00.000Z',
       },
@@ -55,5 +72,18 @@ describe('selectExpired', () => {
     expect(selectExpired(['p-short-2026.05.25'], 'p', DEFAULT_RETENTION_DAYS, at).expired).toHaveLength(1)
     const before = new Date(at.getTime() - 1)
     expect(selectExpired(['p-short-2026.05.25'], 'p', DEFAULT_RETENTION_DAYS, before).expired).toHaveLength(0)
+  })
+})
+
+describe('needsSweep', () => {
+  it.each([
+    ['p-long-month-2025.06.01', true], // 2025-06-15 expired at NOW, inside a kept month
+    ['p-long-month-2025.07.01', false],
+    ['p-short-2026.06.01', false], // daily: deleted whole, never swept
+    ['p-stats-year-2024.01.01', true],
+    ['p-stats-year-2025.01.01', false],
+  ])('%s: %s', (name, expected) => {
+    const parsed = parseClassIndex(name)!
+    expect(needsSweep(parsed, DEFAULT_RETENTION_DAYS[parsed.cls], NOW)).toBe(expected)
   })
 })

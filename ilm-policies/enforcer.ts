@@ -1,31 +1,44 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { Clock } from '../core/clock.ts'
-import { classPattern, parseDailyIndex } from '../core/indices.ts'
+import { classPattern, type IndexPeriod, type ParsedIndex, parseClassIndex } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
-import { expiresAt, RETENTION_CLASSES, type RetentionClass, type RetentionDays } from '../core/retention.ts'
+import { DAY_MS, RETENTION_CLASSES, type RetentionClass, type RetentionDays } from '../core/retention.ts'
 import { expireTombstones } from '../privacy/tombstones.ts'
 import { retentionMetrics } from './retention-metrics.ts'
+import { needsSweep, type SweepResult, sweepIndex } from './sweep.ts'
 
 /**
- * spor's own retention lock: deletes every daily index whose date plus its class's retention has
- * passed. It runs whether or not the cluster has ILM (a second lock where ILM exists, the only one
- * where it does not). It only ever deletes by exact name, and only names that parse exactly as
- * `<prefix>-<class>-YYYY.MM.DD` with this installation's prefix: a restored copy, another
- * installation's prefix or a similar-looking foreign index is never touched.
+ * spor's own retention lock, in two parts. (1) Deletes every index whose whole period is past its
+ * class's retention: a daily index at its date plus the retention, a monthly or yearly one when
+ * its last day is. (2) Sweeps the coarse indices still kept: deletes by id each document past
+ * retention (sweep.ts), so no document outlives its day's expiry by more than the interval
+ * between runs. It runs whether or not the cluster has ILM (a second lock where ILM exists, the
+ * only one where it does not). It only ever deletes by exact name, and only names that parse
+ * exactly as one of spor's layouts (core/indices.ts) with this installation's prefix: a restored
+ * copy, another installation's prefix or a similar-looking foreign index is never touched.
  */
 
-export interface DailyIndexState {
+export interface IndexState {
   index: string
   cls: RetentionClass
+  period: IndexPeriod
+  layout: ParsedIndex['layout']
+  /** First day of the index's period (YYYY-MM-DD). */
   date: string
+  /** When the last day of the period is past retention: the whole index goes. */
   expiresAt: string
 }
 
 export interface IndexSelection {
-  expired: DailyIndexState[]
-  kept: DailyIndexState[]
-  /** Names matched by the class patterns that are not exactly spor's own daily indices. */
+  expired: IndexState[]
+  kept: IndexState[]
+  /** Names matched by the class patterns that are not exactly spor's own indices. */
   ignored: string[]
+}
+
+/** When an index's last day is past retention (for a daily index: its date plus retention). */
+export function indexExpiresAt(index: ParsedIndex, retentionDays: number): Date {
+  return new Date(index.end.getTime() - DAY_MS + retentionDays * DAY_MS)
 }
 
 /** Pure: sorts listed index names into expired, kept and ignored (not ours). */
@@ -37,16 +50,18 @@ export function selectExpired(
 ): IndexSelection {
   const selection: IndexSelection = { expired: [], kept: [], ignored: [] }
   for (const name of [...new Set(names)].sort()) {
-    const parsed = parseDailyIndex(name)
+    const parsed = parseClassIndex(name)
     if (!parsed || parsed.prefix !== prefix) {
       selection.ignored.push(name)
       continue
     }
-    const expiry = expiresAt(parsed.date, retentionDays[parsed.cls])
-    const state: DailyIndexState = {
+    const expiry = indexExpiresAt(parsed, retentionDays[parsed.cls])
+    const state: IndexState = {
       index: name,
       cls: parsed.cls,
-      date: parsed.date.toISOString().slice(0, 10),
+      period: parsed.period,
+      layout: parsed.layout,
+      date: parsed.start.toISOString().slice(0, 10),
       expiresAt: expiry.toISOString(),
     }
     if (expiry.getTime() <= now.getTime()) selection.expired.push(state)
@@ -83,7 +98,9 @@ export interface EnforceOptions {
 export interface EnforceReport {
   now: string
   dryRun: boolean
-  deleted: DailyIndexState[]
+  deleted: IndexState[]
+  /** Documents past retention deleted by id inside kept coarse indices (dry run: would be). */
+  swept: (SweepResult & { cls: RetentionClass })[]
   /** Expired indices that could not be deleted this run (the next run tries again). */
   failed: { index: string; cls: RetentionClass; error: string }[]
   kept: number
@@ -111,6 +128,7 @@ export async function enforceRetention(es: Client, options: EnforceOptions): Pro
     now: now.toISOString(),
     dryRun,
     deleted: [],
+    swept: [],
     failed: [],
     kept: selection.kept.length,
     ignored: selection.ignored,
@@ -125,15 +143,31 @@ export async function enforceRetention(es: Client, options: EnforceOptions): Pro
       await es.indices.delete({ index: state.index, ignore_unavailable: true })
       report.deleted.push(state)
       retentionMetrics.deletedIndices.inc({ class: state.cls })
-      log.info(
-        { index: state.index, class: state.cls, expiresAt: state.expiresAt },
-        'deleted expired daily index',
-      )
+      log.info({ index: state.index, class: state.cls, expiresAt: state.expiresAt }, 'deleted expired index')
     } catch (error) {
       const message = (error as Error).message
       report.failed.push({ index: state.index, cls: state.cls, error: message })
       retentionMetrics.deleteFailures.inc({ class: state.cls })
       log.error({ index: state.index, class: state.cls, err: message }, 'failed to delete expired index')
+    }
+  }
+  for (const state of selection.kept) {
+    const parsed = parseClassIndex(state.index)!
+    const days = options.retentionDays[state.cls]
+    if (!needsSweep(parsed, days, now)) continue
+    try {
+      const result = await sweepIndex(es, { ...parsed, name: state.index }, days, now, { dryRun })
+      if (result.deleted === 0) continue
+      report.swept.push({ ...result, cls: state.cls })
+      if (!dryRun) {
+        retentionMetrics.sweptDocuments.inc({ class: state.cls }, result.deleted)
+        log.info({ index: state.index, class: state.cls, deleted: result.deleted }, 'swept expired documents')
+      }
+    } catch (error) {
+      const message = (error as Error).message
+      report.failed.push({ index: state.index, cls: state.cls, error: message })
+      retentionMetrics.deleteFailures.inc({ class: state.cls })
+      log.error({ index: state.index, class: state.cls, err: message }, 'failed to sweep expired documents')
     }
   }
   if (options.tombstoneLifetimeMs !== undefined) {
@@ -148,10 +182,7 @@ export async function enforceRetention(es: Client, options: EnforceOptions): Pro
     }
   }
   if (selection.ignored.length > 0) {
-    log.debug(
-      { ignored: selection.ignored },
-      'indices matching class patterns that are not spor daily indices',
-    )
+    log.debug({ ignored: selection.ignored }, 'indices matching class patterns that are not spor indices')
   }
   return report
 }

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_RETENTION_DAYS, RETENTION_CLASSES, type RetentionDays } from '../core/retention.ts'
-import { lifecyclePolicy, policyName } from './policies.ts'
+import { classIndex, INDEX_PERIODS, periodEnd } from '../core/indices.ts'
+import {
+  DEFAULT_RETENTION_DAYS,
+  expiresAt,
+  RETENTION_CLASSES,
+  type RetentionDays,
+} from '../core/retention.ts'
+import { lifecyclePolicy, policyDeleteAfterDays, policyName } from './policies.ts'
 import { indexTemplate, registeredClasses } from './templates.ts'
 
 const CUSTOM: RetentionDays = { short: 14, long: 400, alerts: 90, stats: 800, profiles: 14 }
@@ -14,18 +20,32 @@ describe('lifecycle policies', () => {
           [cls, CUSTOM],
         ] as const,
     ),
-  )('%s deletes after exactly its table value (%o)', (cls, table) => {
+  )('%s deletes after its table value plus its longest period (%o)', (cls, table) => {
     const policy = lifecyclePolicy(cls, table)
-    expect(policy.phases.delete?.min_age).toBe(`${table[cls]}d`)
+    const longest = { day: 0, month: 31, year: 366 }[INDEX_PERIODS[cls]]
+    expect(policy.phases.delete?.min_age).toBe(`${table[cls] + longest}d`)
     expect(policy.phases.delete?.actions).toHaveProperty('delete')
     // Nothing else deletes or moves the data earlier or later than the table says.
     expect(Object.keys(policy.phases).sort()).toEqual(['delete', 'hot'])
     expect(policy.phases.hot?.actions).toEqual({})
   })
 
-  it('uses the default table: 21 days short, 365 days long', () => {
+  it('uses the default table: 21 days for daily short indices, 365 + 31 for monthly long ones', () => {
     expect(lifecyclePolicy('short', DEFAULT_RETENTION_DAYS).phases.delete?.min_age).toBe('21d')
-    expect(lifecyclePolicy('long', DEFAULT_RETENTION_DAYS).phases.delete?.min_age).toBe('365d')
+    expect(lifecyclePolicy('long', DEFAULT_RETENTION_DAYS).phases.delete?.min_age).toBe('396d')
+  })
+
+  it.each(RETENTION_CLASSES)('%s: ILM never deletes an index before its last document expires', (cls) => {
+    // Every day of several years: the index's ILM deletion (first day + min_age) is at or after
+    // the expiry of the last day it can hold, and at most one longest period after it.
+    for (let day = 0; day < 3 * 366; day++) {
+      const date = new Date(Date.UTC(2024, 0, 1) + day * 86_400_000)
+      const name = classIndex('spor', cls, date)
+      const first = new Date(`${name.slice(-10).replaceAll('.', '-')}T00:00:00Z`)
+      const ilmDeletes = first.getTime() + policyDeleteAfterDays(cls, DEFAULT_RETENTION_DAYS) * 86_400_000
+      const lastDay = new Date(periodEnd(INDEX_PERIODS[cls], date).getTime() - 86_400_000)
+      expect(ilmDeletes).toBeGreaterThanOrEqual(expiresAt(lastDay, DEFAULT_RETENTION_DAYS[cls]).getTime())
+    }
   })
 })
 

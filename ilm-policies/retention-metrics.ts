@@ -7,12 +7,17 @@ import { Counter, Gauge } from 'prom-client'
 export const retentionMetrics = {
   deletedIndices: new Counter({
     name: 'spor_retention_deleted_indices_total',
-    help: 'Daily indices deleted by the retention enforcer because their class retention had passed',
+    help: 'Indices deleted by the retention enforcer because their whole period was past its class retention',
     labelNames: ['class'] as const,
   }),
   deleteFailures: new Counter({
     name: 'spor_retention_delete_failures_total',
-    help: 'Expired daily indices the enforcer failed to delete (retried on its next run)',
+    help: 'Expired indices the enforcer failed to delete or sweep (retried on its next run)',
+    labelNames: ['class'] as const,
+  }),
+  sweptDocuments: new Counter({
+    name: 'spor_retention_swept_documents_total',
+    help: 'Documents past retention deleted by id inside monthly or yearly indices by the sweep',
     labelNames: ['class'] as const,
   }),
   expiredTombstones: new Counter({

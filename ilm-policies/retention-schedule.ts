@@ -33,9 +33,14 @@ export function startRetentionSchedule(es: Client, options: RetentionScheduleOpt
       try {
         const report = await enforceRetention(es, options)
         retentionMetrics.enforceRuns.inc({ outcome: report.failed.length > 0 ? 'failed' : 'ok' })
-        if (report.deleted.length > 0 || report.failed.length > 0) {
+        if (report.deleted.length > 0 || report.swept.length > 0 || report.failed.length > 0) {
           log.info(
-            { deleted: report.deleted.length, failed: report.failed.length, kept: report.kept },
+            {
+              deleted: report.deleted.length,
+              sweptDocuments: report.swept.reduce((sum, s) => sum + s.deleted, 0),
+              failed: report.failed.length,
+              kept: report.kept,
+            },
             'retention enforcement run',
           )
         }

@@ -1,5 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
-import { classPattern } from '../core/indices.ts'
+import { classPattern, PRIMARY_SHARDS } from '../core/indices.ts'
 import type { RetentionClass } from '../core/retention.ts'
 import { ALERT_PROPERTIES } from '../detect/alert-mapping.ts'
 import { STATS_PROPERTIES } from '../query/rollups/mapping.ts'
@@ -22,6 +22,15 @@ export function templateName(prefix: string, cls: RetentionClass): string {
   return `${prefix}-${cls}`
 }
 
+/**
+ * Shard and replica settings of every spor index, in one place (the capacity audit counts
+ * primaries from PRIMARY_SHARDS). One local node: replicas would leave the cluster yellow;
+ * production overrides the replica count here.
+ */
+export function indexShardSettings(): estypes.IndicesIndexSettings {
+  return { number_of_shards: PRIMARY_SHARDS, number_of_replicas: 0 }
+}
+
 export function indexTemplate(
   prefix: string,
   cls: RetentionClass,
@@ -29,12 +38,7 @@ export function indexTemplate(
 ): estypes.IndicesPutIndexTemplateRequest {
   const properties = CLASS_PROPERTIES[cls]
   if (!properties) throw new Error(`no mappings registered for class ${cls}`)
-  const settings: estypes.IndicesIndexSettings = {
-    number_of_shards: 1,
-    // One local node: replicas would leave the cluster yellow. Production overrides this.
-    number_of_replicas: 0,
-    refresh_interval: '1s',
-  }
+  const settings: estypes.IndicesIndexSettings = { ...indexShardSettings(), refresh_interval: '1s' }
   if (options.ilm) {
     // Only where the cluster has ILM: the local node rejects these settings as unknown.
     settings['index.lifecycle.name'] = policyName(prefix, cls)

@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { type Enrichers, enrichEvent } from '../enrich/enrich-event.ts'
 import type { IndexRequest } from './bulk-writer.ts'
 import { type DlqRecord, dlqRecord, type MessageOrigin } from './dlq-record.ts'
@@ -88,7 +88,7 @@ export function planBatch(
           break
         }
         plan.index.push({
-          index: dailyIndex(context.indexPrefix, cls, time),
+          index: classIndex(context.indexPrefix, cls, time),
           id: documentId(event.tenant, event.id),
           document,
           ref: { origin, value: message.value },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import type { Subject } from './subject.ts'
 
 /** Who made a privacy request: an API key (optionally naming the administrator's user id) or the CLI. */
@@ -32,7 +32,7 @@ export async function writeAudit(
   },
 ): Promise<{ index: string; id: string }> {
   const eventId = `privacy-${input.action}-${randomUUID()}`
-  const index = dailyIndex(prefix, 'long', input.at)
+  const index = classIndex(prefix, 'long', input.at)
   const id = `${input.subject.tenant}:${eventId}`
   const props: Record<string, string | number> = {
     requester_key: input.requester.key,

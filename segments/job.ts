@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
-import { classPattern, dailyIndex } from '../core/indices.ts'
+import { classIndex, classPattern } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
 import { DAY_MS, isoDay, utcDayStart } from '../core/retention.ts'
 import { createPseudonymizer } from '../enrich/pseudonym.ts'
@@ -46,7 +46,7 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
   const from = new Date(dayStart.getTime() - (table.window_days - 1) * DAY_MS)
   const to = new Date(dayStart.getTime() + DAY_MS)
   const dayText = isoDay(dayStart)
-  const index = dailyIndex(prefix, 'profiles', dayStart)
+  const index = classIndex(prefix, 'profiles', dayStart)
   const report: SegmentsReport = {
     day: dayText,
     users: 0,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { ALERT_PROPERTIES } from '../detect/alert-mapping.ts'
 import { AlertStore } from '../detect/alert-store.ts'
 import type { Finding } from '../detect/findings.ts'
@@ -118,7 +118,7 @@ describe('detect: alert indices created before announced_at existed', () => {
     const prefix = t.config.es.indexPrefix
     await t.es.indices.deleteIndexTemplate({ name: templateName(prefix, 'alerts') })
     const { announced_at: _new, ...oldProperties } = ALERT_PROPERTIES
-    const index = dailyIndex(prefix, 'alerts', new Date())
+    const index = classIndex(prefix, 'alerts', new Date())
     await t.es.indices.create({ index, mappings: { dynamic: 'strict', properties: oldProperties } })
 
     const store = new AlertStore(t.es, prefix)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
 import { classOf, DEFAULT_EVENT_TYPES } from '../core/event-types.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex, dailyIndex } from '../core/indices.ts'
 import { generateTraffic } from '../generate/traffic.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { readTopic } from './helpers/dlq.ts'
@@ -61,7 +61,7 @@ describe('ingest: Kafka → enrich → Elasticsearch', () => {
   it('a replay from the beginning (offsets reset) rewrites identical documents and keeps the count', async () => {
     // received_at is the broker's append time, so a reprocessed record yields the same document.
     const sample = events.slice(0, 300).map((e) => ({
-      _index: dailyIndex(t.name, classOf(DEFAULT_EVENT_TYPES, e.type)!, new Date(e.ts)),
+      _index: classIndex(t.name, classOf(DEFAULT_EVENT_TYPES, e.type)!, new Date(e.ts)),
       _id: `${e.tenant}:${e.id}`,
     }))
     const read = async () =>

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../core/clock.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { classOf, DEFAULT_EVENT_TYPES } from '../core/event-types.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { DAY_MS } from '../core/retention.ts'
 import { generateTraffic, simulatedUsers } from '../generate/traffic.ts'
@@ -152,7 +152,7 @@ describe('data-subject rights: export, erasure, audit', () => {
     await ingest.stop()
 
     // Alerts from detection name users in related_users; one about the subject in each tenant.
-    const alertsIndex = dailyIndex(t.name, 'alerts', new Date(now.getTime() - DAY_MS))
+    const alertsIndex = classIndex(t.name, 'alerts', new Date(now.getTime() - DAY_MS))
     await seedAlerts(t, alertsIndex, [
       { id: 'a1', tenant: 'acme', related_users: [SUBJECT, OTHER], at: now, rule: 'password_spray' },
       { id: 'a2', tenant: 'acme', related_users: [SUBJECT], at: now, rule: 'impossible_travel' },
@@ -161,7 +161,7 @@ describe('data-subject rights: export, erasure, audit', () => {
     ])
     // Profiles (issue 8) are keyed by the pseudonym only.
     const pseudo = (tenant: string, user: string) => resolve()(tenant, user).pseudo
-    const profilesIndex = dailyIndex(t.name, 'profiles', now)
+    const profilesIndex = classIndex(t.name, 'profiles', now)
     const day = now.toISOString().slice(0, 10)
     await t.es.bulk({
       refresh: 'wait_for',

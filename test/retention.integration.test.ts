@@ -6,7 +6,7 @@ import { fixedClock, systemClock } from '../core/clock.ts'
 import { loadConfig, requirePseudonymKey } from '../core/config.ts'
 import { hasIlm } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex, dailyIndex } from '../core/indices.ts'
 import { createProducer } from '../core/kafka.ts'
 import { DAY_MS, DEFAULT_RETENTION_DAYS, RETENTION_CLASSES, utcDayStart } from '../core/retention.ts'
 import { ensureDetectTopics, repartitionTopic } from '../detect/topics.ts'
@@ -322,7 +322,7 @@ describe('retention: three weeks and one year (S10)', () => {
       tenant: 'acme',
     })
     const shortIndex = dailyIndex(t.name, 'short', new Date(now))
-    const longIndex = dailyIndex(t.name, 'long', new Date(now))
+    const longIndex = classIndex(t.name, 'long', new Date(now))
     // Recent-dated indices, so neither the enforcer nor the index name gives the old data away.
     await t.es.index({ index: shortIndex, id: 'short-ok', document: doc('short-ok', 'page.view', 20) })
     await t.es.index({ index: shortIndex, id: 'short-old', document: doc('short-old', 'page.view', 30) })
@@ -461,11 +461,11 @@ describe('retention: three weeks and one year (S10)', () => {
       await t.es.exists({ index: dailyIndex(t.name, 'short', at('short-inside')), id: 'acme:short-inside' }),
     ).toBe(true)
     expect(
-      await t.es.exists({ index: dailyIndex(t.name, 'long', at('long-inside')), id: 'acme:long-inside' }),
+      await t.es.exists({ index: classIndex(t.name, 'long', at('long-inside')), id: 'acme:long-inside' }),
     ).toBe(true)
     // Dropped events did not even create their (expired) daily index.
     expect(await t.es.indices.exists({ index: dailyIndex(t.name, 'short', at('short-past')) })).toBe(false)
-    expect(await t.es.indices.exists({ index: dailyIndex(t.name, 'long', at('long-past')) })).toBe(false)
+    expect(await t.es.indices.exists({ index: classIndex(t.name, 'long', at('long-past')) })).toBe(false)
   })
 
   it('a long-class document carries no raw IP, username, device id or precise position', async () => {
@@ -511,7 +511,7 @@ describe('retention: three weeks and one year (S10)', () => {
       await consumer.stop()
     }
     const stored = await t.es.get<Record<string, unknown>>({
-      index: dailyIndex(t.name, 'long', new Date(event.ts)),
+      index: classIndex(t.name, 'long', new Date(event.ts)),
       id: 'acme:job-with-everything',
     })
     const source = stored._source!
@@ -547,7 +547,7 @@ describe('retention: three weeks and one year (S10)', () => {
     ['position', { position: { location: { lat: 59.9, lon: 10.7 } } }],
     ['ua.original', { ua: { original: 'Mozilla/5.0' } }],
   ])('the strict long mapping rejects a document carrying %s', async (_field, extra) => {
-    const index = dailyIndex(t.name, 'long', new Date())
+    const index = classIndex(t.name, 'long', new Date())
     const document = {
       '@timestamp': new Date().toISOString(),
       event: { id: 'x', type: 'job.start', v: 1 },

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../core/clock.ts'
 import { loadConfig, requirePseudonymKey } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex, dailyIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { DAY_MS, isoDay, utcDayStart } from '../core/retention.ts'
 import { createEnrichers, enrichEvent } from '../enrich/index.ts'
@@ -130,7 +130,7 @@ describe('segments: automatic categorisation, explainable, idempotent, k-anonymo
   const profileOf = async (tenant: string, user: string) =>
     (
       await t.es.get<Record<string, any>>({
-        index: dailyIndex(t.name, 'profiles', DAY),
+        index: classIndex(t.name, 'profiles', DAY),
         id: `${pseudo(tenant, user)}:${isoDay(DAY)}`,
       })
     )._source!

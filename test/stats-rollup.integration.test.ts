@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex, dailyIndex } from '../core/indices.ts'
 import { generateTraffic, simulatedUsers } from '../generate/traffic.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { indexTemplate } from '../ilm-policies/templates.ts'
@@ -107,7 +107,7 @@ it('answers from rollups with the same numbers after the raw indices are deleted
   // The raw data expires (deleted by exact name, as the retention enforcer does).
   const raw = OLD_DAYS.flatMap((d) => [
     dailyIndex(t.config.es.indexPrefix, 'short', new Date(d)),
-    dailyIndex(t.config.es.indexPrefix, 'long', new Date(d)),
+    classIndex(t.config.es.indexPrefix, 'long', new Date(d)),
   ])
   await t.es.indices.delete({ index: raw, ignore_unavailable: true })
   expect(await countDocs(t, 'short-*', { range: { '@timestamp': { lte: `${OLD_TO}T23:59:59Z` } } })).toBe(0)

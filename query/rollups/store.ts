@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { classPattern, dailyIndex } from '../../core/indices.ts'
+import { classIndex, classPattern } from '../../core/indices.ts'
 import { Hll } from '../stats/hll.ts'
 import {
   type DayRow,
@@ -30,8 +30,9 @@ interface StatsDoc {
   v: 1
 }
 
+/** The index a day's rows are written to (one per year; see core/indices.ts). */
 export function statsIndex(prefix: string, day: string): string {
-  return dailyIndex(prefix, 'stats', parseDay(day))
+  return classIndex(prefix, 'stats', parseDay(day))
 }
 
 /** Deterministic `_id`: re-running a day replaces its rows instead of duplicating them. */
@@ -86,27 +87,33 @@ export async function writeDayRollup(
   }
   // Remove stale rows (groups that vanished since an earlier run, e.g. after an erasure).
   ids.add(statsDocId(marker))
-  await es.indices.refresh({ index, ignore_unavailable: true })
-  const stale: string[] = []
+  // The day's rows in every index of the class: a row of this day in another index (a daily
+  // index of the first layout that `spor migrate` has not moved yet) is a stale copy too.
+  const pattern = classPattern(prefix, 'stats')
+  await es.indices.refresh({ index: pattern, ignore_unavailable: true, allow_no_indices: true })
+  const stale: { index: string; id: string }[] = []
   let after: estypes.SortResults | undefined
   do {
     const response = await es.search<StatsDoc>({
-      index,
+      index: pattern,
       ignore_unavailable: true,
       allow_no_indices: true,
       size: 5000,
       _source: false,
-      query: { match_all: {} },
-      sort: [{ tenant: 'asc' }, { module: 'asc' }, { dim: 'asc' }, { key: 'asc' }],
+      query: { term: { day } },
+      sort: [{ tenant: 'asc' }, { module: 'asc' }, { dim: 'asc' }, { key: 'asc' }, { _index: 'asc' }],
       ...(after ? { search_after: after } : {}),
     })
-    for (const hit of response.hits.hits) if (hit._id && !ids.has(hit._id)) stale.push(hit._id)
+    for (const hit of response.hits.hits) {
+      if (hit._id && (!ids.has(hit._id) || hit._index !== index))
+        stale.push({ index: hit._index, id: hit._id })
+    }
     after = response.hits.hits.length === 5000 ? response.hits.hits.at(-1)?.sort : undefined
   } while (after)
   if (stale.length > 0)
     await bulkOrThrow(
       es,
-      stale.map((id) => ({ delete: { _index: index, _id: id } })),
+      stale.map((row) => ({ delete: { _index: row.index, _id: row.id } })),
     )
   await bulkOrThrow(es, [
     { index: { _index: index, _id: statsDocId(marker) } },
@@ -194,21 +201,31 @@ export async function readRollupRows(
       minimum_should_match: 1,
     },
   }
-  const index = options.days.map((day) => statsIndex(options.prefix, day))
-  // Each row is unique by (day, tenant, module, dim, key): a stable sort for search_after.
+  // The class pattern plus the days in the body: never a per-day index list in the URL. While
+  // `spor migrate` moves a day, its rows can be in two indices under the same `_id`: read once.
+  const seen = new Set<string>()
   let after: estypes.SortResults | undefined
   do {
     const response = await es.search<StatsDoc>({
-      index,
+      index: classPattern(options.prefix, 'stats'),
       ignore_unavailable: true,
       allow_no_indices: true,
       size: 5000,
-      query,
-      sort: [{ day: 'asc' }, { tenant: 'asc' }, { module: 'asc' }, { dim: 'asc' }, { key: 'asc' }],
+      query: { bool: { filter: [{ terms: { day: options.days } }, query] } },
+      sort: [
+        { day: 'asc' },
+        { tenant: 'asc' },
+        { module: 'asc' },
+        { dim: 'asc' },
+        { key: 'asc' },
+        { _index: 'asc' },
+      ],
       ...(after ? { search_after: after } : {}),
     })
     const hits = response.hits.hits
     for (const hit of hits) {
+      if (hit._id && seen.has(hit._id)) continue
+      if (hit._id) seen.add(hit._id)
       const doc = hit._source as StatsDoc
       if (doc.dim === COMPLETE_DIM) {
         completeDays.add(doc.day)
@@ -233,11 +250,12 @@ export async function readRollupMarkers(
   const markers = new Map<string, number | undefined>()
   if (days.length === 0) return markers
   const response = await es.search<StatsDoc>({
-    index: days.map((day) => statsIndex(prefix, day)),
+    index: classPattern(prefix, 'stats'),
     ignore_unavailable: true,
     allow_no_indices: true,
-    size: days.length,
-    query: { term: { dim: COMPLETE_DIM } },
+    // Up to two copies of a marker while `spor migrate` moves its day (same value in both).
+    size: 2 * days.length,
+    query: { bool: { filter: [{ term: { dim: COMPLETE_DIM } }, { terms: { day: days } }] } },
     _source: ['day', 'source_events'],
   })
   for (const hit of response.hits.hits) markers.set(hit._source!.day, hit._source!.source_events)

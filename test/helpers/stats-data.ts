@@ -3,7 +3,7 @@ import { fixedClock } from '../../core/clock.ts'
 import { requirePseudonymKey } from '../../core/config.ts'
 import type { SporEvent } from '../../core/event-schema.ts'
 import { classOf } from '../../core/event-types.ts'
-import { dailyIndex } from '../../core/indices.ts'
+import { classIndex } from '../../core/indices.ts'
 import { KeyStore } from '../../core/keys.ts'
 import type { EventDocument } from '../../enrich/enrich-event.ts'
 import { createEnrichers, enrichEvent } from '../../enrich/index.ts'
@@ -32,7 +32,7 @@ export async function indexEvents(
     const cls = classOf(t.config.eventTypes, event.type)
     if (!cls) throw new Error(`test data has an unknown type ${event.type}`)
     const doc = enrichEvent(event, cls, enrichers, receivedAt)
-    out.push({ event, doc, index: dailyIndex(t.config.es.indexPrefix, cls, new Date(event.ts)) })
+    out.push({ event, doc, index: classIndex(t.config.es.indexPrefix, cls, new Date(event.ts)) })
   }
   for (let i = 0; i < out.length; i += 2000) {
     const operations = out

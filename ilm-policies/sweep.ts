@@ -1,0 +1,71 @@
+import type { Client } from '@elastic/elasticsearch'
+import { SporError } from '../core/errors.ts'
+import type { ParsedIndex } from '../core/indices.ts'
+import { RETENTION_TIME_FIELD, sweepCutoff } from '../core/retention.ts'
+import { bulkOrThrow, closePit, openPit, scanPages } from '../privacy/pit-scan.ts'
+
+/**
+ * The sweep inside a coarse (monthly or yearly) index: deletes by `_id` every document whose
+ * time is past its class's retention, so a month-long index never keeps a day longer than the
+ * table allows (S10). The local node has no `_delete_by_query`: point-in-time + `search_after` +
+ * bulk delete, as erasure does. A document deleted by id lingers in its segment until a merge,
+ * so a sweep that deleted something asks Elasticsearch to expunge those segments.
+ */
+export interface SweepResult {
+  index: string
+  deleted: number
+}
+
+/** Pure: may this index hold a document past retention at `now` (its first day has expired)? */
+export function needsSweep(index: ParsedIndex, retentionDays: number, now: Date): boolean {
+  return index.period !== 'day' && index.start.getTime() < sweepCutoff(now, retentionDays).getTime()
+}
+
+export async function sweepIndex(
+  es: Client,
+  index: ParsedIndex & { name: string },
+  retentionDays: number,
+  now: Date,
+  options: { dryRun?: boolean; expungeDeletes?: boolean } = {},
+): Promise<SweepResult> {
+  const field = RETENTION_TIME_FIELD[index.cls]
+  const query = {
+    range: {
+      [field]: { lt: sweepCutoff(now, retentionDays).toISOString(), format: 'strict_date_optional_time' },
+    },
+  }
+  if (options.dryRun) {
+    const { count } = await es.count({ index: index.name, query, ignore_unavailable: true })
+    return { index: index.name, deleted: count }
+  }
+  let deleted = 0
+  try {
+    const pit = await openPit(es, index.name)
+    try {
+      for await (const page of scanPages(es, pit, query, { source: false })) {
+        await bulkOrThrow(
+          es,
+          page.map((hit) => ({ delete: { _index: hit._index, _id: hit._id! } })),
+        )
+        deleted += page.length
+      }
+    } finally {
+      await closePit(es, pit)
+    }
+    if (deleted > 0) {
+      await es.indices.refresh({ index: index.name, ignore_unavailable: true })
+      if (options.expungeDeletes ?? true) {
+        await es.indices.forcemerge({
+          index: index.name,
+          only_expunge_deletes: true,
+          wait_for_completion: true,
+        })
+      }
+    }
+  } catch (error) {
+    throw new SporError('SPOR_ERR_ES', `retention sweep of ${index.name}: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
+  return { index: index.name, deleted }
+}
