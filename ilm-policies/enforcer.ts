@@ -72,17 +72,13 @@ export function selectExpired(
 
 /** Every index (open or closed) matching the exact class patterns `<prefix>-<class>-*`. */
 export async function listClassIndices(es: Client, prefix: string): Promise<string[]> {
-  const names: string[] = []
-  for (const cls of RETENTION_CLASSES) {
-    const rows = await es.cat.indices({
-      index: classPattern(prefix, cls),
-      format: 'json',
-      h: 'index',
-      expand_wildcards: ['open', 'closed'],
-    })
-    for (const row of rows as { index?: string }[]) if (row.index) names.push(row.index)
-  }
-  return names
+  const rows = await es.cat.indices({
+    index: RETENTION_CLASSES.map((cls) => classPattern(prefix, cls)),
+    format: 'json',
+    h: 'index',
+    expand_wildcards: ['open', 'closed'],
+  })
+  return (rows as { index?: string }[]).flatMap((row) => (row.index ? [row.index] : []))
 }
 
 export interface EnforceOptions {
