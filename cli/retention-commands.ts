@@ -138,6 +138,18 @@ function printAuditReport(report: AuditReport): void {
   } else {
     console.log('  no ILM on this cluster: spor retention enforce (run by spor ingest) is what deletes')
   }
+  const cap = report.capacity
+  const limit = cap.cluster.limit === null ? 'unknown' : String(cap.cluster.limit)
+  console.log(
+    `  shards: ${cap.primaries} primaries now, ${cap.projectedPrimaries} at steady state (budget ${cap.budget}); cluster ${cap.cluster.shards} shards of a limit of ${limit}`,
+  )
+  for (const c of cap.classes) {
+    const legacy = c.legacy > 0 ? `, ${c.legacy} legacy daily` : ''
+    console.log(
+      `    ${c.cls.padEnd(8)} ${c.period.padEnd(5)} indices: ${c.indices} (${c.primaries} primaries${legacy}), steady state <= ${c.projected}`,
+    )
+  }
+  for (const note of cap.notes) console.log(`    note: ${note}`)
   for (const t of report.topics ?? []) {
     const retention = t.retentionMs === null ? '-' : `${(t.retentionMs / 86_400_000).toFixed(2)} d`
     console.log(

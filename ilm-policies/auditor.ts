@@ -3,7 +3,14 @@ import type { Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
 import { hasIlm } from '../core/es.ts'
 import { classPattern } from '../core/indices.ts'
-import { DAY_MS, RETENTION_CLASSES, type RetentionClass, type RetentionDays } from '../core/retention.ts'
+import {
+  DAY_MS,
+  RETENTION_CLASSES,
+  RETENTION_TIME_FIELD,
+  type RetentionClass,
+  type RetentionDays,
+} from '../core/retention.ts'
+import { auditCapacity, type CapacityAudit } from './capacity.ts'
 import { listClassIndices, selectExpired } from './enforcer.ts'
 import { policyName } from './policies.ts'
 import { retentionMetrics } from './retention-metrics.ts'
@@ -13,8 +20,9 @@ import { auditTopics, type TopicAuditEntry } from './topic-audit.ts'
 /**
  * The proof side of retention (S10): what is actually stored, measured by Elasticsearch, not
  * inferred from index names. A document older than its class's retention plus one day is a
- * violation: daily indices are deleted whole, so their newest event is up to a day younger than
- * the oldest, and the grace day covers that plus the enforcer's interval.
+ * violation: a day's documents expire together at the day's start plus the retention, so the
+ * newest of them is up to a day younger, and the grace day covers that plus the enforcer's
+ * interval. The same holds inside monthly and yearly indices, whose sweep deletes by day.
  */
 
 export const GRACE_DAYS = 1
@@ -34,7 +42,7 @@ export interface ClassAudit {
   /** Documents with @timestamp before this instant are violations. */
   cutoff: string
   violations: IndexViolation[]
-  /** Daily indices past their expiry that still exist: the enforcer or ILM is behind. */
+  /** Indices past their expiry that still exist: the enforcer or ILM is behind. */
   expiredIndices: string[]
 }
 
@@ -52,6 +60,7 @@ export interface AuditReport {
   classes: ClassAudit[]
   topics: TopicAuditEntry[] | null
   ilm: IlmAudit
+  capacity: CapacityAudit
   /** One line per problem; empty means the promise holds. */
   violations: string[]
 }
@@ -78,6 +87,8 @@ export async function auditClassData(
   now: Date,
 ): Promise<Omit<ClassAudit, 'expiredIndices'>> {
   const cutoff = violationCutoff(now, retentionDays[cls])
+  // Events, alerts and profiles are placed by @timestamp; stats rollup rows by their day.
+  const field = RETENTION_TIME_FIELD[cls]
   const result = await es.search<unknown, ClassAggs>({
     index: classPattern(prefix, cls),
     ignore_unavailable: true,
@@ -85,13 +96,13 @@ export async function auditClassData(
     size: 0,
     track_total_hits: false,
     aggs: {
-      oldest: { min: { field: '@timestamp' } },
+      oldest: { min: { field } },
       too_old: {
-        filter: { range: { '@timestamp': { lt: cutoff.toISOString() } } },
+        filter: { range: { [field]: { lt: cutoff.toISOString(), format: 'strict_date_optional_time' } } },
         aggs: {
           by_index: {
             terms: { field: '_index', size: MAX_INDICES_REPORTED },
-            aggs: { oldest: { min: { field: '@timestamp' } } },
+            aggs: { oldest: { min: { field } } },
           },
         },
       },
@@ -195,6 +206,7 @@ export async function auditRetention(
     classes.push({ ...data, expiredIndices: expired.filter((e) => e.cls === cls).map((e) => e.index) })
   }
   const ilm = await auditIlm(es, config)
+  const capacity = await auditCapacity(es, config)
   const topics = options.kafka ? await auditTopics(options.kafka, config) : null
 
   const violations: string[] = []
@@ -207,7 +219,8 @@ export async function auditRetention(
   }
   for (const t of topics ?? []) for (const p of t.problems) violations.push(`topic ${t.topic}: ${p}`)
   violations.push(...ilmViolations(ilm))
-  return { now: now.toISOString(), prefix, classes, topics, ilm, violations }
+  violations.push(...capacity.violations)
+  return { now: now.toISOString(), prefix, classes, topics, ilm, capacity, violations }
 }
 
 /** Publishes the audit as gauges: oldest age and violating documents per class. */
@@ -219,5 +232,9 @@ export function recordAuditMetrics(report: AuditReport): void {
       { class: c.cls },
       c.violations.reduce((sum, v) => sum + v.count, 0),
     )
+  }
+  for (const c of report.capacity.classes) {
+    retentionMetrics.primaries.set({ class: c.cls }, c.primaries)
+    retentionMetrics.projectedPrimaries.set({ class: c.cls }, c.projected)
   }
 }

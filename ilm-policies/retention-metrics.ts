@@ -34,6 +34,16 @@ export const retentionMetrics = {
     help: 'Age of the oldest @timestamp still stored per retention class (absent when the class is empty)',
     labelNames: ['class'] as const,
   }),
+  primaries: new Gauge({
+    name: 'spor_index_primaries',
+    help: 'Primary shards of the installation per retention class, at the last audit',
+    labelNames: ['class'] as const,
+  }),
+  projectedPrimaries: new Gauge({
+    name: 'spor_index_primaries_projected',
+    help: 'Most primary shards per class at steady state with the retention table and index layout',
+    labelNames: ['class'] as const,
+  }),
   violatingDocs: new Gauge({
     name: 'spor_retention_violating_documents',
     help: 'Documents older than their class retention plus one day, at the last audit',

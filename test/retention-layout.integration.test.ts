@@ -113,7 +113,7 @@ async function storedPerClass(): Promise<Record<RetentionClass, { count: number;
   })
   const out = {} as Record<RetentionClass, { count: number; oldest: number | null }>
   RETENTION_CLASSES.forEach((cls, i) => {
-    const response = result.responses[i] as {
+    const response = result.responses[i] as unknown as {
       hits: { total: { value: number } }
       aggregations: { oldest: { value: number | null } }
       error?: unknown
