@@ -8,6 +8,7 @@ import { createLogger } from '../core/logger.ts'
 import { RETENTION_CLASSES } from '../core/retention.ts'
 import { type AuditReport, auditRetention } from '../ilm-policies/auditor.ts'
 import { type EnforceReport, enforceRetention } from '../ilm-policies/enforcer.ts'
+import { GENERATED_DIR, readPolicyFiles, writeGeneratedFiles } from '../ilm-policies/generated.ts'
 import { lifecyclePolicy, policyName } from '../ilm-policies/policies.ts'
 import { validateWithElasticsearch } from '../ilm-policies/validate/validate-policies.ts'
 import { tombstoneLifetimeMs } from '../privacy/tombstones.ts'
@@ -16,11 +17,13 @@ import { tombstoneLifetimeMs } from '../privacy/tombstones.ts'
 export function registerRetentionCommands(program: Command): void {
   const retention = program
     .command('retention')
-    .description('delete expired daily indices and audit what is stored against the retention table')
+    .description('delete expired indices and documents and audit what is stored against the retention table')
 
   retention
     .command('enforce')
-    .description('delete every daily index whose date plus its class retention has passed (idempotent)')
+    .description(
+      'delete every index whose whole period is past its class retention and sweep expired documents out of the monthly and yearly ones (idempotent)',
+    )
     .option('--dry-run', 'list what would be deleted, delete nothing')
     .option('--now <iso>', 'evaluate as of this instant (a future instant needs --dry-run)')
     .option('--json', 'print the report as JSON')
@@ -72,19 +75,44 @@ export function registerRetentionCommands(program: Command): void {
   retention
     .command('check-policies')
     .description(
-      "check spor's lifecycle policies with Elasticsearch's own ILM code (needs the distribution from spor stack up)",
+      "check spor's lifecycle policies (this configuration's and the JSON files under ilm-policies/generated, or --dir) with Elasticsearch's own ILM code (needs the distribution from spor stack up)",
     )
-    .action(async () => {
+    .option('--dir <dir>', 'directory of generated JSON files to check', GENERATED_DIR)
+    .action(async (options: { dir: string }) => {
       const config = loadConfig()
-      const policies = Object.fromEntries(
+      const configured = Object.fromEntries(
         RETENTION_CLASSES.map((cls) => [
           policyName(config.es.indexPrefix, cls),
           lifecyclePolicy(cls, config.retentionDays),
         ]),
       )
-      const verdicts = await validateWithElasticsearch(policies)
+      // File policies are checked under a `file:` label so a file and the configuration with the
+      // same name are both reported (the policy name itself is validated through the file name).
+      const files = await readPolicyFiles(options.dir)
+      const verdicts = await validateWithElasticsearch(configured)
+      const fileVerdicts = await validateWithElasticsearch(files)
       for (const v of verdicts) console.log(v.valid ? `OK ${v.name}` : `INVALID ${v.name}: ${v.message}`)
-      if (verdicts.length !== RETENTION_CLASSES.length || verdicts.some((v) => !v.valid)) process.exitCode = 1
+      for (const v of fileVerdicts) {
+        const label = `${options.dir}/policies/${v.name}.json`
+        console.log(v.valid ? `OK ${label}` : `INVALID ${label}: ${v.message}`)
+      }
+      const expected = RETENTION_CLASSES.length + Object.keys(files).length
+      const all = [...verdicts, ...fileVerdicts]
+      if (all.length !== expected || Object.keys(files).length === 0 || all.some((v) => !v.valid)) {
+        process.exitCode = 1
+      }
+    })
+
+  retention
+    .command('write-json')
+    .description(
+      'write the lifecycle policies and index templates of this configuration as JSON files to review and apply',
+    )
+    .option('--dir <dir>', 'output directory', GENERATED_DIR)
+    .action(async (options: { dir: string }) => {
+      const config = loadConfig()
+      const written = await writeGeneratedFiles(options.dir, config.es.indexPrefix, config.retentionDays)
+      for (const file of written) console.log(file)
     })
 }
 

@@ -17,6 +17,8 @@ import {
   type RetentionClass,
 } from '../core/retention.ts'
 import { enforceRetention } from '../ilm-policies/enforcer.ts'
+import { generatedFiles } from '../ilm-policies/generated.ts'
+import { templateName } from '../ilm-policies/templates.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 
 /**
@@ -260,4 +262,38 @@ describe('index layout over years', () => {
       if (created.length > 0) await t.es.indices.delete({ index: created, ignore_unavailable: true })
     }
   }, 600_000)
+
+  it('the generated template JSON equals what setup installed (less the ILM settings this node refuses)', async () => {
+    const files = generatedFiles(t.name, t.config.retentionDays)
+    /** Settings as Elasticsearch reports them: flat `index.*` keys with string values. */
+    const flatSettings = (settings: Record<string, unknown>, path = ''): Record<string, string> =>
+      Object.fromEntries(
+        Object.entries(settings).flatMap(([key, value]) => {
+          const full = path ? `${path}.${key}` : key
+          if (value && typeof value === 'object')
+            return Object.entries(flatSettings(value as Record<string, unknown>, full))
+          return [[full.startsWith('index.') ? full : `index.${full}`, String(value)]]
+        }),
+      )
+    for (const cls of RETENTION_CLASSES) {
+      const name = templateName(t.name, cls)
+      const generated = files.get(`templates/${name}.json`) as {
+        index_patterns: string[]
+        priority: number
+        _meta: unknown
+        template: { settings: Record<string, unknown>; mappings: unknown }
+      }
+      const installed = (await t.es.indices.getIndexTemplate({ name })).index_templates[0]!.index_template
+      const {
+        'index.lifecycle.name': _n,
+        'index.lifecycle.parse_origination_date': _p,
+        ...settings
+      } = flatSettings(generated.template.settings)
+      expect(flatSettings((installed.template?.settings ?? {}) as Record<string, unknown>)).toEqual(settings)
+      expect(installed.template?.mappings).toEqual(generated.template.mappings)
+      expect(installed.index_patterns).toEqual(generated.index_patterns)
+      expect(installed.priority).toBe(generated.priority)
+      expect(installed._meta).toEqual(generated._meta)
+    }
+  })
 })
