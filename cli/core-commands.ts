@@ -10,6 +10,7 @@ import { eventJsonSchema } from '../core/event-schema.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
+import { legacyIndices } from '../ilm-policies/migrate.ts'
 import { runIngest } from '../ingest/run.ts'
 import { ensureTopics } from '../ingest/topics.ts'
 
@@ -58,6 +59,12 @@ export function registerCoreCommands(program: Command): void {
           : 'this cluster has no ILM: retention is enforced by spor itself (`spor retention enforce`, also run by `spor ingest`)',
       )
       console.log(`index templates: ${indices.templates.join(', ')}`)
+      const legacy = await legacyIndices(es, config, new Date())
+      if (legacy.pending.length > 0) {
+        console.log(
+          `${legacy.pending.length} daily indices of the first layout: run \`spor migrate\` to move them into monthly/yearly indices (readers see both meanwhile)`,
+        )
+      }
       console.log(
         `topics created: ${topics.created.join(', ') || '-'}; updated: ${topics.updated.join(', ') || '-'}`,
       )

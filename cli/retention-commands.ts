@@ -9,6 +9,7 @@ import { RETENTION_CLASSES } from '../core/retention.ts'
 import { type AuditReport, auditRetention } from '../ilm-policies/auditor.ts'
 import { type EnforceReport, enforceRetention } from '../ilm-policies/enforcer.ts'
 import { GENERATED_DIR, readPolicyFiles, writeGeneratedFiles } from '../ilm-policies/generated.ts'
+import { EMPTIED_GRACE_MS, legacyIndices, migrateLayout } from '../ilm-policies/migrate.ts'
 import { lifecyclePolicy, policyName } from '../ilm-policies/policies.ts'
 import { validateWithElasticsearch } from '../ilm-policies/validate/validate-policies.ts'
 import { tombstoneLifetimeMs } from '../privacy/tombstones.ts'
@@ -100,6 +101,53 @@ export function registerRetentionCommands(program: Command): void {
       const all = [...verdicts, ...fileVerdicts]
       if (all.length !== expected || Object.keys(files).length === 0 || all.some((v) => !v.valid)) {
         process.exitCode = 1
+      }
+    })
+
+  program
+    .command('migrate')
+    .description(
+      'move daily indices of the first layout into the monthly/yearly indices of the current one (idempotent, resumable, safe with ingest running)',
+    )
+    .option('--dry-run', 'list the daily indices that would be moved')
+    .option('--limit <n>', 'move at most this many indices this run', (v) => Number.parseInt(v, 10))
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { dryRun?: boolean; limit?: number; json?: boolean }) => {
+      const config = loadConfig()
+      const log = createLogger('migrate', config.logLevel)
+      const es = createEsClient(config)
+      try {
+        await waitForEs(es, 30_000)
+        if (options.dryRun) {
+          const { pending, expired } = await legacyIndices(es, config, new Date())
+          for (const p of pending) console.log(`would move ${p.name}`)
+          console.log(`${pending.length} to move; ${expired.length} past retention (left to the enforcer)`)
+          return
+        }
+        if (options.limit !== undefined && !(options.limit > 0)) {
+          throw new SporError('SPOR_ERR_BAD_REQUEST', '--limit must be a positive integer')
+        }
+        const report = await migrateLayout(es, config, { now: new Date(), log, limit: options.limit })
+        if (options.json) console.log(JSON.stringify(report, null, 2))
+        else {
+          for (const m of report.migrated) {
+            const state = m.deleted
+              ? 'deleted'
+              : m.emptied
+                ? 'emptied, deleted by a run after the grace period'
+                : 'not empty yet'
+            console.log(
+              `  ${m.index} -> ${m.target}: ${m.moved} moved, ${m.reconciled} reconciled (${state})`,
+            )
+          }
+          const left = report.legacy - report.migrated.length + report.incomplete.length
+          console.log(
+            `moved ${report.migrated.length} of ${report.legacy} daily indices; ${left} left${left > 0 ? ' (run again)' : ''}; ${report.awaitingDeletion.length} emptied, deleted by a run ${EMPTIED_GRACE_MS / 60_000} minutes from now`,
+          )
+        }
+        if (report.incomplete.length > 0) process.exitCode = 1
+      } finally {
+        await es.close()
       }
     })
 

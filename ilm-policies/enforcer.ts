@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.ts'
 import { DAY_MS, RETENTION_CLASSES, type RetentionClass, type RetentionDays } from '../core/retention.ts'
 import { expireTombstones } from '../privacy/tombstones.ts'
 import { retentionMetrics } from './retention-metrics.ts'
-import { needsSweep, type SweepResult, sweepIndex } from './sweep.ts'
+import { countExpired, needsSweep, type SweepResult, sweepIndex } from './sweep.ts'
 
 /**
  * spor's own retention lock, in two parts. (1) Deletes every index whose whole period is past its
@@ -147,23 +147,45 @@ export async function enforceRetention(es: Client, options: EnforceOptions): Pro
       log.error({ index: state.index, class: state.cls, err: message }, 'failed to delete expired index')
     }
   }
-  for (const state of selection.kept) {
+  const candidates = selection.kept.flatMap((state) => {
     const parsed = parseClassIndex(state.index)!
-    const days = options.retentionDays[state.cls]
-    if (!needsSweep(parsed, days, now)) continue
+    const retentionDays = options.retentionDays[state.cls]
+    return needsSweep(parsed, retentionDays, now) ? [{ ...parsed, name: state.index, retentionDays }] : []
+  })
+  let expiredCounts: number[] = []
+  try {
+    expiredCounts = await countExpired(es, candidates, now)
+  } catch (error) {
+    const message = (error as Error).message
+    for (const c of candidates) {
+      report.failed.push({ index: c.name, cls: c.cls, error: message })
+      retentionMetrics.deleteFailures.inc({ class: c.cls })
+    }
+    log.error({ err: message }, 'failed to count expired documents for the sweep')
+  }
+  for (const [i, candidate] of candidates.entries()) {
+    const expired = expiredCounts[i] ?? 0
+    if (expired === 0) continue
+    if (dryRun) {
+      report.swept.push({ index: candidate.name, deleted: expired, cls: candidate.cls })
+      continue
+    }
     try {
-      const result = await sweepIndex(es, { ...parsed, name: state.index }, days, now, { dryRun })
-      if (result.deleted === 0) continue
-      report.swept.push({ ...result, cls: state.cls })
-      if (!dryRun) {
-        retentionMetrics.sweptDocuments.inc({ class: state.cls }, result.deleted)
-        log.info({ index: state.index, class: state.cls, deleted: result.deleted }, 'swept expired documents')
-      }
+      const result = await sweepIndex(es, candidate, candidate.retentionDays, now)
+      report.swept.push({ ...result, cls: candidate.cls })
+      retentionMetrics.sweptDocuments.inc({ class: candidate.cls }, result.deleted)
+      log.info(
+        { index: candidate.name, class: candidate.cls, deleted: result.deleted },
+        'swept expired documents',
+      )
     } catch (error) {
       const message = (error as Error).message
-      report.failed.push({ index: state.index, cls: state.cls, error: message })
-      retentionMetrics.deleteFailures.inc({ class: state.cls })
-      log.error({ index: state.index, class: state.cls, err: message }, 'failed to sweep expired documents')
+      report.failed.push({ index: candidate.name, cls: candidate.cls, error: message })
+      retentionMetrics.deleteFailures.inc({ class: candidate.cls })
+      log.error(
+        { index: candidate.name, class: candidate.cls, err: message },
+        'failed to sweep expired documents',
+      )
     }
   }
   if (options.tombstoneLifetimeMs !== undefined) {

@@ -21,6 +21,43 @@ export function needsSweep(index: ParsedIndex, retentionDays: number, now: Date)
   return index.period !== 'day' && index.start.getTime() < sweepCutoff(now, retentionDays).getTime()
 }
 
+function expiredQuery(index: ParsedIndex, retentionDays: number, now: Date) {
+  const field = RETENTION_TIME_FIELD[index.cls]
+  return {
+    range: {
+      [field]: { lt: sweepCutoff(now, retentionDays).toISOString(), format: 'strict_date_optional_time' },
+    },
+  }
+}
+
+/**
+ * Documents past retention in each candidate index, in one request (most runs find none, and
+ * the enforcer runs hourly on every installation: one round trip, not one per index).
+ */
+export async function countExpired(
+  es: Client,
+  candidates: readonly (ParsedIndex & { name: string; retentionDays: number })[],
+  now: Date,
+): Promise<number[]> {
+  if (candidates.length === 0) return []
+  const result = await es.msearch({
+    searches: candidates.flatMap((c) => [
+      { index: c.name, ignore_unavailable: true },
+      { size: 0, track_total_hits: true, query: expiredQuery(c, c.retentionDays, now) },
+    ]),
+  })
+  return result.responses.map((response, i) => {
+    if ('error' in response) {
+      throw new SporError(
+        'SPOR_ERR_ES',
+        `counting expired documents in ${candidates[i]!.name}: ${response.error.reason}`,
+      )
+    }
+    const total = response.hits.total
+    return typeof total === 'number' ? total : (total?.value ?? 0)
+  })
+}
+
 export async function sweepIndex(
   es: Client,
   index: ParsedIndex & { name: string },
@@ -28,12 +65,7 @@ export async function sweepIndex(
   now: Date,
   options: { dryRun?: boolean; expungeDeletes?: boolean } = {},
 ): Promise<SweepResult> {
-  const field = RETENTION_TIME_FIELD[index.cls]
-  const query = {
-    range: {
-      [field]: { lt: sweepCutoff(now, retentionDays).toISOString(), format: 'strict_date_optional_time' },
-    },
-  }
+  const query = expiredQuery(index, retentionDays, now)
   let deleted = 0
   try {
     // Most runs find nothing to delete: one count, no point-in-time.
