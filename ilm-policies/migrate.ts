@@ -15,7 +15,8 @@ import { installIndexSetup } from './install.ts'
  * erasure and queries keep running.
  *
  * Each daily index of a class that is now monthly or yearly is moved page by page: the page is
- * written to its target index (same `_id`, refreshed), then deleted from the daily index with
+ * created in its target index (same `_id`, refreshed; a document already there from a writer of
+ * the current layout is kept), then deleted from the daily index with
  * optimistic concurrency on the version that was read (`if_seq_no`/`if_primary_term`). A
  * document changed meanwhile (an erasure anonymised it) fails that delete and is copied again
  * from its current version; one deleted meanwhile (an erasure removed it) is removed from the
@@ -115,14 +116,20 @@ async function movePage(
     if (attempt > MAX_RETRIES) {
       throw new SporError('SPOR_ERR_ES', `${source.name}: documents keep changing while moved; rerun later`)
     }
+    // First copy: `create`, so a document a writer of the current layout already put in the
+    // target (a replay, a profile recomputed, an alert updated) is not replaced by the older
+    // copy. A re-copy after a change in the daily index replaces (it is the newer version).
+    const op = attempt === 0 ? 'create' : 'index'
     const written = await es.bulk({
       refresh: true,
       operations: pending.flatMap((hit) => [
-        { index: { _index: target, _id: hit._id! } },
+        { [op]: { _index: target, _id: hit._id! } },
         transform(source.cls, hit._source ?? {}),
       ]),
     })
-    for (const item of bulkItems(written)) if (item.error) throw failure('copy to', item)
+    for (const item of bulkItems(written)) {
+      if (item.error && !(op === 'create' && item.status === 409)) throw failure('copy to', item)
+    }
     const removed = await es.bulk({
       refresh: true,
       operations: pending.map((hit) => ({

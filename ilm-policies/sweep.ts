@@ -58,19 +58,18 @@ export async function countExpired(
   })
 }
 
+/** Deletes the documents past retention of one index (the enforcer calls it when
+ * `countExpired` found some; a dry run stops at the count). */
 export async function sweepIndex(
   es: Client,
   index: ParsedIndex & { name: string },
   retentionDays: number,
   now: Date,
-  options: { dryRun?: boolean; expungeDeletes?: boolean } = {},
+  options: { expungeDeletes?: boolean } = {},
 ): Promise<SweepResult> {
   const query = expiredQuery(index, retentionDays, now)
   let deleted = 0
   try {
-    // Most runs find nothing to delete: one count, no point-in-time.
-    const { count } = await es.count({ index: index.name, query, ignore_unavailable: true })
-    if (count === 0 || options.dryRun) return { index: index.name, deleted: count }
     const pit = await openPit(es, index.name)
     try {
       for await (const page of scanPages(es, pit, query, { source: false })) {
