@@ -313,6 +313,35 @@ describe('retention: three weeks and one year (S10)', () => {
     expect((await auditJson(t)).report.violations).toEqual([])
   })
 
+  it('the auditor reports shards per class and fails when the retention table cannot fit the budget', async () => {
+    const index = classIndex(t.name, 'long', new Date())
+    await t.es.indices.create({ index })
+    try {
+      const ok = await auditJson(t)
+      const long = ok.report.capacity.classes.find((c) => c.cls === 'long')!
+      expect(long).toMatchObject({ period: 'month', indices: 1, primaries: 1, projected: 14 })
+      expect(ok.report.capacity.projectedPrimaries).toBe(58)
+      expect(ok.report.capacity.cluster.limit).toBeGreaterThan(0)
+      expect(ok.report.capacity.violations).toEqual([])
+
+      // Three months of daily short indices (profiles follow short): 93 + 14 + 14 + 4 + 5 primaries.
+      const over = await spor(
+        { ...t, env: { ...t.env, SPOR_RETENTION_SHORT_DAYS: '90' } },
+        'retention',
+        'audit',
+        '--json',
+      )
+      expect(over.code).toBe(1)
+      const report = JSON.parse(over.stdout.slice(over.stdout.indexOf('{\n'))) as AuditReport
+      expect(report.capacity.violations).toEqual([
+        expect.stringContaining('projected steady state of 130 primary shards exceeds the budget of 100'),
+      ])
+      expect(report.violations).toEqual(expect.arrayContaining(report.capacity.violations))
+    } finally {
+      await t.es.indices.delete({ index })
+    }
+  })
+
   it('the auditor reports planted too-old documents per class and exits non-zero', async () => {
     const now = Date.now()
     const doc = (id: string, type: string, ageDays: number) => ({
