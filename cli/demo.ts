@@ -136,9 +136,17 @@ export function registerDemoCommand(program: Command): void {
       await installIndexSetup(es, config)
       await ensureTopics(kafka, config)
       const keys = new KeyStore(es, config.es.indexPrefix, 0)
-      const ingestKey = (
-        await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'demo web client' })
-      ).key
+      const ingestKey =
+        // A server key: the sample traffic includes logins and jobs, which only a backend may send.
+        (
+          await keys.create({
+            kind: 'ingest',
+            scope: 'tenant',
+            tenant: 'acme',
+            name: 'demo backend',
+            scopes: { profile: 'server' },
+          })
+        ).key
       const productKey = (await keys.create({ kind: 'api', scope: 'product', name: 'demo product team' })).key
       const tenantKey = (
         await keys.create({ kind: 'api', scope: 'tenant', tenant: 'acme', name: 'demo acme admin' })
