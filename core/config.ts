@@ -118,6 +118,8 @@ const ConfigSchema = Type.Object(
       tenantMaxExports: PositiveInt,
       /** Concurrent `source=raw` statistics requests per tenant (or per product-wide key). */
       tenantMaxRawStats: PositiveInt,
+      /** A whole HTTP request (headers and body) must arrive within this: slow bodies get 408. */
+      httpRequestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
       /** When set, /metrics and /docs answer only with `Authorization: Bearer <token>`. Secret. */
       opsToken: Type.Optional(Type.String({ minLength: 16 })),
     }),
@@ -193,6 +195,7 @@ const ENV_KEYS = [
   'SPOR_DETECT_MAX_KEYS_PER_TENANT',
   'SPOR_TENANT_MAX_EXPORTS',
   'SPOR_TENANT_MAX_RAW_STATS',
+  'SPOR_HTTP_REQUEST_TIMEOUT_MS',
   'SPOR_OPS_TOKEN',
   // read by `npm run bench`, listed so a shell that exports them can still start services
   'SPOR_BENCH_ENRICH_EVENTS',
@@ -367,6 +370,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       detectMaxKeysPerTenant: int(env, 'SPOR_DETECT_MAX_KEYS_PER_TENANT', 50_000),
       tenantMaxExports: int(env, 'SPOR_TENANT_MAX_EXPORTS', 1),
       tenantMaxRawStats: int(env, 'SPOR_TENANT_MAX_RAW_STATS', 2),
+      httpRequestTimeoutMs: int(env, 'SPOR_HTTP_REQUEST_TIMEOUT_MS', 30_000),
       opsToken: env.SPOR_OPS_TOKEN || undefined,
     },
   }

@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import { installErrorHandler, REQUEST_ID_OPTIONS } from '../core/http-errors.ts'
+import { slowClientServerOptions } from '../core/http-server.ts'
 import { installIpRateLimit } from '../core/ip-rate-limit.ts'
 import type { KeyStore } from '../core/keys.ts'
 import type { Logger } from '../core/logger.ts'
@@ -41,6 +42,7 @@ export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log.child({ component: 'query' }) as FastifyBaseLogger,
     logController: quietRequestLogs(),
     ...REQUEST_ID_OPTIONS,
+    ...slowClientServerOptions(deps.config.hostile.httpRequestTimeoutMs),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   })
   app.decorate('deps', deps)

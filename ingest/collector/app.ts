@@ -8,6 +8,7 @@ import type { SporConfig } from '../../core/config.ts'
 import { SporError } from '../../core/errors.ts'
 import type { SporEvent } from '../../core/event-schema.ts'
 import { ErrorBodySchema, installErrorHandler, REQUEST_ID_OPTIONS } from '../../core/http-errors.ts'
+import { slowClientServerOptions } from '../../core/http-server.ts'
 import { installIpRateLimit } from '../../core/ip-rate-limit.ts'
 import { isClientKey, isReservedEventId, keyAllowsType, ORIGIN_HEADER } from '../../core/key-scopes.ts'
 import type { KeyStore, VerifiedKey } from '../../core/keys.ts'
@@ -69,6 +70,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
     loggerInstance: deps.log.child({ component: 'collector' }) as FastifyBaseLogger,
     logController: quietRequestLogs(),
     ...REQUEST_ID_OPTIONS,
+    ...slowClientServerOptions(config.hostile.httpRequestTimeoutMs),
     bodyLimit: config.collector.bodyLimitBytes,
     // The client IP is the socket's, unless the request came through a configured proxy.
     trustProxy: config.collector.trustedProxies.length > 0 ? [...config.collector.trustedProxies] : false,
