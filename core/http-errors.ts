@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify'
 import { ERRORS, type ErrorCode, SporError } from './errors.ts'
 
 /** Maps fastify's own error codes onto spor's registry so every API answers in one shape. */
@@ -36,9 +36,27 @@ export const ErrorBodySchema = {
  * Request ids for every spor HTTP service: random (a counter would tell a client how busy the
  * service is), returned as `x-request-id`; a caller's own id is not trusted (log injection).
  */
-export const REQUEST_ID_OPTIONS: Pick<FastifyServerOptions, 'genReqId' | 'requestIdHeader'> = {
+export const REQUEST_ID_OPTIONS: Pick<
+  FastifyServerOptions,
+  'genReqId' | 'requestIdHeader' | 'frameworkErrors'
+> = {
   requestIdHeader: false,
   genReqId: () => randomUUID(),
+  // Errors the router raises before any handler (a malformed %-escape, an over-long path
+  // parameter) bypass the error handler; found by the query fuzz answering in fastify's shape.
+  frameworkErrors: (error, request, reply) => {
+    const message =
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? 'a path parameter is too long'
+        : 'malformed request URL or headers'
+    const body: ErrorBody = {
+      statusCode: 400,
+      code: 'SPOR_ERR_BAD_REQUEST',
+      message,
+      requestId: String(request.id),
+    }
+    ;(reply as unknown as FastifyReply).code(400).send(body)
+  },
 }
 
 /**
