@@ -40,10 +40,13 @@ export function projectAlertForSubject(
     out.counts = Object.fromEntries(Object.entries(out.counts).filter(([, v]) => typeof v === 'number'))
   }
   const subject = alert.subject as { kind?: string; value?: string } | undefined
+  const related = Array.isArray(alert.related_users) ? (alert.related_users as unknown[]) : []
   const isSubject =
     !!subject &&
     ((subject.kind === 'user' && subject.value === user) ||
-      (subject.kind === 'target' && subject.value === `user:${user}`))
+      (subject.kind === 'target' && subject.value === `user:${user}`) ||
+      // An attacked account (its login name) that only this person uses is theirs.
+      (subject.kind === 'account' && related.length === 1 && related[0] === user))
   out.subject = isSubject ? { kind: subject.kind, value: subject.value } : { kind: subject?.kind }
   out.related_users = [user]
   const rule = alert.rule as string
