@@ -9,6 +9,7 @@ import type { SporEvent } from '../core/event-schema.ts'
 import { createKafka, createProducer, waitForKafka } from '../core/kafka.ts'
 import { KeyStore } from '../core/keys.ts'
 import { createLogger } from '../core/logger.ts'
+import { redactUrl } from '../core/redact.ts'
 import { attackScenarios } from '../generate/attacks.ts'
 import { postEvents, produceEvents } from '../generate/produce.ts'
 import { generateTraffic } from '../generate/traffic.ts'
@@ -175,10 +176,10 @@ spor is running (logs in .spor/logs/, Ctrl-C stops the services; \`spor stack do
   API + docs     ${queryUrl}/docs
   collector      POST ${collectorUrl}/v1/events   (Authorization: Bearer <ingest key>)
   metrics        ${collectorUrl}/metrics  ${queryUrl}/metrics  http://127.0.0.1:${config.ingest.httpPort}/metrics
-  elasticsearch  ${config.es.url}/_cat/indices/${config.es.indexPrefix}-*?v
+  elasticsearch  ${redactUrl(config.es.url)}/_cat/indices/${config.es.indexPrefix}-*?v
   kafka          ${config.kafka.brokers.join(',')}  topics ${config.kafka.eventsTopic}, ${config.kafka.dlqTopic}, ${config.kafka.alertsTopic}
 
-  ingest key (acme)        ${ingestKey}
+  ingest key (acme, server) ${ingestKey}
   API key (product-wide)   ${productKey}
   API key (acme admin)     ${tenantKey}
 
