@@ -19,7 +19,7 @@ import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
  * accepted event is on the topic: the sum of `accepted` equals the records produced.
  */
 const RUNS = Number(process.env.SPOR_FUZZ_RUNS ?? 300)
-const SLOWEST_BOUND_MS = 3_000
+const SLOWEST_BOUND_MS = 5_000
 
 describe('fuzz: collector', () => {
   let t: TestEnv

@@ -13,7 +13,7 @@ import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
  * baseline, every answer either data or a coded spor error.
  */
 const RUNS = Number(process.env.SPOR_FUZZ_RUNS ?? 300)
-const SLOWEST_BOUND_MS = 5_000
+const SLOWEST_BOUND_MS = 8_000
 const NOW = new Date()
 
 const ROUTES: { method: 'GET' | 'POST'; path: (p: string, u: string) => string }[] = [
