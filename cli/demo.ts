@@ -9,6 +9,7 @@ import type { SporEvent } from '../core/event-schema.ts'
 import { createKafka, createProducer, waitForKafka } from '../core/kafka.ts'
 import { KeyStore } from '../core/keys.ts'
 import { createLogger } from '../core/logger.ts'
+import { redactUrl } from '../core/redact.ts'
 import { attackScenarios } from '../generate/attacks.ts'
 import { postEvents, produceEvents } from '../generate/produce.ts'
 import { generateTraffic } from '../generate/traffic.ts'
@@ -136,9 +137,17 @@ export function registerDemoCommand(program: Command): void {
       await installIndexSetup(es, config)
       await ensureTopics(kafka, config)
       const keys = new KeyStore(es, config.es.indexPrefix, 0)
-      const ingestKey = (
-        await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'demo web client' })
-      ).key
+      const ingestKey =
+        // A server key: the sample traffic includes logins and jobs, which only a backend may send.
+        (
+          await keys.create({
+            kind: 'ingest',
+            scope: 'tenant',
+            tenant: 'acme',
+            name: 'demo backend',
+            scopes: { profile: 'server' },
+          })
+        ).key
       const productKey = (await keys.create({ kind: 'api', scope: 'product', name: 'demo product team' })).key
       const tenantKey = (
         await keys.create({ kind: 'api', scope: 'tenant', tenant: 'acme', name: 'demo acme admin' })
@@ -167,10 +176,10 @@ spor is running (logs in .spor/logs/, Ctrl-C stops the services; \`spor stack do
   API + docs     ${queryUrl}/docs
   collector      POST ${collectorUrl}/v1/events   (Authorization: Bearer <ingest key>)
   metrics        ${collectorUrl}/metrics  ${queryUrl}/metrics  http://127.0.0.1:${config.ingest.httpPort}/metrics
-  elasticsearch  ${config.es.url}/_cat/indices/${config.es.indexPrefix}-*?v
+  elasticsearch  ${redactUrl(config.es.url)}/_cat/indices/${config.es.indexPrefix}-*?v
   kafka          ${config.kafka.brokers.join(',')}  topics ${config.kafka.eventsTopic}, ${config.kafka.dlqTopic}, ${config.kafka.alertsTopic}
 
-  ingest key (acme)        ${ingestKey}
+  ingest key (acme, server) ${ingestKey}
   API key (product-wide)   ${productKey}
   API key (acme admin)     ${tenantKey}
 

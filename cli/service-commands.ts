@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { loadConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
 import { createEsClient } from '../core/es.ts'
+import type { IngestProfile } from '../core/key-scopes.ts'
 import { type KeyKind, type KeyScope, KeyStore } from '../core/keys.ts'
 import { createLogger } from '../core/logger.ts'
 import { runCollector } from '../ingest/collector/run.ts'
@@ -33,6 +34,14 @@ export function registerServiceCommands(program: Command): void {
     .option('--tenant <tenant>', 'bind the key to one tenant (required for ingest keys)')
     .option('--product-wide', 'an api key across all tenants (aggregates only)')
     .option('--name <name>', 'what the key is for', 'unnamed')
+    .option(
+      '--profile <profile>',
+      'ingest keys: browser (client-observable types only; default) | server (the product backend: logins, jobs, messages, admin, privacy)',
+    )
+    .option(
+      '--event-types <types>',
+      'ingest keys: comma-separated allow-list narrowing the profile, e.g. page.view,feature.*',
+    )
     .option('--json', 'print the key and its record as JSON')
     .action(
       async (options: {
@@ -40,6 +49,8 @@ export function registerServiceCommands(program: Command): void {
         tenant?: string
         productWide?: boolean
         name: string
+        profile?: string
+        eventTypes?: string
         json?: boolean
       }) => {
         if (options.kind !== 'ingest' && options.kind !== 'api')
@@ -55,11 +66,18 @@ export function registerServiceCommands(program: Command): void {
           scope,
           tenant: options.tenant,
           name: options.name,
+          scopes:
+            options.kind === 'ingest' || options.profile || options.eventTypes
+              ? {
+                  profile: options.profile as IngestProfile | undefined,
+                  eventTypes: options.eventTypes?.split(','),
+                }
+              : undefined,
         })
         if (options.json) console.log(JSON.stringify(created))
         else
           console.log(
-            `${created.key}\n(id ${created.record.id}, ${scope}${options.tenant ? ` ${options.tenant}` : ''}; shown once, store it now)`,
+            `${created.key}\n(id ${created.record.id}, ${scope}${options.tenant ? ` ${options.tenant}` : ''}${created.record.ingest_profile ? `, ${created.record.ingest_profile} key` : ''}; shown once, store it now)`,
           )
       },
     )
@@ -69,7 +87,7 @@ export function registerServiceCommands(program: Command): void {
     .action(async () => {
       for (const k of await keyStore().list()) {
         console.log(
-          `${k.id}  ${k.kind.padEnd(6)} ${k.scope.padEnd(7)} ${(k.tenant ?? '*').padEnd(16)} ${k.name}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`,
+          `${k.id}  ${k.kind.padEnd(6)} ${k.scope.padEnd(7)} ${(k.tenant ?? '*').padEnd(16)} ${k.kind === 'ingest' ? `${k.ingest_profile ?? 'browser'}${k.event_types ? `[${k.event_types.join(',')}]` : ''} ` : ''}${k.name}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`,
         )
       }
     })

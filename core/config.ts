@@ -3,6 +3,7 @@ import { type Static, Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { SporError } from './errors.ts'
 import { DEFAULT_EVENT_TYPES, type EventTypeTable } from './event-types.ts'
+import { redactUrls } from './redact.ts'
 import { DEFAULT_RETENTION_DAYS, type RetentionDays } from './retention.ts'
 
 /**
@@ -104,6 +105,24 @@ const ConfigSchema = Type.Object(
       webhookMaxAttempts: PositiveInt,
       httpPort: Port,
     }),
+    /** Hostile-input limits (issue 15): scoped keys, limits before auth, per-tenant fairness. */
+    hostile: Type.Object({
+      /** Requests per minute per client address (IPv6: per /64) before authentication; 0 = off. */
+      collectorIpRatePerMinute: Type.Integer({ minimum: 0 }),
+      queryIpRatePerMinute: Type.Integer({ minimum: 0 }),
+      /** How far back a browser (client) key may date an event: it cannot pad history. */
+      clientMaxBackdateMs: PositiveInt,
+      /** Keys one tenant may hold per detection stream kind: it cannot evict another's windows. */
+      detectMaxKeysPerTenant: PositiveInt,
+      /** Concurrent subject exports per tenant (each holds point-in-time views). */
+      tenantMaxExports: PositiveInt,
+      /** Concurrent `source=raw` statistics requests per tenant (or per product-wide key). */
+      tenantMaxRawStats: PositiveInt,
+      /** A whole HTTP request (headers and body) must arrive within this: slow bodies get 408. */
+      httpRequestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+      /** When set, /metrics and /docs answer only with `Authorization: Bearer <token>`. Secret. */
+      opsToken: Type.Optional(Type.String({ minLength: 16 })),
+    }),
   },
   { additionalProperties: false },
 )
@@ -169,6 +188,15 @@ const ENV_KEYS = [
   'SPOR_DETECT_WEBHOOK_SECRET',
   'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS',
   'SPOR_DETECT_HTTP_PORT',
+  // hostile input (issue 15)
+  'SPOR_COLLECTOR_IP_RATE_LIMIT',
+  'SPOR_QUERY_IP_RATE_LIMIT',
+  'SPOR_CLIENT_MAX_BACKDATE_HOURS',
+  'SPOR_DETECT_MAX_KEYS_PER_TENANT',
+  'SPOR_TENANT_MAX_EXPORTS',
+  'SPOR_TENANT_MAX_RAW_STATS',
+  'SPOR_HTTP_REQUEST_TIMEOUT_MS',
+  'SPOR_OPS_TOKEN',
   // read by `npm run bench`, listed so a shell that exports them can still start services
   'SPOR_BENCH_ENRICH_EVENTS',
   'SPOR_BENCH_INGEST_EVENTS',
@@ -335,6 +363,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       webhookMaxAttempts: int(env, 'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS', 8),
       httpPort: int(env, 'SPOR_DETECT_HTTP_PORT', 9466),
     },
+    hostile: {
+      collectorIpRatePerMinute: int(env, 'SPOR_COLLECTOR_IP_RATE_LIMIT', 20_000),
+      queryIpRatePerMinute: int(env, 'SPOR_QUERY_IP_RATE_LIMIT', 600),
+      clientMaxBackdateMs: int(env, 'SPOR_CLIENT_MAX_BACKDATE_HOURS', 6) * 3_600_000,
+      detectMaxKeysPerTenant: int(env, 'SPOR_DETECT_MAX_KEYS_PER_TENANT', 50_000),
+      tenantMaxExports: int(env, 'SPOR_TENANT_MAX_EXPORTS', 1),
+      tenantMaxRawStats: int(env, 'SPOR_TENANT_MAX_RAW_STATS', 2),
+      httpRequestTimeoutMs: int(env, 'SPOR_HTTP_REQUEST_TIMEOUT_MS', 30_000),
+      opsToken: env.SPOR_OPS_TOKEN || undefined,
+    },
   }
   if (!compiled.Check(candidate)) {
     const problems = [...compiled.Errors(candidate)]
@@ -392,12 +430,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  */
 export function redactedConfig(config: SporConfig): Record<string, unknown> {
   const secret = (value: string | undefined) => (value ? '(set)' : '(not set)')
-  return {
+  return redactUrls({
     ...config,
     pseudonymKey: secret(config.pseudonymKey),
     es: { ...config.es, password: secret(config.es.password) },
     detect: { ...config.detect, webhookSecret: secret(config.detect.webhookSecret) },
-  }
+    hostile: { ...config.hostile, opsToken: secret(config.hostile.opsToken) },
+  })
 }
 
 /** The pseudonym master key; services that derive pseudonyms refuse to start without it. */

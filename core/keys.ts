@@ -1,7 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
 import { LRUCache } from 'lru-cache'
+import { SporError } from './errors.ts'
 import { ensureSingleIndex } from './es.ts'
+import {
+  ensureScopeMappings,
+  type IngestProfile,
+  type IngestScopeInput,
+  ingestScopeFields,
+} from './key-scopes.ts'
 
 /**
  * Access keys for the collector (ingest keys, one tenant) and the APIs (tenant-scoped or
@@ -23,12 +30,25 @@ export interface KeyRecord {
   hash: string
   created_at: string
   revoked_at?: string
+  /** Ingest keys: what the holder may send (absent on keys made before scopes: browser). */
+  ingest_profile?: IngestProfile
+  /** Ingest keys: an explicit allow-list of event types (`page.view`, `feature.*`), narrowing the profile's. */
+  event_types?: string[]
 }
 
 export type VerifiedKey = Omit<KeyRecord, 'hash'>
 
 const KIND_TAG: Record<KeyKind, string> = { ingest: 'ik', api: 'ak' }
 const KEY_PATTERN = /^spor_(ik|ak)_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$/
+
+/** The key text's parts when it has the shape of a spor key; a single anchored, linear regex. */
+export function parseKeyText(
+  plain: string | undefined,
+): { tag: string; id: string; secret: string } | undefined {
+  if (!plain || plain.length > 128) return undefined
+  const match = KEY_PATTERN.exec(plain)
+  return match ? { tag: match[1]!, id: match[2]!, secret: match[3]! } : undefined
+}
 
 export function keysIndex(prefix: string): string {
   return `${prefix}-keys`
@@ -56,17 +76,21 @@ export class KeyStore {
   readonly #es: Client
   readonly #index: string
   readonly #cache: LRUCache<string, { record: KeyRecord | null }>
+  readonly #unknown: LRUCache<string, true>
 
   constructor(es: Client, indexPrefix: string, cacheMs: number) {
     this.#es = es
     this.#index = keysIndex(indexPrefix)
     // Cached both ways (found / unknown) so a flood of bad keys cannot hammer Elasticsearch;
-    // revocation takes effect within cacheMs.
+    // revocation takes effect within cacheMs. Unknown ids live in a cache of their own: a flood of
+    // random well-formed keys then evicts only other unknown ids, never a real key.
     this.#cache = new LRUCache({ max: 10_000, ttl: Math.max(1, cacheMs) })
+    this.#unknown = new LRUCache({ max: 10_000, ttl: Math.max(1, cacheMs) })
   }
 
   async ensureIndex(): Promise<void> {
     await ensureSingleIndex(this.#es, this.#index, KEYS_MAPPINGS)
+    await ensureScopeMappings(this.#es, this.#index)
   }
 
   /** Creates a key; the plain key is returned once and never stored. */
@@ -75,10 +99,14 @@ export class KeyStore {
     scope: KeyScope
     tenant?: string
     name: string
+    /** Ingest keys only: `browser` (default) or `server`, optionally narrowed by `eventTypes`. */
+    scopes?: IngestScopeInput
   }): Promise<{ key: string; record: VerifiedKey }> {
     if (input.kind === 'ingest' && input.scope !== 'tenant')
-      throw new Error('ingest keys are always tenant-scoped')
-    if (input.scope === 'tenant' && !input.tenant) throw new Error('a tenant-scoped key needs a tenant')
+      throw new SporError('SPOR_ERR_BAD_REQUEST', 'ingest keys are always tenant-scoped')
+    if (input.scope === 'tenant' && !input.tenant)
+      throw new SporError('SPOR_ERR_BAD_REQUEST', 'a tenant-scoped key needs a tenant')
+    const scopes = ingestScopeFields(input.kind, input.scopes)
     await this.ensureIndex()
     const id = randomBytes(8).toString('hex')
     const secret = randomBytes(32).toString('base64url')
@@ -90,6 +118,7 @@ export class KeyStore {
       name: input.name,
       hash: hashSecret(secret),
       created_at: new Date().toISOString(),
+      ...scopes,
     }
     await this.#es.index({ index: this.#index, id, document: record, refresh: 'wait_for' })
     const { hash: _hash, ...visible } = record
@@ -105,6 +134,7 @@ export class KeyStore {
         refresh: 'wait_for',
       })
       this.#cache.delete(id)
+      this.#unknown.delete(id)
       return true
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return false
@@ -127,9 +157,9 @@ export class KeyStore {
 
   /** The key's record when the key is well-formed, known, of the wanted kind and not revoked. */
   async verify(plain: string | undefined, kind: KeyKind): Promise<VerifiedKey | undefined> {
-    const match = plain ? KEY_PATTERN.exec(plain) : null
-    if (!match || match[1] !== KIND_TAG[kind]) return undefined
-    const [, , id, secret] = match as unknown as [string, string, string, string]
+    const parsed = parseKeyText(plain)
+    if (!parsed || parsed.tag !== KIND_TAG[kind]) return undefined
+    const { id, secret } = parsed
     const record = await this.#lookup(id)
     if (!record || record.kind !== kind || record.revoked_at) return undefined
     const expected = Buffer.from(record.hash, 'hex')
@@ -142,6 +172,7 @@ export class KeyStore {
   async #lookup(id: string): Promise<KeyRecord | null> {
     const cached = this.#cache.get(id)
     if (cached) return cached.record
+    if (this.#unknown.get(id)) return null
     let record: KeyRecord | null = null
     try {
       const doc = await this.#es.get<KeyRecord>({ index: this.#index, id })
@@ -149,7 +180,8 @@ export class KeyStore {
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode !== 404) throw error
     }
-    this.#cache.set(id, { record })
+    if (record) this.#cache.set(id, { record })
+    else this.#unknown.set(id, true)
     return record
   }
 }

@@ -1,6 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type {} from '@fastify/swagger' // adds `hide` to route schemas
 import { type FastifyInstance, LogController } from 'fastify'
 import { collectDefaultMetrics, register } from 'prom-client'
+import { SporError } from './errors.ts'
 
 let defaultsCollected = false
 
@@ -10,7 +12,12 @@ export type ReadinessCheck = () => Promise<Record<string, unknown> & { ready: bo
  * Health and metrics routes shared by every spor service: `/health` (alive), `/ready` (can do its
  * job: dependencies reachable, consumer joined) and `/metrics` (Prometheus text format).
  */
-export async function registerOpsRoutes(app: FastifyInstance, readiness: ReadinessCheck): Promise<void> {
+export async function registerOpsRoutes(
+  app: FastifyInstance,
+  readiness: ReadinessCheck,
+  options: { token?: string } = {},
+): Promise<void> {
+  if (options.token) requireOpsToken(app, options.token)
   if (!defaultsCollected) {
     collectDefaultMetrics({ prefix: 'spor_' })
     defaultsCollected = true
@@ -31,4 +38,25 @@ export async function registerOpsRoutes(app: FastifyInstance, readiness: Readine
  */
 export function quietRequestLogs(): LogController {
   return new LogController({ disableRequestLogging: true })
+}
+
+/** Paths that tell an outsider about the service's internals: metrics and the API documentation. */
+const PROTECTED_OPS_PATHS = /^\/(metrics|docs)(\/|\?|$)/
+
+/**
+ * With SPOR_OPS_TOKEN set, `/metrics` and `/docs` on a public port answer only to
+ * `Authorization: Bearer <token>` (Prometheus sends it with `authorization.credentials`).
+ * `/health` and `/ready` stay open for load balancers. Compared in constant time, as hashes so
+ * the lengths do not leak either.
+ */
+export function requireOpsToken(app: FastifyInstance, token: string): void {
+  const expected = createHash('sha256').update(token).digest()
+  app.addHook('onRequest', async (request) => {
+    if (!PROTECTED_OPS_PATHS.test(request.url)) return
+    const header = request.headers.authorization
+    const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : ''
+    const actual = createHash('sha256').update(given).digest()
+    if (!timingSafeEqual(expected, actual))
+      throw new SporError('SPOR_ERR_UNAUTHORIZED', 'operational endpoints need the ops token')
+  })
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { createGroupConsumer, createProducer } from '../core/kafka.ts'
+import { originOf } from '../core/key-scopes.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { parseMessage } from '../ingest/parse-message.ts'
@@ -110,7 +111,10 @@ export class Repartitioner {
         )
         continue
       }
+      // What a browser key reported about itself stays marked through detection (core/key-scopes.ts).
+      const client = originOf(message.headers) === 'client'
       for (const signal of signals) {
+        if (client) signal.e.client = true
         messages.push({ key: signalKey(signal), value: JSON.stringify(signal) })
       }
     }

@@ -121,7 +121,11 @@ export class RuleStage {
   }
 
   #newState(): DetectionState {
-    return new DetectionState({ maxKeys: this.#deps.config.detect.maxKeys, rules: this.#deps.rules })
+    return new DetectionState({
+      maxKeys: this.#deps.config.detect.maxKeys,
+      maxKeysPerTenant: this.#deps.config.hostile.detectMaxKeysPerTenant,
+      rules: this.#deps.rules,
+    })
   }
 
   async #handleBatch({

@@ -42,6 +42,8 @@ export interface SignalEvent {
   target?: string
   /** Wall-clock time the repartitioner saw the event: detection latency is measured from here. */
   seenAt?: number
+  /** Sent with a browser (client) ingest key: the collector's `spor-origin: client` header. */
+  client?: true
 }
 
 export interface Signal {

@@ -32,3 +32,42 @@ describe('detection state', () => {
     expect(state.apply(failure(100))).toEqual([])
   })
 })
+
+describe('detection state: fairness between tenants', () => {
+  const tenantFailure = (tenant: string, account: string, i: number): Signal => ({
+    kind: 'account',
+    key: account,
+    e: { id: `${tenant}-${account}-${i}`, type: 'session.login_failed', ts: T0 + i * 1000, tenant, account },
+  })
+
+  it("one tenant's flood of usernames does not evict another tenant's brute-force window", () => {
+    const state = new DetectionState({ maxKeys: 1000, maxKeysPerTenant: 400, rules: new RuleBook() })
+    for (let i = 0; i < 9; i++) state.apply(tenantFailure('victim-co', 'alice', i))
+    // 5,000 distinct usernames from the flooding tenant: far beyond the global bound.
+    for (let i = 0; i < 5000; i++) state.apply(tenantFailure('flood-co', `user${i}`, 0))
+    expect(state.tenantSize('account', 'flood-co')).toBe(400)
+    expect(state.tenantSize('account', 'victim-co')).toBe(1)
+    // The tenth failure still finds the nine before it.
+    expect(state.apply(tenantFailure('victim-co', 'alice', 9))).toHaveLength(1)
+  })
+
+  it('without a per-tenant quota the same flood erases the window (the finding this fixes)', () => {
+    const state = new DetectionState({ maxKeys: 1000, rules: new RuleBook() })
+    for (let i = 0; i < 9; i++) state.apply(tenantFailure('victim-co', 'alice', i))
+    for (let i = 0; i < 5000; i++) state.apply(tenantFailure('flood-co', `user${i}`, 0))
+    expect(state.apply(tenantFailure('victim-co', 'alice', 9))).toEqual([])
+  })
+
+  it('marks findings whose evidence came from a browser key as client-reported', () => {
+    const state = new DetectionState({ maxKeys: 100, rules: new RuleBook() })
+    const findings = []
+    for (let i = 0; i < 10; i++) {
+      const signal = tenantFailure('acme', 'bob', i)
+      if (i % 2 === 0) signal.e.client = true
+      findings.push(...state.apply(signal))
+    }
+    expect(findings).toHaveLength(1)
+    expect(findings[0]!.counts.client_reported_events).toBe(5)
+    expect(findings[0]!.explanation).toMatch(/client-reported: 5 of 10/)
+  })
+})

@@ -16,18 +16,31 @@ interface KeyWindow {
 
 export interface DetectionStateOptions {
   maxKeys: number
+  /**
+   * Keys one tenant may hold per stream kind (default: maxKeys). At its quota a tenant evicts its
+   * own least recently used key, never another tenant's: one tenant's flood of usernames or IPs
+   * cannot erase another's brute-force windows. Size maxKeys ≥ tenants × quota for full isolation;
+   * beyond that the global bound still evicts least recently used keys across tenants.
+   */
+  maxKeysPerTenant?: number
   rules: RuleBook
 }
 
 export class DetectionState {
   readonly #caches = new Map<StreamKind, LRUCache<string, KeyWindow>>()
+  /** Per kind and tenant: that tenant's keys in recency order, bounded by its quota. */
+  readonly #tenantKeys = new Map<StreamKind, Map<string, LRUCache<string, true>>>()
+  readonly #perTenant: number
   readonly #rules: RuleBook
   #duplicates = 0
 
   constructor(options: DetectionStateOptions) {
     this.#rules = options.rules
+    this.#perTenant = Math.min(options.maxKeysPerTenant ?? options.maxKeys, options.maxKeys)
     const longest = options.rules.longestWindowMs()
     for (const kind of STREAM_KINDS) {
+      const tenants = new Map<string, LRUCache<string, true>>()
+      this.#tenantKeys.set(kind, tenants)
       this.#caches.set(
         kind,
         new LRUCache<string, KeyWindow>({
@@ -36,9 +49,35 @@ export class DetectionState {
           ttl: Math.max(longest, 60_000),
           ttlAutopurge: false,
           updateAgeOnGet: true,
+          // Gone from the global cache (evicted, expired): gone from its tenant's quota too.
+          dispose: (_window, cacheKey, reason) => {
+            // 'delete' comes from a tenant's own quota eviction, which already updated its list.
+            if (reason !== 'evict' && reason !== 'expire') return
+            const [tenant] = splitCacheKey(cacheKey)
+            const keys = tenants.get(tenant)
+            keys?.delete(cacheKey)
+            if (keys?.size === 0) tenants.delete(tenant)
+          },
         }),
       )
     }
+  }
+
+  /** Records that `cacheKey` of `tenant` was used; at the quota the tenant's own oldest key goes. */
+  #touch(kind: StreamKind, tenant: string, cacheKey: string): void {
+    const tenants = this.#tenantKeys.get(kind)!
+    let keys = tenants.get(tenant)
+    if (!keys) {
+      const cache = this.#caches.get(kind)!
+      keys = new LRUCache<string, true>({
+        max: this.#perTenant,
+        dispose: (_v, evicted, reason) => {
+          if (reason === 'evict') cache.delete(evicted)
+        },
+      })
+      tenants.set(tenant, keys)
+    }
+    keys.set(cacheKey, true)
   }
 
   /**
@@ -53,6 +92,7 @@ export class DetectionState {
       window = { entries: [] }
       cache.set(cacheKey, window)
     }
+    this.#touch(signal.kind, signal.e.tenant, cacheKey)
     if (!insertSorted(window.entries, signal.e)) {
       this.#duplicates++
       return []
@@ -62,9 +102,14 @@ export class DetectionState {
     const findings: Finding[] = []
     for (const rule of rulesFor(signal.kind, signal.key)) {
       const found = rule(window.entries, signal.e, settings)
-      if (found) findings.push(found)
+      if (found) findings.push(markClientReported(found, window.entries))
     }
     return findings
+  }
+
+  /** Keys one tenant holds in one stream kind (for tests and metrics). */
+  tenantSize(kind: StreamKind, tenant: string): number {
+    return this.#tenantKeys.get(kind)!.get(tenant)?.size ?? 0
   }
 
   /** Keys held per stream kind (for metrics and the memory benchmark). */
@@ -76,6 +121,28 @@ export class DetectionState {
 
   get duplicates(): number {
     return this.#duplicates
+  }
+}
+
+function splitCacheKey(cacheKey: string): [string, string] {
+  const bar = cacheKey.indexOf('|')
+  return [cacheKey.slice(0, bar), cacheKey.slice(bar + 1)]
+}
+
+/**
+ * Evidence that came from a browser (client) ingest key is what a client said about itself, not
+ * what the product's backend saw: the finding counts those events (`client_reported_events`, in
+ * the alert's `counts`) and its explanation says so, so an analyst weighs the alert accordingly.
+ */
+export function markClientReported(finding: Finding, entries: readonly SignalEvent[]): Finding {
+  const evidence = new Set(finding.evidence)
+  let client = 0
+  for (const e of entries) if (e.client && evidence.has(e.id)) client++
+  if (client === 0) return finding
+  return {
+    ...finding,
+    counts: { ...finding.counts, client_reported_events: client },
+    explanation: `${finding.explanation} [client-reported: ${client} of ${evidence.size} evidence events came from a browser ingest key and are not confirmed by the product's backend]`,
   }
 }
 

@@ -22,3 +22,45 @@ describe('webhook signature', () => {
     expect(verifyWebhook(key, sig, payload)).toBe(expected)
   })
 })
+
+describe('webhook delivery', () => {
+  it('never follows a redirect (it could lead to plain http or an internal address)', async () => {
+    const { createServer } = await import('node:http')
+    const { pino } = await import('pino')
+    const { WebhookSender } = await import('./webhook.ts')
+    let landed = 0
+    const target = createServer((_req, res) => {
+      landed++
+      res.end('ok')
+    })
+    let redirects = 0
+    const redirector = createServer((_req, res) => {
+      redirects++
+      const port = (target.address() as { port: number }).port
+      res.writeHead(307, { location: `http://127.0.0.1:${port}/internal` }).end()
+    })
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r))
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r))
+    const port = (redirector.address() as { port: number }).port
+    const sender = new WebhookSender(
+      {
+        url: `http://127.0.0.1:${port}/hook`,
+        secret: 'a-secret-of-some-length',
+        maxAttempts: 2,
+        backoff: { baseMs: 1, maxMs: 5 },
+      },
+      pino({ level: 'silent' }),
+    )
+    try {
+      sender.enqueue({ change: 'raised' })
+      // Evidence, not time: the queue empties once both attempts were refused.
+      while (sender.pending > 0) await new Promise((r) => setTimeout(r, 10))
+      expect(redirects).toBe(2)
+      expect(landed).toBe(0)
+    } finally {
+      await sender.close()
+      target.close()
+      redirector.close()
+    }
+  })
+})

@@ -106,9 +106,20 @@ export class WebhookSender {
           'x-spor-signature': signWebhook(this.#options.secret, timestamp, body),
         },
         body,
+        // Never follow a redirect: the https-only rule (core/config.ts) is checked on the
+        // configured URL, and a 30x could send alerts to plain http or an internal address.
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5_000),
       })
       await response.arrayBuffer().catch(() => undefined)
+      if (response.status >= 300 && response.status < 400) {
+        detectMetrics.webhook.inc({ outcome: 'redirect_refused' })
+        this.#log.warn(
+          { status: response.status },
+          'webhook answered with a redirect; not followed, retrying',
+        )
+        return false
+      }
       if (response.ok) return true
       this.#log.warn({ status: response.status }, 'webhook answered with an error; retrying')
       return false

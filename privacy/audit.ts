@@ -16,6 +16,15 @@ export interface Requester {
 export type AuditAction = 'export' | 'erase'
 
 /**
+ * The `_id` of an audit record: `<tenant>#audit:<event id>`. Ingested events get
+ * `<tenant>:<event id>` (ingest/plan-batch.ts) and neither a tenant nor an event id may contain
+ * `#` (core/event-schema.ts), so no event, from any producer, can land on an audit record.
+ */
+export function auditDocumentId(tenant: string, eventId: string): string {
+  return `${tenant}#audit:${eventId}`
+}
+
+/**
  * One audit event per export or erasure, in the long class (`privacy.*` types are long: kept a
  * year). The subject appears only as a pseudonym; the requester as `user.id` when known, so the
  * administrator's own export lists the requests they made.
@@ -33,7 +42,7 @@ export async function writeAudit(
 ): Promise<{ index: string; id: string }> {
   const eventId = `privacy-${input.action}-${randomUUID()}`
   const index = classIndex(prefix, 'long', input.at)
-  const id = `${input.subject.tenant}:${eventId}`
+  const id = auditDocumentId(input.subject.tenant, eventId)
   const props: Record<string, string | number> = {
     requester_key: input.requester.key,
     subject_pseudo: input.subject.pseudo,

@@ -1,6 +1,7 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
 import type { Logger } from '../core/logger.ts'
+import { projectAlertForSubject } from './alert-projection.ts'
 import { type Requester, writeAudit } from './audit.ts'
 import { csvColumnsFromMappings, type ExportRecord } from './export-format.ts'
 import { closePit, countInPit, openPit, type PitHandle, scanPages } from './pit-scan.ts'
@@ -35,7 +36,8 @@ const HOLDS: Record<SubjectClass, string> = {
   short:
     'raw usage and device events: logins, pages, functions, IP address, device, browser, position (S1-S3)',
   long: 'business history: jobs, messages, administration, and privacy requests made by or about the person',
-  alerts: 'misuse alerts that name the person (S7)',
+  alerts:
+    'misuse alerts that name the person (S7), each shown only as far as it concerns the person: other people in an alert appear neither by id nor by name',
   profiles: 'automatic categorisation (segments) with the figures that decided it (S5)',
 }
 
@@ -158,7 +160,10 @@ export async function openSubjectExport(
           for await (const page of scanPages(es, pit, subjectQuery(cls, subject))) {
             for (const hit of page) {
               sent[cls]! += 1
-              yield { class: cls, index: hit._index, id: hit._id!, document: hit._source ?? {} }
+              const source = (hit._source ?? {}) as Record<string, unknown>
+              // Alerts name other people too: an export shows only what concerns its subject.
+              const document = cls === 'alerts' ? projectAlertForSubject(source, subject.user) : source
+              yield { class: cls, index: hit._index, id: hit._id!, document }
             }
           }
         }

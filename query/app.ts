@@ -5,7 +5,9 @@ import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
-import { installErrorHandler } from '../core/http-errors.ts'
+import { installErrorHandler, REQUEST_ID_OPTIONS } from '../core/http-errors.ts'
+import { slowClientServerOptions } from '../core/http-server.ts'
+import { installIpRateLimit } from '../core/ip-rate-limit.ts'
 import type { KeyStore } from '../core/keys.ts'
 import type { Logger } from '../core/logger.ts'
 import { quietRequestLogs, registerOpsRoutes } from '../core/ops-plugin.ts'
@@ -39,10 +41,23 @@ export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'query' }) as FastifyBaseLogger,
     logController: quietRequestLogs(),
+    ...REQUEST_ID_OPTIONS,
+    ...slowClientServerOptions(deps.config.hostile.httpRequestTimeoutMs),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   })
   app.decorate('deps', deps)
   installErrorHandler(app)
+  await registerOpsRoutes(
+    app,
+    async () => {
+      const health = await deps.es.cluster.health({ timeout: '2s' }).catch(() => undefined)
+      return {
+        ready: health !== undefined && health.status !== 'red',
+        elasticsearch: health?.status ?? 'unreachable',
+      }
+    },
+    { token: deps.config.hostile.opsToken },
+  )
   await app.register(swagger, {
     openapi: {
       info: { title: 'spor query API', version: '1' },
@@ -51,17 +66,12 @@ export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
-  await registerOpsRoutes(app, async () => {
-    const health = await deps.es.cluster.health({ timeout: '2s' }).catch(() => undefined)
-    return {
-      ready: health !== undefined && health.status !== 'red',
-      elasticsearch: health?.status ?? 'unreachable',
-    }
-  })
 
   await app.register(dashboardRoutes)
   await app.register(
     async (v1) => {
+      // Per address before authentication: an unauthenticated request costs a key lookup too.
+      installIpRateLimit(v1, { max: deps.config.hostile.queryIpRatePerMinute, windowMs: 60_000 })
       await v1.register(apiKeyAuth, { keys: deps.keys })
       await v1.register(rateLimit, {
         max: deps.config.query.rateLimitPerHour,

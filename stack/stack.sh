@@ -34,7 +34,9 @@ SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)     # .../stack
 REPO_DIR=$(cd "$SRC_DIR/.." && pwd)
 # Where state lives by default: <repo>/.spor. As root, Elasticsearch runs as another user, who
 # must be able to traverse every parent directory; a clone under a private folder (e.g. /root)
-# falls back to a per-clone folder under /var/tmp instead of failing.
+# falls back to a per-clone folder under /var/tmp instead of failing. That name is predictable
+# and /var/tmp is writable by everyone, so the folder is only used when this script created it
+# (ensure_state_dir below): one made by someone else first is refused, never trusted.
 default_state_dir() {
   local dir=$REPO_DIR
   if [[ $(id -u) -eq 0 ]]; then
@@ -113,6 +115,37 @@ live_pid() { # live_pid PIDFILE MARKER
   echo "$pid"
 }
 
+# State folders (cache, instance state) hold jars and configs that are run, as root when the
+# script runs as root: they must be ours. A folder is accepted when it is a real directory (not a
+# symlink), owned by the current user and writable by nobody else; one whose parent is writable
+# by others (e.g. /var/tmp) must in addition carry the marker this script leaves when it creates
+# it, so a folder planted there in advance under the predictable name is refused.
+STATE_MARKER=.spor-state-dir
+world_writable() { [[ $(( 0$(stat -c %a "$1") & 2 )) -ne 0 ]]; }
+ensure_state_dir() { # ensure_state_dir DIR
+  local dir=$1 parent uid
+  parent=$(dirname "$dir")
+  uid=$(id -u)
+  if [[ ! -e $dir && ! -L $dir ]]; then
+    [[ -d $parent ]] || ensure_state_dir "$parent"
+    # mkdir without -p fails if someone created it in between: then the checks below decide.
+    if mkdir -m 0755 "$dir" 2>/dev/null; then
+      world_writable "$parent" && : >"$dir/$STATE_MARKER"
+      return 0
+    fi
+  fi
+  [[ ! -L $dir ]] || die "refusing state folder $dir: it is a symbolic link"
+  [[ -d $dir ]] || die "refusing state folder $dir: not a directory"
+  [[ $(stat -c %u "$dir") -eq $uid ]] ||
+    die "refusing state folder $dir: owned by $(stat -c %U "$dir"), not by $(id -un); remove it or point SPOR_CACHE_DIR / SPOR_STACK_DIR elsewhere"
+  [[ $(( 0$(stat -c %a "$dir") & 022 )) -eq 0 ]] ||
+    die "refusing state folder $dir: writable by group or others (mode $(stat -c %a "$dir"))"
+  if world_writable "$parent"; then
+    [[ -f $dir/$STATE_MARKER && ! -L $dir/$STATE_MARKER && $(stat -c %u "$dir/$STATE_MARKER") -eq $uid ]] ||
+      die "refusing state folder $dir: it is in a folder anyone can write to and was not created by spor stack; remove it"
+  fi
+}
+
 # Serialise concurrent calls (parallel test files may all run `up`): one lock per instance and
 # service, one for the shared cache. take_lock VAR FILE stores the fd in VAR.
 # Every child we start must close these fds (close_lock_fds), or a long-running Kafka/ES would
@@ -121,7 +154,10 @@ LOCK_FDS=()
 take_lock() { # take_lock VAR FILE
   local fd
   mkdir -p "$(dirname "$2")"
-  exec {fd}>"$2"
+  # Never through a symlink: opening one for writing would create or truncate its target (as root).
+  # The folder is ours and not writable by others (ensure_state_dir), so the check cannot race.
+  [[ ! -L $2 ]] || die "refusing lock file $2: it is a symbolic link"
+  exec {fd}>>"$2"
   flock -w 600 "$fd" || die "timed out waiting for lock $2"
   printf -v "$1" '%s' "$fd"
   LOCK_FDS+=("$fd")
@@ -458,8 +494,9 @@ es_prepare_user() {
   fi
   need_cmd runuser "to run Elasticsearch as '$ES_USER'"
   # chown only when needed: the distribution is large and shared by all instances.
-  [[ $(stat -c %U "$ES_HOME") == "$ES_USER" ]] || chown -R "$ES_USER:" "$ES_HOME"
-  chown -R "$ES_USER:" "$ES_DIR"
+  # -h: a symlink inside (ES_DIR is writable by that user) is changed itself, never its target.
+  [[ $(stat -c %U "$ES_HOME") == "$ES_USER" ]] || chown -R -h "$ES_USER:" "$ES_HOME"
+  chown -R -h "$ES_USER:" "$ES_DIR"
   # Every parent directory must be searchable by the user (e.g. a cache under /root is not).
   local d
   for d in "$ES_HOME/bin/elasticsearch" "$ES_DIR/config" "$ES_JAVA_HOME/bin/java"; do
@@ -491,10 +528,13 @@ es_pid() { live_pid "$ES_DIR/pid" "-Djava.io.tmpdir=$ES_DIR/tmp "; }
 # the background and poll health ourselves, so READY_TIMEOUT applies to the whole start.
 es_start() {
   local cli_out=$ES_DIR/logs/cli.out runas=()
-  : >"$cli_out"
   if is_root; then
-    chown "$ES_USER:" "$cli_out"
+    # Created by the ES user itself: its logs folder is that user's, so root writing there could
+    # be led through a symlink to any file.
     runas=(runuser -u "$ES_USER" --)
+    "${runas[@]}" sh -c ': >"$1"' sh "$cli_out"
+  else
+    : >"$cli_out"
   fi
   (
     close_lock_fds
@@ -671,6 +711,17 @@ main() {
   [[ $target == all || $target == es ]] && services+=(es)
 
   local s rc=0
+  case "$cmd" in
+    up | down | status | wipe)
+      # Only the folders this instance uses; an external service (SPOR_KAFKA_BROKERS / SPOR_ES_URL)
+      # still gets its cache checked, since `up` may download into it.
+      if [[ $CACHE_DIR == "$STATE_DIR"/* || $STACK_DIR == "$STATE_DIR"/* ]]; then
+        ensure_state_dir "$STATE_DIR"
+      fi
+      ensure_state_dir "$CACHE_DIR"
+      ensure_state_dir "$STACK_DIR"
+      ;;
+  esac
   case "$cmd" in
     up) for s in "${services[@]}"; do "${s}_up"; done ;;
     down) for s in "${services[@]}"; do "${s}_down"; done ;;

@@ -278,8 +278,13 @@ describe('data-subject rights: export, erasure, audit', () => {
       url: exportUrl('acme', 'nobody-here'),
       headers: auth(acmeKey.key),
     })
+    // Same answer apart from the request id every error carries (random per request).
+    const answer = (response: { json: () => Record<string, unknown> }) => {
+      const { requestId: _id, ...rest } = response.json()
+      return rest
+    }
     expect(crossExport.statusCode).toBe(404)
-    expect(crossExport.body).toBe(unknownExport.body)
+    expect(answer(crossExport)).toEqual(answer(unknownExport))
     expect(unknownExport.statusCode).toBe(404)
 
     const eraseUrl = (tenant: string, user: string) => `/v1/tenants/${tenant}/subjects/${user}/erase`
@@ -294,8 +299,8 @@ describe('data-subject rights: export, erasure, audit', () => {
       headers: auth(acmeKey.key),
     })
     expect(crossErase.statusCode).toBe(404)
-    expect(crossErase.body).toBe(unknownErase.body)
-    expect(crossErase.body).toBe(crossExport.body)
+    expect(answer(crossErase)).toEqual(answer(unknownErase))
+    expect(answer(crossErase)).toEqual(answer(crossExport))
 
     const product = await app.inject({
       method: 'GET',

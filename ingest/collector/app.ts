@@ -7,12 +7,15 @@ import type { Clock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
 import { SporError } from '../../core/errors.ts'
 import type { SporEvent } from '../../core/event-schema.ts'
-import { ErrorBodySchema, installErrorHandler } from '../../core/http-errors.ts'
+import { ErrorBodySchema, installErrorHandler, REQUEST_ID_OPTIONS } from '../../core/http-errors.ts'
+import { slowClientServerOptions } from '../../core/http-server.ts'
+import { installIpRateLimit } from '../../core/ip-rate-limit.ts'
+import { isClientKey, isReservedEventId, keyAllowsType, ORIGIN_HEADER } from '../../core/key-scopes.ts'
 import type { KeyStore, VerifiedKey } from '../../core/keys.ts'
 import type { Logger } from '../../core/logger.ts'
 import { quietRequestLogs, registerOpsRoutes } from '../../core/ops-plugin.ts'
 import { checkEvent } from '../parse-message.ts'
-import { clientHintsFromHeaders, withRequestContext } from './request-context.ts'
+import { clientAddress, clientHintsFromHeaders, withRequestContext } from './request-context.ts'
 
 export interface CollectorDeps {
   config: SporConfig
@@ -66,6 +69,8 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'collector' }) as FastifyBaseLogger,
     logController: quietRequestLogs(),
+    ...REQUEST_ID_OPTIONS,
+    ...slowClientServerOptions(config.hostile.httpRequestTimeoutMs),
     bodyLimit: config.collector.bodyLimitBytes,
     // The client IP is the socket's, unless the request came through a configured proxy.
     trustProxy: config.collector.trustedProxies.length > 0 ? [...config.collector.trustedProxies] : false,
@@ -74,9 +79,17 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
   // Request decompression is enabled per route (`decompress` below); bodyLimit then applies to
   // the inflated size, so a small gzip bomb still gets 413.
   await app.register(compress, { global: false, requestEncodings: ['gzip', 'deflate'] })
-  await registerOpsRoutes(app, async () => ({ ready: true }))
+  await registerOpsRoutes(app, async () => ({ ready: true }), { token: config.hostile.opsToken })
+  const addressOf = (request: { ip: string; socket: { remoteAddress?: string } }) =>
+    clientAddress(request.ip, request.socket.remoteAddress)
 
   await app.register(async (api) => {
+    // Before authentication: an unauthenticated request costs a key lookup, so it is counted too.
+    installIpRateLimit(api, {
+      max: config.hostile.collectorIpRatePerMinute,
+      windowMs: 60_000,
+      addressOf,
+    })
     api.addHook('onRequest', async (request) => {
       const header = request.headers.authorization
       const plain = header?.startsWith('Bearer ')
@@ -94,7 +107,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
       max: config.collector.rateLimitPerMinute,
       timeWindow: 60_000,
       hook: 'preHandler',
-      keyGenerator: (request) => request.ingestKey?.id ?? request.ip,
+      keyGenerator: (request) => request.ingestKey?.id ?? addressOf(request),
     })
 
     api.post(
@@ -138,9 +151,10 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
           )
         }
         const key = request.ingestKey!
+        const client = isClientKey(key)
         const context = {
           tenant: key.tenant!,
-          ip: request.ip,
+          ip: addressOf(request),
           userAgent: request.headers['user-agent'],
           clientHints: clientHintsFromHeaders(request.headers),
         }
@@ -169,6 +183,11 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
               errors: ['/tenant does not match the ingest key'],
             })
           } else {
+            const refusal = scopeRefusal(key, result.value.event, client, now, config)
+            if (refusal) {
+              rejected.push({ index, id, ...refusal })
+              return
+            }
             accepted.push(result.value.event)
           }
         })
@@ -188,7 +207,13 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
             // Compressed: a full request plus what the server adds must fit the broker's
             // message.max.bytes (1 MiB by default) for a batch of one partition.
             compression: CompressionTypes.GZIP,
-            messages: accepted.map((event) => ({ key: partitionKey(event), value: JSON.stringify(event) })),
+            // The origin header is how consumers know what a client reported about itself; only
+            // the collector sets it (core/key-scopes.ts).
+            messages: accepted.map((event) => ({
+              key: partitionKey(event),
+              value: JSON.stringify(event),
+              headers: { [ORIGIN_HEADER]: client ? 'client' : 'server' },
+            })),
           })
         } catch (error) {
           request.log.error({ err: error }, 'produce to kafka failed')
@@ -204,6 +229,37 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
     )
   })
   return app
+}
+
+/**
+ * What a key's scope refuses: spor's own id namespace (for every key), types outside the key's
+ * allow-list, and, for client keys, events dated further back than the configured bound (a
+ * client must not pad the population of past days).
+ */
+function scopeRefusal(
+  key: VerifiedKey,
+  event: SporEvent,
+  client: boolean,
+  now: Date,
+  config: SporConfig,
+): { reason: string; errors: string[] } | undefined {
+  if (isReservedEventId(event.id))
+    return { reason: 'reserved_id', errors: ['/id uses a prefix reserved for spor (privacy-, spor-)'] }
+  if (!keyAllowsType(key, event.type))
+    return {
+      reason: 'type_not_allowed',
+      errors: [
+        `/type ${event.type} is not allowed for this key${client ? ' (a browser key; server-side types need a server key)' : ''}`,
+      ],
+    }
+  if (client && now.getTime() - Date.parse(event.ts) > config.hostile.clientMaxBackdateMs)
+    return {
+      reason: 'ts_too_old',
+      errors: [
+        `/ts is more than ${config.hostile.clientMaxBackdateMs / 3_600_000} h in the past (browser key)`,
+      ],
+    }
+  return undefined
 }
 
 function limitsOf(config: SporConfig) {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { SporError } from '../../core/errors.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
 import { isoDay } from '../../core/retention.ts'
+import { chargedScope, limitPerTenant, TenantConcurrency } from '../../core/tenant-limiter.ts'
 import { statsNoiseSecret } from '../anonymity.ts'
 import { scopedTenant } from '../auth.ts'
 import {
@@ -109,6 +110,16 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
       source: query.source,
     }
   }
+
+  // Raw statistics recompute from events: a bounded number per tenant at a time (issue 15).
+  const raw = new TenantConcurrency('raw_stats', config.hostile.tenantMaxRawStats)
+  limitPerTenant(
+    app,
+    raw,
+    (request) =>
+      (request.query as { source?: string }).source === 'raw' ? chargedScope(request) : undefined,
+    'raw statistics requests',
+  )
 
   app.addHook('onResponse', async (request, reply) => {
     statsMetrics.requestSeconds.observe(

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { SporError } from '../../core/errors.ts'
 import { IDENTIFIER_PATTERN } from '../../core/event-schema.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
+import { chargedScope, limitPerTenant, TenantConcurrency } from '../../core/tenant-limiter.ts'
 import { EXPORT_FORMATS, type ExportFormat, exportText } from '../../privacy/export-stream.ts'
 import { PrivacyService } from '../../privacy/service.ts'
 import { requireTenantKey } from '../auth.ts'
@@ -39,6 +40,14 @@ interface SubjectParams {
 export async function subjectRoutes(app: FastifyInstance): Promise<void> {
   const { es, config, log, clock } = app.deps
   const privacy = new PrivacyService({ es, config, log, now: clock })
+  // Each export holds point-in-time views until its last byte: a few per tenant at a time.
+  const exports = new TenantConcurrency('export', config.hostile.tenantMaxExports)
+  limitPerTenant(
+    app,
+    exports,
+    (request) => (request.routeOptions.url?.endsWith('/export') ? chargedScope(request) : undefined),
+    'exports',
+  )
 
   app.get<{ Params: SubjectParams; Querystring: { format: ExportFormat; requested_by?: string } }>(
     '/tenants/:tenant/subjects/:user/export',
