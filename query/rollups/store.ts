@@ -169,6 +169,7 @@ async function bulkOrThrow(es: Client, operations: object[]): Promise<void> {
 
 export interface RollupReadOptions {
   prefix: string
+  /** The days to read; read by a range query on `day` over the class pattern, never by name. */
   days: string[]
   tenant?: string
   dims: Dimension[]
@@ -188,13 +189,18 @@ export async function readRollupRows(
   if (options.tenant) filter.push({ term: { tenant: options.tenant } })
   const rowFilter: estypes.QueryDslQueryContainer[] = [{ terms: { dim: options.dims } }]
   if (options.modules) rowFilter.push({ terms: { module: options.modules } })
+  const wanted = new Set(options.days)
   const query: estypes.QueryDslQueryContainer = {
     bool: {
+      filter: [dayRange(options.days)],
       should: [{ bool: { filter: [...filter, ...rowFilter] } }, { term: { dim: COMPLETE_DIM } }],
       minimum_should_match: 1,
     },
   }
-  const index = options.days.map((day) => statsIndex(options.prefix, day))
+  // The class pattern plus a range on `day`, not one index name per day: a 25-month range
+  // listed by name is a URL beyond Elasticsearch's 4 KB line limit, and a pattern works with any
+  // index layout (daily or coarser).
+  const index = classPattern(options.prefix, 'stats')
   // Each row is unique by (day, tenant, module, dim, key): a stable sort for search_after.
   let after: estypes.SortResults | undefined
   do {
@@ -210,6 +216,7 @@ export async function readRollupRows(
     const hits = response.hits.hits
     for (const hit of hits) {
       const doc = hit._source as StatsDoc
+      if (!wanted.has(doc.day)) continue
       if (doc.dim === COMPLETE_DIM) {
         completeDays.add(doc.day)
         continue
@@ -232,16 +239,24 @@ export async function readRollupMarkers(
 ): Promise<Map<string, number | undefined>> {
   const markers = new Map<string, number | undefined>()
   if (days.length === 0) return markers
+  const wanted = new Set(days)
   const response = await es.search<StatsDoc>({
-    index: days.map((day) => statsIndex(prefix, day)),
+    index: classPattern(prefix, 'stats'),
     ignore_unavailable: true,
     allow_no_indices: true,
-    size: days.length,
-    query: { term: { dim: COMPLETE_DIM } },
+    size: 10_000,
+    query: { bool: { filter: [{ term: { dim: COMPLETE_DIM } }, dayRange(days)] } },
     _source: ['day', 'source_events'],
   })
-  for (const hit of response.hits.hits) markers.set(hit._source!.day, hit._source!.source_events)
+  for (const hit of response.hits.hits)
+    if (wanted.has(hit._source!.day)) markers.set(hit._source!.day, hit._source!.source_events)
   return markers
+}
+
+/** A range query covering the given ISO days (their min to their max). */
+function dayRange(days: string[]): estypes.QueryDslQueryContainer {
+  const sorted = [...days].sort()
+  return { range: { day: { gte: sorted[0], lte: sorted.at(-1), format: 'strict_date' } } }
 }
 
 function fromDoc(doc: StatsDoc): DayRow {

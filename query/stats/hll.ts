@@ -85,13 +85,13 @@ export class Hll {
 
   /** Estimated number of distinct values added (Ertl 2017, improved raw estimator). */
   count(): number {
-    const histogram = new Array<number>(Q + 2).fill(0)
+    const histogram = new Int32Array(Q + 2)
     if (this.#dense) {
-      for (let i = 0; i < M; i++) histogram[this.#dense[i] as number]++
+      for (const r of this.#dense) histogram[r] = (histogram[r] as number) + 1
     } else {
       const sparse = this.#sparse as Map<number, number>
       histogram[0] = M - sparse.size
-      for (const r of sparse.values()) histogram[r]++
+      for (const r of sparse.values()) histogram[r] = (histogram[r] as number) + 1
     }
     return Math.round(improvedEstimate(histogram))
   }
@@ -146,7 +146,7 @@ export class Hll {
  * Horner-style from the top rank. σ corrects for empty registers (it is what linear counting
  * captures), τ for saturated ones; both series converge in a few dozen steps.
  */
-export function improvedEstimate(c: number[]): number {
+export function improvedEstimate(c: Int32Array): number {
   let z = M * tau(1 - (c[Q + 1] as number) / M)
   for (let r = Q; r >= 1; r--) z = 0.5 * (z + (c[r] as number))
   z += M * sigma((c[0] as number) / M)

@@ -20,6 +20,8 @@ export interface LoadOptions {
   source: StatsSource
   /** Days before `now` that `auto` answers from raw events. */
   rawDays: number
+  /** Days raw events are kept: older days are never read raw (nothing is there to read). */
+  rawRetentionDays: number
   now: Date
   /** The per-day k rule of `computeRawDayRows`; must equal the one the rollup job used. */
   k: number
@@ -50,7 +52,9 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
     ...(options.modules === 'each' ? {} : { modules: [options.modules] }),
   })
   const rows = rollupRows.filter((row) => moduleFilter(row.module))
-  const rawDays = options.source === 'rollup' ? [] : days.filter((day) => !completeDays.has(day))
+  const firstRawDay = isoDay(new Date(options.now.getTime() - options.rawRetentionDays * 86_400_000))
+  const rawDays =
+    options.source === 'rollup' ? [] : days.filter((day) => !completeDays.has(day) && day >= firstRawDay)
   const breakdownDims = options.dims.filter((dim) => dim !== 'total')
   // Two days at a time: the machine is small and each day is several aggregation pages.
   for (let i = 0; i < rawDays.length; i += 2) {
