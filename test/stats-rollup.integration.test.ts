@@ -23,7 +23,7 @@ import { countDocs, createTestEnv, type TestEnv } from './helpers/test-env.ts'
 /**
  * Rollups keep statistics alive after the raw 21-day data is gone: numbers answered from raw
  * events before deletion equal those answered from rollups after it (noise included: it is
- * seeded by the query and the user-set sketch, both identical on either path).
+ * seeded by the cell's rows and sketch, identical on either path).
  */
 const NOW = new Date('2026-11-25T18:00:00.000Z')
 const OLD_END = new Date(NOW.getTime() - 24 * 86_400_000)
@@ -63,7 +63,8 @@ const answer = async (url: string, source?: string) => {
 }
 
 beforeAll(async () => {
-  t = await createTestEnv('rollup', { SPOR_STATS_NOISE_SD: '1' })
+  // No answer cache: these tests change the data between identical questions on purpose.
+  t = await createTestEnv('rollup', { SPOR_STATS_NOISE_SD: '1', SPOR_STATS_CACHE_MS: '0' })
   data = await indexEvents(t, generateTraffic(OLD_TRAFFIC))
   data.push(...(await indexEvents(t, generateTraffic({ ...OLD_TRAFFIC, seed: 8, days: 3, end: NOW }))))
   s = await startStatsApp(t, NOW)

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { errors as esErrors } from '@elastic/elasticsearch'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { SporError } from '../../core/errors.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
@@ -74,6 +75,7 @@ const errors = {
   404: ErrorBodySchema,
   429: ErrorBodySchema,
   502: ErrorBodySchema,
+  503: ErrorBodySchema,
 }
 
 interface FilterQuery {
@@ -125,7 +127,11 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
       if (error instanceof SporError && error.code !== 'SPOR_ERR_ES') throw error
       const requestId = randomUUID()
       request.log.error({ err: error, requestId }, 'statistics request failed')
-      throw new SporError('SPOR_ERR_ES', `statistics could not be read (request id ${requestId})`)
+      const fromCluster = error instanceof SporError || error instanceof esErrors.ElasticsearchClientError
+      throw new SporError(
+        fromCluster ? 'SPOR_ERR_ES' : 'SPOR_ERR_UNAVAILABLE',
+        `the statistics could not be computed (request id ${requestId})`,
+      )
     }
   }
   const context = (): StatsContext => ({
@@ -137,7 +143,6 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     rawDays: config.query.statsRawDays,
     maxRangeDays: config.query.statsMaxRangeDays,
     now: clock(),
-    rawRetentionDays: config.retentionDays.short,
     statsRetentionDays: config.retentionDays.stats,
   })
   const filterOf = (request: FastifyRequest, query: FilterQuery): StatsFilter => {

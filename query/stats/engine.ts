@@ -31,8 +31,6 @@ export interface StatsContext {
   rawDays: number
   maxRangeDays: number
   now: Date
-  /** Days raw events are kept (short class): older days are never read raw. */
-  rawRetentionDays: number
   /** Days rollups are kept (stats class): older days cannot hold data. */
   statsRetentionDays: number
 }
@@ -196,7 +194,6 @@ async function rowsFor(
     dims,
     source: filter.source,
     rawDays: ctx.rawDays,
-    rawRetentionDays: ctx.rawRetentionDays,
     now: ctx.now,
     k: ctx.k,
   })

@@ -151,6 +151,43 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
   return keepRowsWithKUsers(rows.rows(), options.k)
 }
 
+/** Which of the given days hold raw events (of the tenant): one date histogram, any layout. */
+export async function daysWithRawEvents(
+  es: Client,
+  prefix: string,
+  days: string[],
+  tenant?: string,
+): Promise<Set<string>> {
+  const sorted = [...days].sort()
+  const end = new Date(parseDay(sorted.at(-1) as string).getTime() + 86_400_000)
+  const filter: estypes.QueryDslQueryContainer[] = [
+    { range: { [F.timestamp]: { gte: parseDay(sorted[0] as string).toISOString(), lt: end.toISOString() } } },
+    ...(COUNTED_EVENTS_FILTER as estypes.QueryDslQueryContainer[]),
+  ]
+  if (tenant) filter.push({ term: { [F.tenant]: tenant } })
+  const response = await es.search({
+    index: classPattern(prefix, 'short'),
+    ignore_unavailable: true,
+    allow_no_indices: true,
+    size: 0,
+    query: { bool: { filter } },
+    aggs: {
+      days: {
+        date_histogram: {
+          field: F.timestamp,
+          calendar_interval: 'day',
+          min_doc_count: 1,
+          format: 'yyyy-MM-dd',
+        },
+      },
+    },
+  })
+  const buckets = (response.aggregations?.days as { buckets: { key_as_string: string }[] } | undefined)
+    ?.buckets
+  const wanted = new Set(days)
+  return new Set((buckets ?? []).map((b) => b.key_as_string).filter((day) => wanted.has(day)))
+}
+
 /**
  * The per-day k rule (DESIGN.md "Anonymity"): a day row covering fewer than k distinct users is
  * neither stored nor used. A one-user row's HyperLogLog sketch is a single (register, rank) pair
