@@ -6,6 +6,7 @@ import type { SporEvent } from '../core/event-schema.ts'
 import { KeyStore } from '../core/keys.ts'
 import { buildQueryApp } from '../query/app.ts'
 import { rollupDays } from '../query/rollups/job.ts'
+import { QuestionBudget } from '../query/stats/budget.ts'
 import { daysBetween } from '../query/stats/time.ts'
 import { day, indexEvents, ResponseLog } from './helpers/stats-data.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
@@ -355,6 +356,25 @@ describe('the question budget', () => {
     const viaProduct = await responses.get(instance, keys.product, `${q(30)}&tenant=bud2`)
     expect(viaProduct.status).toBe(429)
     await instance.close()
+  })
+})
+
+describe('the question budget under concurrency', () => {
+  it('two instances charging 20 distinct questions at once against a budget of 7: exactly 7 are answered', async () => {
+    const options = { questions: 7, windowMs: 3_600_000 }
+    const budgets = [
+      new QuestionBudget(t.es, t.config.es.indexPrefix, options),
+      new QuestionBudget(t.es, t.config.es.indexPrefix, options),
+    ]
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => budgets[i % 2]!.charge('race', `question-${i}`, NOW)),
+    )
+    expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBe(7)
+    for (const o of outcomes)
+      if (o.status === 'rejected') expect((o.reason as { code?: string }).code).toBe('SPOR_ERR_BUDGET_SPENT')
+    // An answered question asked again is free, even on the other instance.
+    const answered = outcomes.findIndex((o) => o.status === 'fulfilled')
+    expect((await budgets[(answered + 1) % 2]!.charge('race', `question-${answered}`, NOW)).cost).toBe(0)
   })
 })
 

@@ -165,7 +165,15 @@ it('no stored row describes fewer than k users, and no sketch holds fewer than k
   expect(await purgeRowsBelowK(t.es, t.config.es.indexPrefix, k)).toBe(1)
   expect(await purgeRowsBelowK(t.es, t.config.es.indexPrefix, k)).toBe(0)
 
-  const stored = await t.es.search<{ dim: string; users_estimate: number; users_sketch?: string }>({
+  const stored = await t.es.search<{
+    day: string
+    tenant: string
+    module: string
+    dim: string
+    key: string
+    users_estimate: number
+    users_sketch?: string
+  }>({
     index: `${t.name}-stats-*`,
     size: 10_000,
     query: { bool: { must_not: { term: { dim: COMPLETE_DIM } } } },
@@ -177,6 +185,21 @@ it('no stored row describes fewer than k users, and no sketch holds fewer than k
     expect(doc.users_sketch).toBeDefined()
     expect(Hll.deserialize(Buffer.from(doc.users_sketch!, 'base64')).count()).toBeGreaterThanOrEqual(k)
   }
+  // Against the truth: the stored browser rows (all modules) of the rolled-up days are exactly
+  // the day groups with at least k true users, each with its true number of users.
+  const storedBrowsers = new Map(
+    stored.hits.hits
+      .map((hit) => hit._source!)
+      .filter((doc) => doc.dim === 'browser' && doc.module === '*')
+      .map((doc) => [`${doc.day}|${doc.tenant}|${doc.key}`, doc.users_estimate]),
+  )
+  const expectedBrowsers = new Map(
+    [...browserDays]
+      .filter(([row, users]) => OLD_DAYS.includes(row.slice(0, 10)) && users.size >= k)
+      .map(([row, users]) => [row, users.size]),
+  )
+  expect(expectedBrowsers.size).toBeGreaterThan(0)
+  expect(storedBrowsers).toEqual(expectedBrowsers)
 })
 
 it('rollup documents hold no identifiers', async () => {

@@ -84,13 +84,16 @@ export class QuestionBudget {
     const questionId = ledgerId('question', scope, window, question)
     const counterId = ledgerId('counter', scope, window)
 
-    const asked = await this.#es.get<LedgerDoc>({ index: this.#index, id: questionId }, { ignore: [404] })
-    if (asked.found) {
-      const counter = await this.#es.get<LedgerDoc>({ index: this.#index, id: counterId }, { ignore: [404] })
-      return { cost: 0, spent: counter._source?.spent ?? 0, limit, windowEnds }
-    }
+    // Both reads at once: a known question costs one round trip, a new one three.
+    const [asked, first] = await Promise.all([
+      this.#es.get<LedgerDoc>({ index: this.#index, id: questionId }, { ignore: [404] }),
+      this.#es.get<LedgerDoc>({ index: this.#index, id: counterId }, { ignore: [404] }),
+    ])
+    if (asked.found) return { cost: 0, spent: first._source?.spent ?? 0, limit, windowEnds }
+    let counter = first
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const counter = await this.#es.get<LedgerDoc>({ index: this.#index, id: counterId }, { ignore: [404] })
+      if (attempt > 0)
+        counter = await this.#es.get<LedgerDoc>({ index: this.#index, id: counterId }, { ignore: [404] })
       const spent = counter._source?.spent ?? 0
       if (spent >= limit)
         throw new SporError(
