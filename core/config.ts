@@ -81,6 +81,12 @@ const ConfigSchema = Type.Object(
       statsRawDays: Type.Integer({ minimum: 1, maximum: 3650 }),
       /** How often `spor query` runs the rollup job (ms); 0 disables the schedule. */
       rollupEveryMs: Type.Integer({ minimum: 0 }),
+      // Statistics question budget and answer cache (issue 13, query/stats/budget.ts):
+      /** Distinct statistics questions per data scope (tenant, or product-wide) per window. */
+      statsBudgetQuestions: PositiveInt,
+      statsBudgetWindowHours: Type.Integer({ minimum: 1, maximum: 24 * 366 }),
+      /** How long an answer is served from the instance's cache without recomputing (ms). */
+      statsCacheMs: Type.Integer({ minimum: 0, maximum: 3_600_000 }),
     }),
     privacy: Type.Object({
       /** How often consumers reload erasure tombstones. */
@@ -177,6 +183,10 @@ const ENV_KEYS = [
   'SPOR_STATS_MAX_RANGE_DAYS',
   'SPOR_STATS_RAW_DAYS',
   'SPOR_ROLLUP_EVERY_MS',
+  // statistics question budget and answer cache (issue 13)
+  'SPOR_STATS_BUDGET_QUESTIONS',
+  'SPOR_STATS_BUDGET_WINDOW_HOURS',
+  'SPOR_STATS_CACHE_MS',
   'SPOR_PSEUDONYM_KEY',
   'SPOR_TOMBSTONE_REFRESH_MS',
   'SPOR_ERASE_GRACE_MS',
@@ -347,6 +357,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       statsMaxRangeDays: int(env, 'SPOR_STATS_MAX_RANGE_DAYS', 800),
       statsRawDays: int(env, 'SPOR_STATS_RAW_DAYS', 3),
       rollupEveryMs: int(env, 'SPOR_ROLLUP_EVERY_MS', 60 * 60_000),
+      // statistics question budget and answer cache (issue 13)
+      statsBudgetQuestions: int(env, 'SPOR_STATS_BUDGET_QUESTIONS', 1000),
+      statsBudgetWindowHours: int(env, 'SPOR_STATS_BUDGET_WINDOW_HOURS', 24),
+      statsCacheMs: int(env, 'SPOR_STATS_CACHE_MS', 60_000),
     },
     privacy: {
       tombstoneRefreshMs: int(env, 'SPOR_TOMBSTONE_REFRESH_MS', 5_000),

@@ -12,6 +12,7 @@ export const ERRORS = {
   SPOR_ERR_BAD_REQUEST: { status: 400, retriable: false, message: 'bad request' },
   SPOR_ERR_PAYLOAD_TOO_LARGE: { status: 413, retriable: false, message: 'payload too large' },
   SPOR_ERR_RATE_LIMITED: { status: 429, retriable: true, message: 'rate limit exceeded' },
+  SPOR_ERR_BUDGET_SPENT: { status: 429, retriable: true, message: 'statistics question budget spent' },
   SPOR_ERR_UNAVAILABLE: { status: 503, retriable: true, message: 'a backing service is unavailable' },
   SPOR_ERR_ES: { status: 502, retriable: true, message: 'elasticsearch request failed' },
   SPOR_ERR_KAFKA: { status: 502, retriable: true, message: 'kafka request failed' },

@@ -10,14 +10,18 @@ import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
  *    group would itself have fewer than k users, the smallest visible groups are folded into it
  *    until it has k (or everything is hidden) — otherwise "total minus the visible groups" would
  *    isolate the hidden few (the classic differencing of a total against its parts).
- * 3. Sticky noise (statistics routes): every count gets noise whose seed is an HMAC of a server
- *    secret, the canonical query condition and a digest of the cell's user set, so repeating a
- *    query gives the same answer (averaging repeats gains nothing) while two queries whose
- *    user sets differ by one person get independent noise (their difference does not reveal a
- *    clean ±1).
- * 4. Coarse, closed vocabulary (routes): equality filters only (tenant, module), no negation,
+ * 3. Sticky noise in data space (statistics routes): every count gets noise whose seed is an
+ *    HMAC of a server secret and the cell's *content* — the day rows it unites, its user-set
+ *    sketch and its true values — never the phrasing of the question. Every way of reaching the
+ *    same rows (another range padded with empty days, endpoint, interval, key, instance, a
+ *    restart) gives the same number, so averaging rephrasings gains nothing; cells that differ
+ *    by one person get independent noise (their difference is not a clean ±1).
+ * 4. Noisy threshold: a cell is shown only when its true distinct users reach a sticky noisy
+ *    threshold (never below k) seeded by the same content, so "shown or not" is not a clean
+ *    "has at least k" oracle for an attacker who pads a cell with k − 1 invented users.
+ * 5. Coarse, closed vocabulary (routes): equality filters only (tenant, module), no negation,
  *    one breakdown dimension at a time, time bounds snapped to whole UTC days / interval units,
- *    plus the per-key rate limit that bounds how many noisy samples an attacker can average.
+ *    plus a budget of distinct questions per data scope (query/stats/budget.ts).
  */
 
 export interface SuppressionResult<T> {
@@ -41,10 +45,13 @@ export function suppressBelowK<T extends { users: number }>(
   groups: T[],
   k: number,
   merge?: (parts: T[]) => T,
+  /** Whether a group may be shown; default "at least k users" (a noisy threshold goes here). */
+  passes: (group: T) => boolean = (group) => group.users >= k,
 ): SuppressionResult<T> {
   const combine = merge ?? ((parts: T[]) => sumUsers(parts))
-  const visible = groups.filter((g) => g.users >= k)
-  const hidden = groups.filter((g) => g.users < k)
+  const shows = (g: T) => g.users >= k && passes(g)
+  const visible = groups.filter(shows)
+  const hidden = groups.filter((g) => !shows(g))
   if (hidden.length === 0) return { groups: visible, suppressed: 0 }
 
   // Fold the smallest visible groups into "other" until it reaches k users. Hidden groups
@@ -52,14 +59,14 @@ export function suppressBelowK<T extends { users: number }>(
   const bySize = [...visible].sort((a, b) => a.users - b.users)
   const folded = new Set<T>()
   let other = combine(hidden)
-  while (other.users > 0 && other.users < k && bySize.length > 0) {
+  while (other.users > 0 && !shows(other) && bySize.length > 0) {
     const next = bySize.shift() as T
     folded.add(next)
     other = combine([...hidden, ...folded])
   }
   const shown = visible.filter((g) => !folded.has(g))
   const suppressed = hidden.length + folded.size
-  return other.users >= k ? { groups: shown, other, suppressed } : { groups: shown, suppressed }
+  return shows(other) ? { groups: shown, other, suppressed } : { groups: shown, suppressed }
 }
 
 function sumUsers<T extends { users: number }>(parts: T[]): T {
@@ -103,4 +110,19 @@ export function noisyCount(
   if (options.sd <= 0) return Math.round(value)
   const noise = stickyGaussian(options.secret, options.seed) * options.sd * (options.scale ?? 1)
   return Math.max(0, Math.round(value + noise))
+}
+
+/** How far above k the noisy threshold's mean sits, in units of its sd (Diffix uses 2). */
+export const THRESHOLD_SHIFT_SD = 2
+
+/**
+ * A cell's sticky noisy threshold: k + sd·(2 + g), g a sticky standard normal seeded by the
+ * cell's content, never below k (the hard rule). With sd 1 the threshold is ~k + 2, below
+ * k + 1 only 2.3 % of the time, so k − 1 invented users plus one real person cross it rarely;
+ * each added fake user moves the crossing chance along the normal curve (DESIGN.md).
+ */
+export function noisyThreshold(k: number, options: { secret: Buffer; seed: string; sd: number }): number {
+  if (options.sd <= 0) return k
+  const g = stickyGaussian(options.secret, `threshold|${options.seed}`)
+  return Math.max(k, k + options.sd * (THRESHOLD_SHIFT_SD + g))
 }

@@ -1,7 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { classPattern } from '../core/indices.ts'
 import { isoDay } from '../core/retention.ts'
-import { noisyCount, suppressBelowK } from '../query/anonymity.ts'
+import { noisyCount, noisyThreshold, suppressBelowK } from '../query/anonymity.ts'
 
 export interface SegmentSizesDay {
   day: string
@@ -27,11 +27,12 @@ export interface SizeNoise {
  *
  * Every shown size carries the engine's sticky noise (query/anonymity.ts): without it, exact sizes
  * can be differenced (all tenants minus each tenant, one day minus the next) down to one person.
- * The seed is the canonical condition (tenant scope, day, cell) plus the cell's true size as its
- * data-dependent part (profiles count distinct users exactly, so the size stands in for the
- * user-set digest the engine uses): repeating a query gives the same numbers, two cells whose
- * user sets differ in size get independent noise. The k threshold uses the true size, and a
- * shown size is never reported below k.
+ * The seed is the cell's content: which profiles (tenant scope, day, segment) and how many
+ * (profiles count distinct users exactly, so the size stands in for the user-set digest the
+ * engine uses). A cell is reached by one phrasing only (one day, one segment), so however the
+ * range is asked the same cell gives the same number; two cells whose sizes differ get
+ * independent noise. A cell is shown only from the engine's sticky noisy threshold (never below
+ * k), and a shown size is never reported below k.
  */
 export async function segmentSizes(
   es: Client,
@@ -66,13 +67,20 @@ export async function segmentSizes(
     if (b.doc_count < options.k) {
       return { day: b.key_as_string, active_users: null, segments: [], suppressed: b.segments.buckets.length }
     }
+    const condition = JSON.stringify(['segments', options.tenant ?? '*', b.key_as_string])
+    const passes = (cell: string, users: number) =>
+      users >= noisyThreshold(options.k, { ...options.noise, seed: `${condition}|${cell}|${users}` })
+    if (!passes('active_users', b.doc_count)) {
+      return { day: b.key_as_string, active_users: null, segments: [], suppressed: b.segments.buckets.length }
+    }
     const groups = b.segments.buckets.map((s) => ({ segment: s.key, users: s.doc_count }))
     // No "other" group (see above): the merge marks it as never needing visible groups folded in.
-    const { groups: shown, suppressed } = suppressBelowK(groups, options.k, () => ({
-      segment: 'other',
-      users: Number.POSITIVE_INFINITY,
-    }))
-    const condition = JSON.stringify(['segments', options.tenant ?? '*', b.key_as_string])
+    const { groups: shown, suppressed } = suppressBelowK(
+      groups,
+      options.k,
+      () => ({ segment: 'other', users: Number.POSITIVE_INFINITY }),
+      (g) => g.users === Number.POSITIVE_INFINITY || passes(`segment:${g.segment}`, g.users),
+    )
     const noisy = (cell: string, users: number) =>
       Math.max(
         options.k,

@@ -23,7 +23,7 @@ import { countDocs, createTestEnv, type TestEnv } from './helpers/test-env.ts'
 /**
  * Rollups keep statistics alive after the raw 21-day data is gone: numbers answered from raw
  * events before deletion equal those answered from rollups after it (noise included: it is
- * seeded by the query and the user-set sketch, both identical on either path).
+ * seeded by the cell's rows and sketch, identical on either path).
  */
 const NOW = new Date('2026-11-25T18:00:00.000Z')
 const OLD_END = new Date(NOW.getTime() - 24 * 86_400_000)
@@ -63,7 +63,8 @@ const answer = async (url: string, source?: string) => {
 }
 
 beforeAll(async () => {
-  t = await createTestEnv('rollup', { SPOR_STATS_NOISE_SD: '1' })
+  // No answer cache: these tests change the data between identical questions on purpose.
+  t = await createTestEnv('rollup', { SPOR_STATS_NOISE_SD: '1', SPOR_STATS_CACHE_MS: '0' })
   data = await indexEvents(t, generateTraffic(OLD_TRAFFIC))
   data.push(...(await indexEvents(t, generateTraffic({ ...OLD_TRAFFIC, seed: 8, days: 3, end: NOW }))))
   s = await startStatsApp(t, NOW)
@@ -164,7 +165,15 @@ it('no stored row describes fewer than k users, and no sketch holds fewer than k
   expect(await purgeRowsBelowK(t.es, t.config.es.indexPrefix, k)).toBe(1)
   expect(await purgeRowsBelowK(t.es, t.config.es.indexPrefix, k)).toBe(0)
 
-  const stored = await t.es.search<{ dim: string; users_estimate: number; users_sketch?: string }>({
+  const stored = await t.es.search<{
+    day: string
+    tenant: string
+    module: string
+    dim: string
+    key: string
+    users_estimate: number
+    users_sketch?: string
+  }>({
     index: `${t.name}-stats-*`,
     size: 10_000,
     query: { bool: { must_not: { term: { dim: COMPLETE_DIM } } } },
@@ -176,6 +185,21 @@ it('no stored row describes fewer than k users, and no sketch holds fewer than k
     expect(doc.users_sketch).toBeDefined()
     expect(Hll.deserialize(Buffer.from(doc.users_sketch!, 'base64')).count()).toBeGreaterThanOrEqual(k)
   }
+  // Against the truth: the stored browser rows (all modules) of the rolled-up days are exactly
+  // the day groups with at least k true users, each with its true number of users.
+  const storedBrowsers = new Map(
+    stored.hits.hits
+      .map((hit) => hit._source!)
+      .filter((doc) => doc.dim === 'browser' && doc.module === '*')
+      .map((doc) => [`${doc.day}|${doc.tenant}|${doc.key}`, doc.users_estimate]),
+  )
+  const expectedBrowsers = new Map(
+    [...browserDays]
+      .filter(([row, users]) => OLD_DAYS.includes(row.slice(0, 10)) && users.size >= k)
+      .map(([row, users]) => [row, users.size]),
+  )
+  expect(expectedBrowsers.size).toBeGreaterThan(0)
+  expect(storedBrowsers).toEqual(expectedBrowsers)
 })
 
 it('rollup documents hold no identifiers', async () => {
@@ -243,6 +267,72 @@ it('an older day is rolled up again when its raw data changed: late events, an e
   await rollup(await daysDue(t.es, t.config, NOW))
   expect((await answer(summary, 'rollup')).figures).toEqual(raw.figures)
   expect(await daysDue(t.es, t.config, NOW)).toEqual(recentDays)
+})
+
+it('every accepted range answers: a 25-month summary and a 12-month monthly series from rollups, exact against the data', async () => {
+  // Own prefix without noise, so figures equal the truth computed here from the generated events.
+  const env = await createTestEnv('longrange', { SPOR_STATS_NOISE_SD: '0', SPOR_STATS_CACHE_MS: '0' })
+  try {
+    const k = env.config.query.kAnonymity
+    // Data on 14 days spread over 25 months (the whole stats retention of 760 days).
+    const offsets = [755, 700, 640, 560, 480, 400, 362, 330, 270, 200, 150, 90, 45, 24]
+    const dataDays = offsets.map((o) => day(NOW.getTime() - o * 86_400_000))
+    const docs: IndexedEvent[] = []
+    for (const [i, d] of dataDays.entries()) {
+      const end = new Date(`${d}T12:00:00Z`)
+      docs.push(
+        ...(await indexEvents(
+          env,
+          generateTraffic({ seed: 100 + i, tenants: ['acme'], usersPerTenant: 40, days: 1, end }),
+        )),
+      )
+    }
+    await rollupDays(env.es, env.config.es.indexPrefix, dataDays, NOW, k)
+    const app = await startStatsApp(env, NOW)
+    const get = async (url: string) => {
+      const { status, body } = await responses.get(app.app, app.productKey, url)
+      expect(status, JSON.stringify(body)).toBe(200)
+      return body
+    }
+    // Truth: users of each day (a day's row counts only with >= k users), united over days.
+    const usersOfDay = new Map<string, Set<string>>()
+    for (const x of docs) {
+      if (!x.index.includes('-short-') || !x.doc.user?.id) continue
+      const d = day(x.doc['@timestamp'])
+      usersOfDay.set(d, (usersOfDay.get(d) ?? new Set()).add(x.doc.user.id))
+    }
+    const kept = [...usersOfDay].filter(([, users]) => users.size >= k)
+    expect(kept.length).toBeGreaterThanOrEqual(10)
+    const union = (days: [string, Set<string>][]) => new Set(days.flatMap(([, users]) => [...users])).size
+
+    const from25 = day(NOW.getTime() - 759 * 86_400_000)
+    const summary = await get(`/v1/stats/summary?from=${from25}&to=${day(NOW)}`)
+    // (every day with events has a rollup; a day the traffic left empty has neither)
+    expect(summary.sources.rollup).toBe(usersOfDay.size)
+    expect(summary.sources.raw).toBe(0)
+    expect(summary.users).toBe(union(kept))
+
+    const from12 = day(NOW.getTime() - 364 * 86_400_000)
+    const monthly = await get(
+      `/v1/stats/timeseries?metric=users&interval=month&from=${from12}&to=${day(NOW)}`,
+    )
+    expect(monthly.points.length).toBe(13) // 12 months and the partial current one, snapped
+    for (const point of monthly.points) {
+      const month = point.t.slice(0, 7)
+      const inMonth = kept.filter(([d]) => d.startsWith(month))
+      const expected = union(inMonth)
+      expect(point.value, month).toBe(expected >= k ? expected : null)
+    }
+    expect(monthly.points.filter((p: { value: unknown }) => p.value !== null).length).toBeGreaterThanOrEqual(
+      5,
+    )
+
+    const weekdays = await get(`/v1/stats/breakdown?by=weekday&from=${from25}&to=${day(NOW)}`)
+    expect(weekdays.totalGroups).toBeGreaterThan(0)
+    await app.app.close()
+  } finally {
+    await env.cleanup()
+  }
 })
 
 it('setup adds fields introduced since to existing indices (strict mappings)', async () => {

@@ -176,6 +176,7 @@ async function bulkOrThrow(es: Client, operations: object[]): Promise<void> {
 
 export interface RollupReadOptions {
   prefix: string
+  /** The days to read; read by a range query on `day` over the class pattern, never by name. */
   days: string[]
   tenant?: string
   dims: Dimension[]
@@ -195,14 +196,18 @@ export async function readRollupRows(
   if (options.tenant) filter.push({ term: { tenant: options.tenant } })
   const rowFilter: estypes.QueryDslQueryContainer[] = [{ terms: { dim: options.dims } }]
   if (options.modules) rowFilter.push({ terms: { module: options.modules } })
+  const wanted = new Set(options.days)
   const query: estypes.QueryDslQueryContainer = {
     bool: {
+      filter: [dayRange(options.days)],
       should: [{ bool: { filter: [...filter, ...rowFilter] } }, { term: { dim: COMPLETE_DIM } }],
       minimum_should_match: 1,
     },
   }
-  // The class pattern plus the days in the body: never a per-day index list in the URL. While
-  // `spor migrate` moves a day, its rows can be in two indices under the same `_id`: read once.
+  // The class pattern plus a range on `day` in the body, never one index name per day: a 25-month
+  // range listed by name is a URL beyond Elasticsearch's 4 KB line limit, and a pattern reads
+  // both layouts. While `spor migrate` moves a day, its rows can be in two indices under the same
+  // `_id`: read once.
   const seen = new Set<string>()
   let after: estypes.SortResults | undefined
   do {
@@ -211,7 +216,7 @@ export async function readRollupRows(
       ignore_unavailable: true,
       allow_no_indices: true,
       size: 5000,
-      query: { bool: { filter: [{ terms: { day: options.days } }, query] } },
+      query,
       sort: [
         { day: 'asc' },
         { tenant: 'asc' },
@@ -227,6 +232,7 @@ export async function readRollupRows(
       if (hit._id && seen.has(hit._id)) continue
       if (hit._id) seen.add(hit._id)
       const doc = hit._source as StatsDoc
+      if (!wanted.has(doc.day)) continue
       if (doc.dim === COMPLETE_DIM) {
         completeDays.add(doc.day)
         continue
@@ -249,17 +255,25 @@ export async function readRollupMarkers(
 ): Promise<Map<string, number | undefined>> {
   const markers = new Map<string, number | undefined>()
   if (days.length === 0) return markers
+  const wanted = new Set(days)
   const response = await es.search<StatsDoc>({
     index: classPattern(prefix, 'stats'),
     ignore_unavailable: true,
     allow_no_indices: true,
-    // Up to two copies of a marker while `spor migrate` moves its day (same value in both).
-    size: 2 * days.length,
-    query: { bool: { filter: [{ term: { dim: COMPLETE_DIM } }, { terms: { day: days } }] } },
+    // Up to two copies of a marker while `spor migrate` moves its day; 760 days fit.
+    size: 10_000,
+    query: { bool: { filter: [{ term: { dim: COMPLETE_DIM } }, dayRange(days)] } },
     _source: ['day', 'source_events'],
   })
-  for (const hit of response.hits.hits) markers.set(hit._source!.day, hit._source!.source_events)
+  for (const hit of response.hits.hits)
+    if (wanted.has(hit._source!.day)) markers.set(hit._source!.day, hit._source!.source_events)
   return markers
+}
+
+/** A range query covering the given ISO days (their min to their max). */
+function dayRange(days: string[]): estypes.QueryDslQueryContainer {
+  const sorted = [...days].sort()
+  return { range: { day: { gte: sorted[0], lte: sorted.at(-1), format: 'strict_date' } } }
 }
 
 function fromDoc(doc: StatsDoc): DayRow {

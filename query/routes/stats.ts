@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto'
+import { errors as esErrors } from '@elastic/elasticsearch'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { SporError } from '../../core/errors.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
@@ -5,6 +7,8 @@ import { isoDay } from '../../core/retention.ts'
 import { chargedScope, limitPerTenant, TenantConcurrency } from '../../core/tenant-limiter.ts'
 import { statsNoiseSecret } from '../anonymity.ts'
 import { scopedTenant } from '../auth.ts'
+import { AnswerCache } from '../stats/answer-cache.ts'
+import { QuestionBudget } from '../stats/budget.ts'
 import {
   BREAKDOWNS,
   type Breakdown,
@@ -71,6 +75,8 @@ const errors = {
   403: ErrorBodySchema,
   404: ErrorBodySchema,
   429: ErrorBodySchema,
+  502: ErrorBodySchema,
+  503: ErrorBodySchema,
 }
 
 interface FilterQuery {
@@ -82,13 +88,53 @@ interface FilterQuery {
 }
 
 /**
- * Anonymised statistics (S4, S6). Every figure is a count over at least k distinct users with
- * sticky noise; groups below k are folded into "other" (see query/anonymity.ts). A tenant key
- * sees its own tenant only; cross-tenant comparison needs a product-wide key.
+ * Anonymised statistics (S4, S6). Every figure is a count over at least k distinct users (and a
+ * noisy threshold) with sticky noise seeded by the data; groups below it are folded into "other"
+ * (see query/anonymity.ts). A tenant key sees its own tenant only; cross-tenant comparison needs
+ * a product-wide key. Each distinct question is charged to its data scope's budget
+ * (query/stats/budget.ts); repeated ones are free and recent ones come from a cache.
  */
 export async function statsRoutes(app: FastifyInstance): Promise<void> {
   const { es, config, clock } = app.deps
   const noiseSecret = statsNoiseSecret(config)
+  const budget = new QuestionBudget(es, config.es.indexPrefix, {
+    questions: config.query.statsBudgetQuestions,
+    windowMs: config.query.statsBudgetWindowHours * 3_600_000,
+  })
+  const cache = new AnswerCache<object>(config.query.statsCacheMs)
+
+  /**
+   * Answers a request from the cache, or computes it and charges its question to the budget of
+   * the data it covers before anything leaves. Any failure that is not spor's own (an
+   * Elasticsearch error, a corrupt stored row) is logged with a request id and answered as
+   * SPOR_ERR_ES carrying that id — the cluster's own text never reaches the client.
+   */
+  const answer = async <T extends object>(
+    request: FastifyRequest,
+    filter: StatsFilter,
+    kind: string,
+    compute: () => Promise<{ question: string; body: T }>,
+  ): Promise<T> => {
+    const scope = filter.tenant ?? '*'
+    const cacheKey = JSON.stringify([kind, scope, request.query])
+    const cached = cache.get(cacheKey, Date.now())
+    if (cached) return cached as T
+    try {
+      const { question, body } = await compute()
+      await budget.charge(scope, question, clock())
+      cache.set(cacheKey, body, Date.now())
+      return body
+    } catch (error) {
+      if (error instanceof SporError && error.code !== 'SPOR_ERR_ES') throw error
+      const requestId = randomUUID()
+      request.log.error({ err: error, requestId }, 'statistics request failed')
+      const fromCluster = error instanceof SporError || error instanceof esErrors.ElasticsearchClientError
+      throw new SporError(
+        fromCluster ? 'SPOR_ERR_ES' : 'SPOR_ERR_UNAVAILABLE',
+        `the statistics could not be computed (request id ${requestId})`,
+      )
+    }
+  }
   const context = (): StatsContext => ({
     es,
     prefix: config.es.indexPrefix,
@@ -98,6 +144,7 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     rawDays: config.query.statsRawDays,
     maxRangeDays: config.query.statsMaxRangeDays,
     now: clock(),
+    statsRetentionDays: config.retentionDays.stats,
   })
   const filterOf = (request: FastifyRequest, query: FilterQuery): StatsFilter => {
     const to = query.to ?? isoDay(clock())
@@ -155,19 +202,25 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const ctx = context()
-      const result = await summaryStats(ctx, filterOf(request, request.query))
-      return {
-        range: result.range,
-        k: ctx.k,
-        sources: result.sources,
-        suppressed: result.figures === null,
-        users: result.figures?.users ?? null,
-        events: result.figures?.events ?? null,
-        sessions: result.figures?.sessions ?? null,
-        medianSessionSeconds: result.figures?.medianSessionSeconds ?? null,
-        logins: result.logins,
-        loginFailures: result.loginFailures,
-      }
+      const filter = filterOf(request, request.query)
+      return answer(request, filter, 'summary', async () => {
+        const result = await summaryStats(ctx, filter)
+        return {
+          question: result.question,
+          body: {
+            range: result.range,
+            k: ctx.k,
+            sources: result.sources,
+            suppressed: result.figures === null,
+            users: result.figures?.users ?? null,
+            events: result.figures?.events ?? null,
+            sessions: result.figures?.sessions ?? null,
+            medianSessionSeconds: result.figures?.medianSessionSeconds ?? null,
+            logins: result.logins,
+            loginFailures: result.loginFailures,
+          },
+        }
+      })
     },
   )
 
@@ -214,15 +267,21 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const ctx = context()
       const { metric, interval } = request.query
-      const result = await timeseriesStats(ctx, filterOf(request, request.query), metric, interval)
-      return {
-        range: result.range,
-        k: ctx.k,
-        sources: result.sources,
-        metric,
-        interval,
-        points: result.points,
-      }
+      const filter = filterOf(request, request.query)
+      return answer(request, filter, 'timeseries', async () => {
+        const result = await timeseriesStats(ctx, filter, metric, interval)
+        return {
+          question: result.question,
+          body: {
+            range: result.range,
+            k: ctx.k,
+            sources: result.sources,
+            metric,
+            interval,
+            points: result.points,
+          },
+        }
+      })
     },
   )
 
@@ -273,8 +332,11 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
       if (by === 'tenant' && request.apiKey?.scope !== 'product')
         throw new SporError('SPOR_ERR_FORBIDDEN', 'comparing tenants needs a product-wide key')
       const ctx = context()
-      const result = await breakdownStats(ctx, filterOf(request, request.query), by, { limit, offset })
-      return { k: ctx.k, by, ...result }
+      const filter = filterOf(request, request.query)
+      return answer(request, filter, 'breakdown', async () => {
+        const { question, ...result } = await breakdownStats(ctx, filter, by, { limit, offset })
+        return { question, body: { k: ctx.k, by, ...result } }
+      })
     },
   )
 }

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
 import { SporError } from '../../core/errors.ts'
-import { noisyCount, suppressBelowK } from '../anonymity.ts'
+import { isoDay } from '../../core/retention.ts'
+import { noisyCount, noisyThreshold, suppressBelowK } from '../anonymity.ts'
 import { Hll } from './hll.ts'
 import { loadRows, type StatsSource } from './load-rows.ts'
 import {
@@ -9,14 +11,16 @@ import {
   type Dimension,
   medianDuration,
   mergeHistograms,
+  rowId,
   TOTAL_KEY,
 } from './rows.ts'
 import { bucketOf, bucketStarts, daysBetween, type Interval, snapRange, weekdayOf } from './time.ts'
 
 /**
  * Statistics over day rows, each figure passed through the anonymity layers of
- * `query/anonymity.ts`: k distinct users per published cell, "other" with complementary
- * suppression, sticky noise seeded by the canonical query and the cell's user-set digest.
+ * `query/anonymity.ts`: k distinct users and a noisy threshold per published cell, "other" with
+ * complementary suppression, sticky noise seeded by the cell's content (its rows and values),
+ * never by the phrasing of the question.
  */
 export interface StatsContext {
   es: Client
@@ -27,6 +31,8 @@ export interface StatsContext {
   rawDays: number
   maxRangeDays: number
   now: Date
+  /** Days rollups are kept (stats class): older days cannot hold data. */
+  statsRetentionDays: number
 }
 
 export interface StatsFilter {
@@ -49,11 +55,14 @@ interface Cell {
   events: number
   sessions: number
   durations: Map<number, number>
+  /** Ids of the day rows the cell unites: with the values, the cell's content (noise seed). */
+  rows: string[]
 }
 
-const newCell = (): Cell => ({ users: new Hll(), events: 0, sessions: 0, durations: new Map() })
+const newCell = (): Cell => ({ users: new Hll(), events: 0, sessions: 0, durations: new Map(), rows: [] })
 
 function addRow(cell: Cell, row: DayRow): void {
+  cell.rows.push(rowId(row))
   cell.users.merge(row.users)
   cell.events += row.events
   cell.sessions += row.sessions ?? 0
@@ -72,6 +81,7 @@ function cellFor(cells: Map<string, Cell>, key: string): Cell {
 function mergeCells(cells: Cell[]): Cell {
   const out = newCell()
   for (const c of cells) {
+    for (const id of c.rows) out.rows.push(id)
     out.users.merge(c.users)
     out.events += c.events
     out.sessions += c.sessions
@@ -80,15 +90,40 @@ function mergeCells(cells: Cell[]): Cell {
   return out
 }
 
-/** A cell's published figures, or null when it has fewer than k distinct users. */
-function publish(ctx: StatsContext, condition: string, cellKey: string, cell: Cell): CellFigures | null {
+/**
+ * The cell's content as a seed: the set of day rows it unites plus its user-set sketch and true
+ * values. Whatever question reaches the same rows — a range padded with empty days, another
+ * endpoint or interval, another key or instance — gets the same seed and so the same noise;
+ * a cell with one person more or less gets an independent draw.
+ */
+function contentSeed(cell: Cell, trueUsers: number): string {
+  const rows = createHash('sha256')
+  for (const id of [...new Set(cell.rows)].sort()) rows.update(id).update('\n')
+  return [rows.digest('hex').slice(0, 32), cell.users.digest(), trueUsers, cell.events, cell.sessions].join(
+    '|',
+  )
+}
+
+/** Whether a cell may be shown: at least k users and at least its sticky noisy threshold. */
+function passesThreshold(ctx: StatsContext, cell: Cell, trueUsers = cell.users.count()): boolean {
+  if (trueUsers < ctx.k) return false
+  const threshold = noisyThreshold(ctx.k, {
+    secret: ctx.noiseSecret,
+    seed: contentSeed(cell, trueUsers),
+    sd: ctx.noiseSd,
+  })
+  return trueUsers >= threshold
+}
+
+/** A cell's published figures, or null when it is below k or its noisy threshold. */
+function publish(ctx: StatsContext, cell: Cell): CellFigures | null {
   const trueUsers = cell.users.count()
-  if (trueUsers < ctx.k) return null
-  const seed = `${condition}|${cellKey}|${cell.users.digest()}`
+  if (!passesThreshold(ctx, cell, trueUsers)) return null
+  const seed = contentSeed(cell, trueUsers)
   const noise = (value: number, metric: string, perUser: number) =>
     noisyCount(value, {
       secret: ctx.noiseSecret,
-      seed: `${seed}|${metric}`,
+      seed: `${metric}|${seed}`,
       sd: ctx.noiseSd,
       scale: Math.max(1, perUser),
     })
@@ -112,8 +147,31 @@ function checkRange(ctx: StatsContext, from: string, to: string, interval: Inter
     throw new SporError('SPOR_ERR_BAD_REQUEST', 'interval hour allows at most 14 days')
 }
 
-function condition(kind: string, detail: string, filter: StatsFilter, from: string, to: string): string {
-  return JSON.stringify([kind, detail, from, to, filter.tenant ?? '*', filter.module ?? '*'])
+/**
+ * The question a request asks, for the budget (query/stats/budget.ts): what is asked about which
+ * scope, over the days that actually hold rows. Two phrasings that differ only in days without
+ * data, in paging or in the source are the same question.
+ */
+function questionOf(kind: string, detail: string, filter: StatsFilter, rows: DayRow[]): string {
+  let first: string | undefined
+  let last: string | undefined
+  for (const row of rows) {
+    if (first === undefined || row.day < first) first = row.day
+    if (last === undefined || row.day > last) last = row.day
+  }
+  return JSON.stringify([kind, detail, filter.tenant ?? '*', filter.module ?? '*', first ?? '', last ?? ''])
+}
+
+/**
+ * The days of a snapped range that can hold data: not after today, not before the oldest day a
+ * rollup is kept. Nothing outside them is read.
+ */
+function dataDays(ctx: StatsContext, from: string, to: string): { from: string; to: string } | undefined {
+  const today = isoDay(ctx.now)
+  const oldest = isoDay(new Date(ctx.now.getTime() - (ctx.statsRetentionDays - 1) * 86_400_000))
+  const start = from < oldest ? oldest : from
+  const end = to > today ? today : to
+  return start <= end ? { from: start, to: end } : undefined
 }
 
 async function rowsFor(
@@ -124,11 +182,13 @@ async function rowsFor(
   dims: Dimension[],
   modules: string,
 ) {
+  const days = dataDays(ctx, from, to)
+  if (!days) return { rows: [] as DayRow[], sources: { raw: 0, rollup: 0 } }
   return loadRows({
     es: ctx.es,
     prefix: ctx.prefix,
-    from,
-    to,
+    from: days.from,
+    to: days.to,
     tenant: filter.tenant,
     modules,
     dims,
@@ -163,14 +223,13 @@ export async function summaryStats(ctx: StatsContext, filter: StatsFilter) {
     else if (row.key === 'session.login') addRow(logins, row)
     else if (row.key === 'session.login_failed') addRow(failures, row)
   }
-  const cond = condition('summary', '', filter, range.from, range.to)
-  const figures = publish(ctx, cond, 'total', total)
   return {
     range,
     sources: loaded.sources,
-    figures,
-    logins: publish(ctx, cond, 'logins', logins)?.events ?? null,
-    loginFailures: publish(ctx, cond, 'login_failures', failures)?.events ?? null,
+    question: questionOf('summary', '', filter, loaded.rows),
+    figures: publish(ctx, total),
+    logins: publish(ctx, logins)?.events ?? null,
+    loginFailures: publish(ctx, failures)?.events ?? null,
   }
 }
 
@@ -205,9 +264,8 @@ export async function timeseriesStats(
     const bucket = interval === 'hour' ? `${row.day}T${row.key}:00:00.000Z` : bucketOf(row.day, interval)
     addRow(cellFor(cells, bucket), row)
   }
-  const cond = condition('timeseries', `${metric}/${interval}`, filter, range.from, range.to)
   const points = bucketStarts(range.from, range.to, interval).map((t) => {
-    const figures = publish(ctx, cond, t, cells.get(t) ?? newCell())
+    const figures = publish(ctx, cells.get(t) ?? newCell())
     const value =
       figures === null
         ? null
@@ -220,7 +278,8 @@ export async function timeseriesStats(
               : figures.events
     return { t, value, suppressed: figures === null }
   })
-  return { range, sources: loaded.sources, points }
+  const question = questionOf('timeseries', `${metric}/${interval}`, filter, loaded.rows)
+  return { range, sources: loaded.sources, question, points }
 }
 
 export const BREAKDOWNS = [
@@ -270,15 +329,15 @@ export async function breakdownStats(
     const cell = mergeCells(parts.map((p) => p.cell))
     return { key: 'other', users: cell.users.count(), cell }
   }
-  const result = suppressBelowK(groups, ctx.k, merge)
-  const cond = condition('breakdown', by, filter, range.from, range.to)
+  const result = suppressBelowK(groups, ctx.k, merge, (g) => passesThreshold(ctx, g.cell, g.users))
   const shown = result.groups
-    .map((g) => ({ key: g.key, figures: publish(ctx, cond, `g:${g.key}`, g.cell) as CellFigures }))
+    .map((g) => ({ key: g.key, figures: publish(ctx, g.cell) as CellFigures }))
     .sort((a, b) => b.figures.users - a.figures.users || a.key.localeCompare(b.key))
-  const other = result.other ? publish(ctx, cond, 'other', result.other.cell) : null
+  const other = result.other ? publish(ctx, result.other.cell) : null
   return {
     range,
     sources: loaded.sources,
+    question: questionOf('breakdown', by, filter, loaded.rows),
     totalGroups: shown.length,
     suppressedGroups: result.suppressed,
     groups: shown.slice(page.offset, page.offset + page.limit).map((g) => ({ key: g.key, ...g.figures })),

@@ -2,7 +2,7 @@ import type { Client } from '@elastic/elasticsearch'
 import { isoDay } from '../../core/retention.ts'
 import { readRollupRows } from '../rollups/store.ts'
 import { statsMetrics } from './metrics.ts'
-import { computeRawDayRows } from './raw-rows.ts'
+import { computeRawDayRows, daysWithRawEvents } from './raw-rows.ts'
 import { ALL_MODULES, type DayRow, type Dimension } from './rows.ts'
 import { daysBetween } from './time.ts'
 
@@ -50,7 +50,14 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
     ...(options.modules === 'each' ? {} : { modules: [options.modules] }),
   })
   const rows = rollupRows.filter((row) => moduleFilter(row.module))
-  const rawDays = options.source === 'rollup' ? [] : days.filter((day) => !completeDays.has(day))
+  const withoutRollup = options.source === 'rollup' ? [] : days.filter((day) => !completeDays.has(day))
+  // Only days that hold raw events are computed (one cheap histogram first): a 25-month range
+  // without rollups is not 760 empty aggregations.
+  const withEvents =
+    withoutRollup.length > 0
+      ? await daysWithRawEvents(options.es, options.prefix, withoutRollup, options.tenant)
+      : new Set<string>()
+  const rawDays = withoutRollup.filter((day) => withEvents.has(day))
   const breakdownDims = options.dims.filter((dim) => dim !== 'total')
   // Two days at a time: the machine is small and each day is several aggregation pages.
   for (let i = 0; i < rawDays.length; i += 2) {

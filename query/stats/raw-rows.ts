@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { dailyIndex } from '../../core/indices.ts'
+import { classPattern } from '../../core/indices.ts'
+import { COUNTED_EVENTS_FILTER, EVENT_FIELDS as F } from './fields.ts'
 import { type HashedValue, hashValue } from './hll.ts'
 import {
   ALL_MODULES,
@@ -37,7 +38,7 @@ export interface RawRowsOptions {
 type Aggs = Record<string, estypes.AggregationsAggregationContainer>
 type Bucket = { key: string | number; key_as_string?: string; doc_count: number; [sub: string]: unknown }
 
-const MODULE_AGG: Aggs = { m: { terms: { field: 'module', size: 100 } } }
+const MODULE_AGG: Aggs = { m: { terms: { field: F.module, size: 100 } } }
 
 function nestedTerms(fields: string[]): estypes.AggregationsAggregationContainer {
   const [first, ...rest] = fields
@@ -53,7 +54,7 @@ function userAggs(dims: Dimension[]): Aggs {
     if (dim === 'total') continue
     if (dim === 'hour') {
       aggs.d_hour = {
-        date_histogram: { field: '@timestamp', calendar_interval: 'hour', min_doc_count: 1 },
+        date_histogram: { field: F.timestamp, calendar_interval: 'hour', min_doc_count: 1 },
         aggs: MODULE_AGG,
       }
     } else {
@@ -83,11 +84,13 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
   const dims = options.dims ?? ([] as Dimension[])
   const start = parseDay(day)
   const end = new Date(start.getTime() + 86_400_000)
-  const index = dailyIndex(prefix, 'short', start)
+  // The class pattern and a range on the event time: works with daily or coarser indices.
+  const index = classPattern(prefix, 'short')
   const filter: estypes.QueryDslQueryContainer[] = [
-    { range: { '@timestamp': { gte: start.toISOString(), lt: end.toISOString() } } },
+    { range: { [F.timestamp]: { gte: start.toISOString(), lt: end.toISOString() } } },
+    ...(COUNTED_EVENTS_FILTER as estypes.QueryDslQueryContainer[]),
   ]
-  if (options.tenant) filter.push({ term: { tenant: options.tenant } })
+  if (options.tenant) filter.push({ term: { [F.tenant]: options.tenant } })
   const rows = new RowSet()
   const pageSize = options.pageSize ?? 250
 
@@ -104,8 +107,8 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
           composite: {
             size: pageSize,
             sources: [
-              { tenant: { terms: { field: 'tenant' } } },
-              { user: { terms: { field: 'user.pseudo', missing_bucket: true } } },
+              { tenant: { terms: { field: F.tenant } } },
+              { user: { terms: { field: F.userPseudonym, missing_bucket: true } } },
             ],
             ...(after ? { after } : {}),
           },
@@ -148,6 +151,43 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
   return keepRowsWithKUsers(rows.rows(), options.k)
 }
 
+/** Which of the given days hold raw events (of the tenant): one date histogram, any layout. */
+export async function daysWithRawEvents(
+  es: Client,
+  prefix: string,
+  days: string[],
+  tenant?: string,
+): Promise<Set<string>> {
+  const sorted = [...days].sort()
+  const end = new Date(parseDay(sorted.at(-1) as string).getTime() + 86_400_000)
+  const filter: estypes.QueryDslQueryContainer[] = [
+    { range: { [F.timestamp]: { gte: parseDay(sorted[0] as string).toISOString(), lt: end.toISOString() } } },
+    ...(COUNTED_EVENTS_FILTER as estypes.QueryDslQueryContainer[]),
+  ]
+  if (tenant) filter.push({ term: { [F.tenant]: tenant } })
+  const response = await es.search({
+    index: classPattern(prefix, 'short'),
+    ignore_unavailable: true,
+    allow_no_indices: true,
+    size: 0,
+    query: { bool: { filter } },
+    aggs: {
+      days: {
+        date_histogram: {
+          field: F.timestamp,
+          calendar_interval: 'day',
+          min_doc_count: 1,
+          format: 'yyyy-MM-dd',
+        },
+      },
+    },
+  })
+  const buckets = (response.aggregations?.days as { buckets: { key_as_string: string }[] } | undefined)
+    ?.buckets
+  const wanted = new Set(days)
+  return new Set((buckets ?? []).map((b) => b.key_as_string).filter((day) => wanted.has(day)))
+}
+
 /**
  * The per-day k rule (DESIGN.md "Anonymity"): a day row covering fewer than k distinct users is
  * neither stored nor used. A one-user row's HyperLogLog sketch is a single (register, rank) pair
@@ -176,20 +216,20 @@ async function addSessions(
       ignore_unavailable: true,
       allow_no_indices: true,
       size: 0,
-      query: { bool: { filter: [...filter, { exists: { field: 'session.id' } }] } },
+      query: { bool: { filter: [...filter, { exists: { field: F.session } }] } },
       aggs: {
         sessions: {
           composite: {
             size: pageSize,
             sources: [
-              { tenant: { terms: { field: 'tenant' } } },
-              { session: { terms: { field: 'session.id' } } },
+              { tenant: { terms: { field: F.tenant } } },
+              { session: { terms: { field: F.session } } },
             ],
             ...(after ? { after } : {}),
           },
           aggs: {
-            first: { min: { field: '@timestamp' } },
-            last: { max: { field: '@timestamp' } },
+            first: { min: { field: F.timestamp } },
+            last: { max: { field: F.timestamp } },
             ...MODULE_AGG,
           },
         },

@@ -1,3 +1,4 @@
+import { EVENT_FIELDS as F } from './fields.ts'
 import { Hll } from './hll.ts'
 
 /**
@@ -24,15 +25,15 @@ export type Dimension = (typeof DIMENSIONS)[number]
 
 /** Dimensions read from event fields; a nested list means "key = values joined by a space". */
 export const DIMENSION_FIELDS: Record<Exclude<Dimension, 'total' | 'hour'>, string[]> = {
-  function: ['function'],
-  event_type: ['event.type'],
-  browser: ['ua.browser.name'],
-  browser_major: ['ua.browser.name', 'ua.browser.major'],
-  os: ['ua.os.name'],
-  device_type: ['ua.device.type'],
-  device_vendor: ['ua.device.vendor'],
-  country: ['source.geo.country'],
-  region: ['source.geo.country', 'source.geo.region'],
+  function: [F.function],
+  event_type: [F.eventType],
+  browser: [F.browserName],
+  browser_major: [F.browserName, F.browserMajor],
+  os: [F.osName],
+  device_type: [F.deviceType],
+  device_vendor: [F.deviceVendor],
+  country: [F.country],
+  region: [F.country, F.region],
 }
 
 /** Module value of rows that cover every module (and events without one). */
