@@ -248,3 +248,12 @@ export function heapAfterGc(): number {
   gc()
   return process.memoryUsage().heapUsed
 }
+
+/** Control characters (C0 and DEL): header values Node refuses to send, so the fuzzers leave them out. */
+export function hasControlChar(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code < 0x20 || code === 0x7f) return true
+  }
+  return false
+}
