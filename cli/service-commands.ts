@@ -33,6 +33,10 @@ export function registerServiceCommands(program: Command): void {
     .option('--tenant <tenant>', 'bind the key to one tenant (required for ingest keys)')
     .option('--product-wide', 'an api key across all tenants (aggregates only)')
     .option('--name <name>', 'what the key is for', 'unnamed')
+    .option(
+      '--allowed-origin <origin...>',
+      'ingest keys: web origins (https://app.example.com) whose pages may send with this key from a browser',
+    )
     .option('--json', 'print the key and its record as JSON')
     .action(
       async (options: {
@@ -40,6 +44,7 @@ export function registerServiceCommands(program: Command): void {
         tenant?: string
         productWide?: boolean
         name: string
+        allowedOrigin?: string[]
         json?: boolean
       }) => {
         if (options.kind !== 'ingest' && options.kind !== 'api')
@@ -55,6 +60,7 @@ export function registerServiceCommands(program: Command): void {
           scope,
           tenant: options.tenant,
           name: options.name,
+          allowedOrigins: options.allowedOrigin,
         })
         if (options.json) console.log(JSON.stringify(created))
         else
@@ -65,12 +71,15 @@ export function registerServiceCommands(program: Command): void {
     )
   keys
     .command('list')
-    .description('list keys (ids, scopes; never secrets)')
-    .action(async () => {
+    .description('list keys (ids, scopes, allowed origins; never secrets)')
+    .option('--json', 'one JSON object per key')
+    .action(async (options: { json?: boolean }) => {
       for (const k of await keyStore().list()) {
-        console.log(
-          `${k.id}  ${k.kind.padEnd(6)} ${k.scope.padEnd(7)} ${(k.tenant ?? '*').padEnd(16)} ${k.name}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`,
-        )
+        if (options.json) console.log(JSON.stringify(k))
+        else
+          console.log(
+            `${k.id}  ${k.kind.padEnd(6)} ${k.scope.padEnd(7)} ${(k.tenant ?? '*').padEnd(16)} ${k.name}${k.allowed_origins?.length ? `  origins ${k.allowed_origins.join(' ')}` : ''}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`,
+          )
       }
     })
   keys

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
 import { LRUCache } from 'lru-cache'
+import { SporError } from './errors.ts'
 import { ensureSingleIndex } from './es.ts'
 
 /**
@@ -23,6 +24,11 @@ export interface KeyRecord {
   hash: string
   created_at: string
   revoked_at?: string
+  /**
+   * Web origins (`https://app.example.com`) whose pages may use this ingest key from a browser
+   * (CORS). Absent or empty: no browser may use the key; server-side senders are unaffected.
+   */
+  allowed_origins?: string[]
 }
 
 export type VerifiedKey = Omit<KeyRecord, 'hash'>
@@ -45,6 +51,7 @@ export const KEYS_MAPPINGS = {
     hash: { type: 'keyword' as const, index: false },
     created_at: { type: 'date' as const },
     revoked_at: { type: 'date' as const },
+    allowed_origins: { type: 'keyword' as const },
   },
 }
 
@@ -67,6 +74,9 @@ export class KeyStore {
 
   async ensureIndex(): Promise<void> {
     await ensureSingleIndex(this.#es, this.#index, KEYS_MAPPINGS)
+    // An index created by an older spor lacks fields added since; new fields are additive, so
+    // putting the whole mapping again is idempotent and never conflicts.
+    await this.#es.indices.putMapping({ index: this.#index, properties: KEYS_MAPPINGS.properties })
   }
 
   /** Creates a key; the plain key is returned once and never stored. */
@@ -75,9 +85,13 @@ export class KeyStore {
     scope: KeyScope
     tenant?: string
     name: string
+    allowedOrigins?: readonly string[]
   }): Promise<{ key: string; record: VerifiedKey }> {
     if (input.kind === 'ingest' && input.scope !== 'tenant')
       throw new Error('ingest keys are always tenant-scoped')
+    if (input.allowedOrigins?.length && input.kind !== 'ingest')
+      throw new SporError('SPOR_ERR_BAD_REQUEST', 'allowed origins apply to ingest keys only')
+    const allowedOrigins = input.allowedOrigins?.map(normalizeOrigin)
     if (input.scope === 'tenant' && !input.tenant) throw new Error('a tenant-scoped key needs a tenant')
     await this.ensureIndex()
     const id = randomBytes(8).toString('hex')
@@ -90,6 +104,7 @@ export class KeyStore {
       name: input.name,
       hash: hashSecret(secret),
       created_at: new Date().toISOString(),
+      ...(allowedOrigins?.length ? { allowed_origins: [...new Set(allowedOrigins)] } : {}),
     }
     await this.#es.index({ index: this.#index, id, document: record, refresh: 'wait_for' })
     const { hash: _hash, ...visible } = record
@@ -152,4 +167,31 @@ export class KeyStore {
     this.#cache.set(id, { record })
     return record
   }
+}
+
+/**
+ * An origin exactly as browsers send it in the `Origin` header: `scheme://host[:port]`, lower
+ * case, default port omitted, no path, no wildcard. Anything else is refused at key creation, so
+ * the per-request check is a plain string comparison.
+ */
+export function normalizeOrigin(input: string): string {
+  let url: URL
+  try {
+    url = new URL(input)
+  } catch {
+    throw new SporError('SPOR_ERR_BAD_REQUEST', `"${input}" is not an origin (scheme://host[:port])`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new SporError('SPOR_ERR_BAD_REQUEST', `origin "${input}" must be http:// or https://`)
+  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== ''))
+    throw new SporError(
+      'SPOR_ERR_BAD_REQUEST',
+      `origin "${input}" must not have a path, query or credentials`,
+    )
+  if (input.replace(/\/$/, '').toLowerCase() !== url.origin)
+    throw new SporError(
+      'SPOR_ERR_BAD_REQUEST',
+      `origin "${input}" is not in canonical form; use "${url.origin}"`,
+    )
+  return url.origin
 }

@@ -12,6 +12,7 @@ import type { KeyStore, VerifiedKey } from '../../core/keys.ts'
 import type { Logger } from '../../core/logger.ts'
 import { quietRequestLogs, registerOpsRoutes } from '../../core/ops-plugin.ts'
 import { checkEvent } from '../parse-message.ts'
+import { enforceOrigin, presentedKey, registerBrowserAccess } from './browser-access.ts'
 import { clientHintsFromHeaders, withRequestContext } from './request-context.ts'
 
 export interface CollectorDeps {
@@ -77,18 +78,15 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
   await registerOpsRoutes(app, async () => ({ ready: true }))
 
   await app.register(async (api) => {
-    api.addHook('onRequest', async (request) => {
-      const header = request.headers.authorization
-      const plain = header?.startsWith('Bearer ')
-        ? header.slice(7).trim()
-        : (request.headers['x-spor-key'] as string | undefined)
-      const key = await keys.verify(plain, 'ingest')
+    api.addHook('onRequest', async (request, reply) => {
+      const key = await keys.verify(presentedKey(request), 'ingest')
       if (!key)
         throw new SporError(
           'SPOR_ERR_UNAUTHORIZED',
-          'send a valid ingest key as "Authorization: Bearer <key>"',
+          'send a valid ingest key as "Authorization: Bearer <key>" (browsers: "?key=<key>")',
         )
       request.ingestKey = key
+      enforceOrigin(request, reply, key)
     })
     await api.register(rateLimit, {
       max: config.collector.rateLimitPerMinute,
@@ -96,13 +94,15 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
       hook: 'preHandler',
       keyGenerator: (request) => request.ingestKey?.id ?? request.ip,
     })
+    registerBrowserAccess(api, '/v1/events')
 
     api.post(
       '/v1/events',
       {
         decompress: {},
         schema: {
-          description: 'Submit a batch of events (JSON, optionally gzip-encoded).',
+          description:
+            'Submit a batch of events (JSON, optionally gzip-encoded; browsers may send it as text/plain with ?key=).',
           body: {
             type: 'object',
             required: ['events'],
