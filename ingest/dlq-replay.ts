@@ -162,14 +162,14 @@ async function rangeBounds(kafka: Kafka, topic: string, range: ReplayRange): Pro
       const start = range.fromOffset > BigInt(o.low) ? range.fromOffset : BigInt(o.low)
       const wantedEnd = range.toOffset + 1n
       const end = wantedEnd < BigInt(o.high) ? wantedEnd : BigInt(o.high)
-      return [{ partition: o.partition, start, end: end > start ? end : start }]
+      return [{ partition: o.partition, start, end: larger(end, start) }]
     }
     const starts = await at(range.since, 'low')
     const ends = await at(range.until, 'high')
     return wanted.map((o) => {
       const start = starts.get(o.partition)!
       const end = ends.get(o.partition)!
-      return { partition: o.partition, start, end: end > start ? end : start }
+      return { partition: o.partition, start, end: larger(end, start) }
     })
   } finally {
     await admin.disconnect()
@@ -242,6 +242,11 @@ async function readRange(kafka: Kafka, topic: string, bounds: Bounds[]): Promise
     await admin.disconnect()
   }
   return records.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)))
+}
+
+/** Math.max for offsets (bigint). */
+function larger(a: bigint, b: bigint): bigint {
+  return a > b ? a : b
 }
 
 function decode(value: Buffer | null): DlqRecord | undefined {
