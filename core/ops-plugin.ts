@@ -1,8 +1,22 @@
 import type {} from '@fastify/swagger' // adds `hide` to route schemas
 import { type FastifyInstance, LogController } from 'fastify'
-import { collectDefaultMetrics, register } from 'prom-client'
+import { collectDefaultMetrics, Gauge, register } from 'prom-client'
 
 let defaultsCollected = false
+
+// Every readiness check registered in this process; `spor_ready` is 1 only when all are ready
+// (one service per process in production, several in tests).
+const readinessChecks = new Set<ReadinessCheck>()
+new Gauge({
+  name: 'spor_ready',
+  help: '1 when the service can do its job (the same verdict as /ready), 0 otherwise; alert SporNotReady',
+  async collect() {
+    const states = await Promise.all(
+      [...readinessChecks].map((check) => check().catch(() => ({ ready: false }))),
+    )
+    this.set(states.length > 0 && states.every((s) => s.ready) ? 1 : 0)
+  },
+})
 
 export type ReadinessCheck = () => Promise<Record<string, unknown> & { ready: boolean }>
 
@@ -15,6 +29,10 @@ export async function registerOpsRoutes(app: FastifyInstance, readiness: Readine
     collectDefaultMetrics({ prefix: 'spor_' })
     defaultsCollected = true
   }
+  readinessChecks.add(readiness)
+  app.addHook('onClose', async () => {
+    readinessChecks.delete(readiness)
+  })
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     const state = await readiness()

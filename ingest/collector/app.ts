@@ -35,6 +35,13 @@ const collected = new Counter({
   labelNames: ['outcome'] as const,
 })
 
+// By status code (a handful of values): the 5xx and 429 alert rules divide these.
+const responses = new Counter({
+  name: 'spor_collector_responses_total',
+  help: 'Collector answers on /v1/events by HTTP status code; alerts SporCollectorErrors, SporCollectorThrottling',
+  labelNames: ['code'] as const,
+})
+
 /** Partition key: one user's (or anonymous session's) events stay ordered on one partition. */
 export function partitionKey(event: SporEvent): string {
   return `${event.tenant}:${event.user ?? event.session ?? event.id}`
@@ -95,6 +102,9 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
       keyGenerator: (request) => request.ingestKey?.id ?? request.ip,
     })
     registerBrowserAccess(api, '/v1/events')
+    api.addHook('onResponse', async (_request, reply) => {
+      responses.inc({ code: String(reply.statusCode) })
+    })
 
     api.post(
       '/v1/events',
