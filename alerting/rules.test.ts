@@ -43,7 +43,10 @@ const BROKEN: Record<string, { series: InputSeries[]; at: number; firing: Record
     firing: [I],
   },
   SporElasticsearchUnavailable: {
-    series: [s(`spor_ingest_es_available{${ingest}}`, '1x5 0x35')],
+    series: [
+      s(`spor_ingest_es_available{${ingest}}`, '1x5 0x35'),
+      s(`spor_ingest_bulk_retries_total{${ingest},cause="request"}`, '0x5 0+4x35'),
+    ],
     at: 15,
     firing: [I],
   },
@@ -130,6 +133,16 @@ describe('alert rules (judged by promtool)', { timeout: 60_000 }, () => {
     const result = await testRules(HEALTHY, [{ alert: 'SporServiceDown', evalMinute: 35, firing: [I] }])
     expect(result.code).not.toBe(0)
     expect(result.output).toMatch(/SporServiceDown/)
+  })
+
+  it('an idle ingest (gauge still 0, never retried) does not page', async () => {
+    const idle = HEALTHY.map((h) =>
+      h.series.startsWith('spor_ingest_es_available') ? { ...h, values: '0x40' } : h,
+    )
+    const result = await testRules(idle, [
+      { alert: 'SporElasticsearchUnavailable', evalMinute: 35, firing: [] },
+    ])
+    expect(result.output).toContain('SUCCESS')
   })
 
   it('nothing fires on a healthy spor', async () => {

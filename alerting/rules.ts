@@ -6,8 +6,9 @@
  * product teams own what their clients send). Annotations are static text on purpose: they say
  * what to look at first, the dashboard shows the numbers.
  *
- * Scrape jobs are expected to be named `spor-ingest`, `spor-detect`, `spor-collector` and
- * `spor-query` (see the README's operator guide).
+ * Scrape jobs must be named `spor-ingest`, `spor-detect`, `spor-collector` and `spor-query`
+ * (see the README's operator guide): a few rules select by job, because every spor process
+ * exports every unlabelled gauge (at 0 where the service does not use it).
  */
 export interface AlertRule {
   alert: string
@@ -52,7 +53,9 @@ export const ALERT_RULES: readonly AlertRule[] = [
   },
   {
     alert: 'SporElasticsearchUnavailable',
-    expr: 'spor_ingest_es_available == 0',
+    // The gauge is 0 until the first bulk request (an idle ingest, and every other spor process,
+    // exports 0), so it only counts while ingest is actually retrying against the cluster.
+    expr: 'spor_ingest_es_available{job="spor-ingest"} == 0 and on (job, instance) sum by (job, instance) (increase(spor_ingest_bulk_retries_total[5m])) > 0',
     for: '5m',
     severity: 'page',
     team: 'ops',
@@ -103,7 +106,9 @@ export const ALERT_RULES: readonly AlertRule[] = [
   },
   {
     alert: 'SporRetentionEnforcerNotRun',
-    expr: '(time() - max by (job) (spor_retention_last_success_timestamp_seconds) > 7200) or (absent(spor_retention_last_success_timestamp_seconds) and on () count(up{job="spor-ingest"} == 1) > 0)',
+    // The enforcer runs in ingest (one instance per interval holds the lease, hence max); other
+    // processes export the same gauge at 0.
+    expr: '(time() - max by (job) (spor_retention_last_success_timestamp_seconds{job="spor-ingest"}) > 7200) or (absent(spor_retention_last_success_timestamp_seconds{job="spor-ingest"}) and on () count(up{job="spor-ingest"} == 1) > 0)',
     for: '15m',
     severity: 'page',
     team: 'privacy',
