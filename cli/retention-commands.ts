@@ -74,7 +74,8 @@ export function registerRetentionCommands(program: Command): void {
     .description(
       "check spor's lifecycle policies with Elasticsearch's own ILM code (needs the distribution from spor stack up)",
     )
-    .action(async () => {
+    .option('--json', 'print the verdicts as JSON')
+    .action(async (options: { json?: boolean }) => {
       const config = loadConfig()
       const policies = Object.fromEntries(
         RETENTION_CLASSES.map((cls) => [
@@ -83,7 +84,8 @@ export function registerRetentionCommands(program: Command): void {
         ]),
       )
       const verdicts = await validateWithElasticsearch(policies)
-      for (const v of verdicts) console.log(v.valid ? `OK ${v.name}` : `INVALID ${v.name}: ${v.message}`)
+      if (options.json) console.log(JSON.stringify(verdicts, null, 2))
+      else for (const v of verdicts) console.log(v.valid ? `OK ${v.name}` : `INVALID ${v.name}: ${v.message}`)
       if (verdicts.length !== RETENTION_CLASSES.length || verdicts.some((v) => !v.valid)) process.exitCode = 1
     })
 }

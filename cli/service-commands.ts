@@ -86,9 +86,10 @@ export function registerServiceCommands(program: Command): void {
     .command('revoke')
     .argument('<id>', 'key id')
     .description('revoke a key (effective within SPOR_KEY_CACHE_MS)')
-    .action(async (id: string) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
       if (!(await keyStore().revoke(id))) throw new SporError('SPOR_ERR_NOT_FOUND', `no key ${id}`)
-      console.log(`revoked ${id}`)
+      console.log(options.json ? JSON.stringify({ revoked: id }) : `revoked ${id}`)
     })
 }
 
