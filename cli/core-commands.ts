@@ -45,7 +45,8 @@ export function registerCoreCommands(program: Command): void {
   program
     .command('setup')
     .description('create topics and install index templates and lifecycle policies (idempotent)')
-    .action(async () => {
+    .option('--json', 'print what was installed as JSON')
+    .action(async (options: { json?: boolean }) => {
       const config = loadConfig()
       const log = createLogger('setup', config.logLevel)
       const es = createEsClient(config)
@@ -53,6 +54,11 @@ export function registerCoreCommands(program: Command): void {
       await Promise.all([waitForEs(es), waitForKafka(kafka)])
       const indices = await installIndexSetup(es, config)
       const topics = await ensureTopics(kafka, config)
+      await es.close()
+      if (options.json) {
+        console.log(JSON.stringify({ indices, topics }, null, 2))
+        return
+      }
       console.log(
         indices.ilm
           ? `lifecycle policies installed: ${indices.policies.join(', ')} (spor's own enforcer keeps running as a second lock)`
@@ -68,7 +74,6 @@ export function registerCoreCommands(program: Command): void {
       console.log(
         `topics created: ${topics.created.join(', ') || '-'}; updated: ${topics.updated.join(', ') || '-'}`,
       )
-      await es.close()
     })
 
   program

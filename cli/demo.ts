@@ -17,9 +17,11 @@ import { installIndexSetup } from '../ilm-policies/install.ts'
 import { ensureTopics } from '../ingest/topics.ts'
 import { REPO_ROOT } from './core-commands.ts'
 import { progress } from './progress.ts'
+import { supervise } from './supervisor.ts'
 
 const STATE = join(REPO_ROOT, '.spor')
 const SECRETS = join(STATE, 'secrets.env')
+const LOGS = join(STATE, 'logs')
 const SERVICES = ['ingest', 'collector', 'query', 'detect'] as const
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella']
 
@@ -38,10 +40,9 @@ function ensureSecrets(): Record<string, string> {
 }
 
 function startService(name: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const logs = join(STATE, 'logs')
-  mkdirSync(logs, { recursive: true })
+  mkdirSync(LOGS, { recursive: true })
   // The service writes straight to its log file, so its last lines survive the demo exiting.
-  const out = openSync(join(logs, `${name}.log`), 'a')
+  const out = openSync(join(LOGS, `${name}.log`), 'a')
   // Own process group: Ctrl-C reaches only the demo, which then stops each service once,
   // gracefully (a second signal would make a service exit without draining).
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'spor.js'), name], {
@@ -51,15 +52,6 @@ function startService(name: string, env: NodeJS.ProcessEnv): ChildProcess {
   })
   closeSync(out)
   return child
-}
-
-/** SIGTERM once and wait: the service finishes its in-flight batch before it exits. */
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve()
-    child.once('exit', () => resolve())
-    child.kill('SIGTERM')
-  })
 }
 
 async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
@@ -75,6 +67,27 @@ async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 300))
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms (see .spor/logs/)`)
+}
+
+/** Waits until ingest has counted `expected` events (indexed, dead-lettered or dropped). */
+async function waitForIngested(metricsUrl: string, expected: number, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let seen = 0
+  while (Date.now() < deadline) {
+    const text = await fetch(metricsUrl).then(
+      (r) => r.text(),
+      () => '',
+    )
+    seen = text
+      .split('\n')
+      .filter((line) => line.startsWith('spor_ingest_events_total{'))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
+    if (seen >= expected) return
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new Error(
+    `ingest processed ${seen} of ${expected} events within ${timeoutMs} ms (see .spor/logs/ingest.log)`,
+  )
 }
 
 /** History (produced as if collected earlier), attacks, and a live trickle through the collector. */
@@ -115,6 +128,20 @@ async function sendSampleTraffic(
   return sent + posted.accepted
 }
 
+/**
+ * The commands the demo suggests, for a shell in the checkout (the CLI finds the pseudonym key in
+ * .spor/secrets.env). test/demo.integration.test.ts runs each of them as pasted.
+ */
+export function demoSuggestions(urls: { queryUrl: string; productKey: string; tenantKey: string }): string[] {
+  return [
+    `curl -s -H 'authorization: Bearer ${urls.productKey}' '${urls.queryUrl}/v1/stats/summary'`,
+    `curl -s -H 'authorization: Bearer ${urls.tenantKey}' '${urls.queryUrl}/v1/alerts?limit=3'`,
+    'node bin/spor.js retention audit',
+    'node bin/spor.js subject export --tenant acme --user u0001 | head -3',
+    'node bin/spor.js dlq replay --since "$(date -u -d \'-1 hour\' +%FT%TZ)" --dry-run',
+  ]
+}
+
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -125,9 +152,10 @@ export function registerDemoCommand(program: Command): void {
     .action(async (options: { traffic: boolean }) => {
       const up = spawnSync('bash', [join(REPO_ROOT, 'stack', 'stack.sh'), 'up'], { stdio: 'inherit' })
       if (up.status !== 0) process.exit(up.status ?? 1)
+      // The environment wins over the generated secrets, as for every spor command.
       const env = {
-        ...process.env,
         ...ensureSecrets(),
+        ...process.env,
         SPOR_TRUSTED_PROXIES: process.env.SPOR_TRUSTED_PROXIES ?? '127.0.0.1',
       }
       const config = loadConfig(env)
@@ -153,11 +181,26 @@ export function registerDemoCommand(program: Command): void {
         await keys.create({ kind: 'api', scope: 'tenant', tenant: 'acme', name: 'demo acme admin' })
       ).key
 
-      const children = SERVICES.map((name) => startService(name, env))
-      const stop = async () => {
+      // Supervised: an exit is reported with the service's last log lines and restarted within
+      // the same budget the consumers use; past it the demo stops everything and exits 1.
+      const supervisors = SERVICES.map((name) =>
+        supervise({
+          name,
+          start: () => startService(name, env),
+          logFile: join(LOGS, `${name}.log`),
+          maxRestarts: config.ingest.maxRestarts,
+          windowMs: config.ingest.restartWindowMs,
+          print: (line) => console.error(line),
+          onGiveUp: () => void stop(1),
+        }),
+      )
+      let stopping = false
+      const stop = async (code = 0) => {
+        if (stopping) return
+        stopping = true
         console.log('stopping spor services (in-flight batches finish first)…')
-        await Promise.all(children.map(stopChild))
-        process.exit(0)
+        await Promise.all(supervisors.map((s) => s.stop()))
+        process.exit(code)
       }
       process.once('SIGINT', () => void stop())
       process.once('SIGTERM', () => void stop())
@@ -166,7 +209,12 @@ export function registerDemoCommand(program: Command): void {
       await waitForHttp(`${collectorUrl}/health`)
       await waitForHttp(`${queryUrl}/health`)
       await waitForHttp(`http://127.0.0.1:${config.ingest.httpPort}/health`)
-      if (options.traffic) await sendSampleTraffic(config, collectorUrl, ingestKey)
+      if (options.traffic) {
+        const sent = await sendSampleTraffic(config, collectorUrl, ingestKey)
+        // The suggestions below read what ingest wrote: wait until it has taken every event.
+        await waitForIngested(`http://127.0.0.1:${config.ingest.httpPort}/metrics`, sent)
+        console.log(`ingest: all ${sent} events processed`)
+      }
       await es.close()
 
       console.log(`
@@ -175,7 +223,7 @@ spor is running (logs in .spor/logs/, Ctrl-C stops the services; \`spor stack do
   dashboard      ${queryUrl}/dashboard        (paste the product-wide API key)
   API + docs     ${queryUrl}/docs
   collector      POST ${collectorUrl}/v1/events   (Authorization: Bearer <ingest key>)
-  metrics        ${collectorUrl}/metrics  ${queryUrl}/metrics  http://127.0.0.1:${config.ingest.httpPort}/metrics
+  metrics        ${collectorUrl}/metrics  ${queryUrl}/metrics  http://127.0.0.1:${config.ingest.httpPort}/metrics  http://127.0.0.1:${config.detect.httpPort}/metrics
   elasticsearch  ${redactUrl(config.es.url)}/_cat/indices/${config.es.indexPrefix}-*?v
   kafka          ${config.kafka.brokers.join(',')}  topics ${config.kafka.eventsTopic}, ${config.kafka.dlqTopic}, ${config.kafka.alertsTopic}
 
@@ -183,9 +231,9 @@ spor is running (logs in .spor/logs/, Ctrl-C stops the services; \`spor stack do
   API key (product-wide)   ${productKey}
   API key (acme admin)     ${tenantKey}
 
-  try: curl -s -H 'authorization: Bearer ${productKey}' '${queryUrl}/v1/stats/summary'
-       node bin/spor.js retention audit
-       node bin/spor.js subject export --tenant acme --user u0001 | head -3
+${demoSuggestions({ queryUrl, productKey, tenantKey })
+  .map((command, i) => `  ${i === 0 ? 'try:' : '    '} ${command}`)
+  .join('\n')}
 `)
       await new Promise(() => {})
     })

@@ -36,29 +36,37 @@ export function registerDetectCommands(program: Command): void {
     .option('--seed <n>', 'seed for reproducible ids and timing', '1')
     .option('--only <names>', 'comma-separated scenario names (default: all)')
     .option('--benign', 'also produce the benign look-alikes')
-    .action(async (options: { tenant: string; seed: string; only?: string; benign?: boolean }) => {
-      const config = loadConfig()
-      const log = createLogger('detect-attack', config.logLevel)
-      const base = { seed: Number(options.seed), tenant: options.tenant, end: new Date() }
-      const wanted = options.only?.split(',').map((s) => s.trim())
-      const scenarios = [...attackScenarios(base), ...(options.benign ? benignScenarios(base) : [])].filter(
-        (s) => !wanted || wanted.includes(s.name),
-      )
-      const kafka = createKafka(config, log)
-      await waitForKafka(kafka)
-      const producer = createProducer(kafka)
-      await producer.connect()
-      const sent = await produceEvents(
-        producer,
-        config.kafka.eventsTopic,
-        scenarios.flatMap((s) => s.events),
-      )
-      await producer.disconnect()
-      for (const s of scenarios) {
-        console.log(
-          `${s.name.padEnd(22)} ${String(s.events.length).padStart(4)} events  expects ${s.expect.map((e) => `${e.rule}(${e.subject.value})`).join(', ') || 'no alert'}`,
+    .option('--json', 'print the scenarios and counts as JSON')
+    .action(
+      async (options: { tenant: string; seed: string; only?: string; benign?: boolean; json?: boolean }) => {
+        const config = loadConfig()
+        const log = createLogger('detect-attack', config.logLevel)
+        const base = { seed: Number(options.seed), tenant: options.tenant, end: new Date() }
+        const wanted = options.only?.split(',').map((s) => s.trim())
+        const scenarios = [...attackScenarios(base), ...(options.benign ? benignScenarios(base) : [])].filter(
+          (s) => !wanted || wanted.includes(s.name),
         )
-      }
-      console.log(`${sent} events sent to ${config.kafka.eventsTopic}`)
-    })
+        const kafka = createKafka(config, log)
+        await waitForKafka(kafka)
+        const producer = createProducer(kafka)
+        await producer.connect()
+        const sent = await produceEvents(
+          producer,
+          config.kafka.eventsTopic,
+          scenarios.flatMap((s) => s.events),
+        )
+        await producer.disconnect()
+        if (options.json) {
+          const list = scenarios.map((s) => ({ name: s.name, events: s.events.length, expect: s.expect }))
+          console.log(JSON.stringify({ sent, topic: config.kafka.eventsTopic, scenarios: list }, null, 2))
+          return
+        }
+        for (const s of scenarios) {
+          console.log(
+            `${s.name.padEnd(22)} ${String(s.events.length).padStart(4)} events  expects ${s.expect.map((e) => `${e.rule}(${e.subject.value})`).join(', ') || 'no alert'}`,
+          )
+        }
+        console.log(`${sent} events sent to ${config.kafka.eventsTopic}`)
+      },
+    )
 }

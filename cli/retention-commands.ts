@@ -79,7 +79,8 @@ export function registerRetentionCommands(program: Command): void {
       "check spor's lifecycle policies (this configuration's and the JSON files under ilm-policies/generated, or --dir) with Elasticsearch's own ILM code (needs the distribution from spor stack up)",
     )
     .option('--dir <dir>', 'directory of generated JSON files to check', GENERATED_DIR)
-    .action(async (options: { dir: string }) => {
+    .option('--json', 'print the verdicts as JSON')
+    .action(async (options: { dir: string; json?: boolean }) => {
       const config = loadConfig()
       const configured = Object.fromEntries(
         RETENTION_CLASSES.map((cls) => [
@@ -92,11 +93,11 @@ export function registerRetentionCommands(program: Command): void {
       const files = await readPolicyFiles(options.dir)
       const verdicts = await validateWithElasticsearch(configured)
       const fileVerdicts = await validateWithElasticsearch(files)
-      for (const v of verdicts) console.log(v.valid ? `OK ${v.name}` : `INVALID ${v.name}: ${v.message}`)
-      for (const v of fileVerdicts) {
-        const label = `${options.dir}/policies/${v.name}.json`
-        console.log(v.valid ? `OK ${label}` : `INVALID ${label}: ${v.message}`)
-      }
+      const fileLabelled = fileVerdicts.map((v) => ({ ...v, name: `${options.dir}/policies/${v.name}.json` }))
+      if (options.json) console.log(JSON.stringify([...verdicts, ...fileLabelled], null, 2))
+      else
+        for (const v of [...verdicts, ...fileLabelled])
+          console.log(v.valid ? `OK ${v.name}` : `INVALID ${v.name}: ${v.message}`)
       const expected = RETENTION_CLASSES.length + Object.keys(files).length
       const all = [...verdicts, ...fileVerdicts]
       if (all.length !== expected || Object.keys(files).length === 0 || all.some((v) => !v.valid)) {

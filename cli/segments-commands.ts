@@ -32,7 +32,12 @@ export function registerSegmentsCommands(program: Command): void {
   segments
     .command('list')
     .description('print the segment table (names, descriptions, conditions)')
-    .action(() => {
+    .option('--json', 'print the table as JSON')
+    .action((options: { json?: boolean }) => {
+      if (options.json) {
+        console.log(JSON.stringify(loadSegmentTable(), null, 2))
+        return
+      }
       for (const s of loadSegmentTable().segments) {
         const when = s.all
           .map((c) =>

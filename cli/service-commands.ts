@@ -42,6 +42,10 @@ export function registerServiceCommands(program: Command): void {
       '--event-types <types>',
       'ingest keys: comma-separated allow-list narrowing the profile, e.g. page.view,feature.*',
     )
+    .option(
+      '--allowed-origin <origin...>',
+      'ingest keys: web origins (https://app.example.com) whose pages may send with this key from a browser',
+    )
     .option('--json', 'print the key and its record as JSON')
     .action(
       async (options: {
@@ -51,6 +55,7 @@ export function registerServiceCommands(program: Command): void {
         name: string
         profile?: string
         eventTypes?: string
+        allowedOrigin?: string[]
         json?: boolean
       }) => {
         if (options.kind !== 'ingest' && options.kind !== 'api')
@@ -73,6 +78,7 @@ export function registerServiceCommands(program: Command): void {
                   eventTypes: options.eventTypes?.split(','),
                 }
               : undefined,
+          allowedOrigins: options.allowedOrigin,
         })
         if (options.json) console.log(JSON.stringify(created))
         else
@@ -83,21 +89,25 @@ export function registerServiceCommands(program: Command): void {
     )
   keys
     .command('list')
-    .description('list keys (ids, scopes; never secrets)')
-    .action(async () => {
+    .description('list keys (ids, scopes, allowed origins; never secrets)')
+    .option('--json', 'one JSON object per key')
+    .action(async (options: { json?: boolean }) => {
       for (const k of await keyStore().list()) {
-        console.log(
-          `${k.id}  ${k.kind.padEnd(6)} ${k.scope.padEnd(7)} ${(k.tenant ?? '*').padEnd(16)} ${k.kind === 'ingest' ? `${k.ingest_profile ?? 'browser'}${k.event_types ? `[${k.event_types.join(',')}]` : ''} ` : ''}${k.name}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`,
-        )
+        if (options.json) console.log(JSON.stringify(k))
+        else
+          console.log(
+            `${k.id}  ${k.kind.padEnd(6)} ${k.scope.padEnd(7)} ${(k.tenant ?? '*').padEnd(16)} ${k.kind === 'ingest' ? `${k.ingest_profile ?? 'browser'}${k.event_types ? `[${k.event_types.join(',')}]` : ''} ` : ''}${k.name}${k.allowed_origins?.length ? `  origins ${k.allowed_origins.join(' ')}` : ''}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`,
+          )
       }
     })
   keys
     .command('revoke')
     .argument('<id>', 'key id')
     .description('revoke a key (effective within SPOR_KEY_CACHE_MS)')
-    .action(async (id: string) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
       if (!(await keyStore().revoke(id))) throw new SporError('SPOR_ERR_NOT_FOUND', `no key ${id}`)
-      console.log(`revoked ${id}`)
+      console.log(options.json ? JSON.stringify({ revoked: id }) : `revoked ${id}`)
     })
 }
 

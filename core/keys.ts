@@ -34,6 +34,11 @@ export interface KeyRecord {
   ingest_profile?: IngestProfile
   /** Ingest keys: an explicit allow-list of event types (`page.view`, `feature.*`), narrowing the profile's. */
   event_types?: string[]
+  /**
+   * Web origins (`https://app.example.com`) whose pages may use this ingest key from a browser
+   * (CORS). Absent or empty: no browser may use the key; server-side senders are unaffected.
+   */
+  allowed_origins?: string[]
 }
 
 export type VerifiedKey = Omit<KeyRecord, 'hash'>
@@ -65,6 +70,7 @@ export const KEYS_MAPPINGS = {
     hash: { type: 'keyword' as const, index: false },
     created_at: { type: 'date' as const },
     revoked_at: { type: 'date' as const },
+    allowed_origins: { type: 'keyword' as const },
   },
 }
 
@@ -91,6 +97,9 @@ export class KeyStore {
   async ensureIndex(): Promise<void> {
     await ensureSingleIndex(this.#es, this.#index, KEYS_MAPPINGS)
     await ensureScopeMappings(this.#es, this.#index)
+    // An index created by an older spor lacks fields added since; new fields are additive, so
+    // putting the whole mapping again is idempotent and never conflicts.
+    await this.#es.indices.putMapping({ index: this.#index, properties: KEYS_MAPPINGS.properties })
   }
 
   /** Creates a key; the plain key is returned once and never stored. */
@@ -101,12 +110,16 @@ export class KeyStore {
     name: string
     /** Ingest keys only: `browser` (default) or `server`, optionally narrowed by `eventTypes`. */
     scopes?: IngestScopeInput
+    allowedOrigins?: readonly string[]
   }): Promise<{ key: string; record: VerifiedKey }> {
     if (input.kind === 'ingest' && input.scope !== 'tenant')
       throw new SporError('SPOR_ERR_BAD_REQUEST', 'ingest keys are always tenant-scoped')
     if (input.scope === 'tenant' && !input.tenant)
       throw new SporError('SPOR_ERR_BAD_REQUEST', 'a tenant-scoped key needs a tenant')
+    if (input.allowedOrigins?.length && input.kind !== 'ingest')
+      throw new SporError('SPOR_ERR_BAD_REQUEST', 'allowed origins apply to ingest keys only')
     const scopes = ingestScopeFields(input.kind, input.scopes)
+    const allowedOrigins = input.allowedOrigins?.map(normalizeOrigin)
     await this.ensureIndex()
     const id = randomBytes(8).toString('hex')
     const secret = randomBytes(32).toString('base64url')
@@ -119,6 +132,7 @@ export class KeyStore {
       hash: hashSecret(secret),
       created_at: new Date().toISOString(),
       ...scopes,
+      ...(allowedOrigins?.length ? { allowed_origins: [...new Set(allowedOrigins)] } : {}),
     }
     await this.#es.index({ index: this.#index, id, document: record, refresh: 'wait_for' })
     const { hash: _hash, ...visible } = record
@@ -184,4 +198,31 @@ export class KeyStore {
     else this.#unknown.set(id, true)
     return record
   }
+}
+
+/**
+ * An origin exactly as browsers send it in the `Origin` header: `scheme://host[:port]`, lower
+ * case, default port omitted, no path, no wildcard. Anything else is refused at key creation, so
+ * the per-request check is a plain string comparison.
+ */
+export function normalizeOrigin(input: string): string {
+  let url: URL
+  try {
+    url = new URL(input)
+  } catch {
+    throw new SporError('SPOR_ERR_BAD_REQUEST', `"${input}" is not an origin (scheme://host[:port])`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new SporError('SPOR_ERR_BAD_REQUEST', `origin "${input}" must be http:// or https://`)
+  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== ''))
+    throw new SporError(
+      'SPOR_ERR_BAD_REQUEST',
+      `origin "${input}" must not have a path, query or credentials`,
+    )
+  if (input.replace(/\/$/, '').toLowerCase() !== url.origin)
+    throw new SporError(
+      'SPOR_ERR_BAD_REQUEST',
+      `origin "${input}" is not in canonical form; use "${url.origin}"`,
+    )
+  return url.origin
 }

@@ -1,10 +1,34 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type {} from '@fastify/swagger' // adds `hide` to route schemas
 import { type FastifyInstance, LogController } from 'fastify'
-import { collectDefaultMetrics, register } from 'prom-client'
+import { collectDefaultMetrics, Gauge, register } from 'prom-client'
 import { SporError } from './errors.ts'
 
 let defaultsCollected = false
+
+// Every readiness check registered in this process; `spor_ready` is 1 only when all are ready
+// (one service per process in production, several in tests).
+const readinessChecks = new Set<ReadinessCheck>()
+const READY_PROBE_MS = 2000
+new Gauge({
+  name: 'spor_ready',
+  help: '1 when the service can do its job (the same verdict as /ready), 0 otherwise; alert SporNotReady',
+  async collect() {
+    // A check stuck on a dead dependency must not hang /metrics (the scrape would time out and
+    // the service look down instead of not ready): past READY_PROBE_MS it counts as not ready.
+    const states = await Promise.all(
+      [...readinessChecks].map((check) =>
+        Promise.race([
+          check().catch(() => ({ ready: false })),
+          new Promise<{ ready: boolean }>((resolve) =>
+            setTimeout(() => resolve({ ready: false }), READY_PROBE_MS).unref(),
+          ),
+        ]),
+      ),
+    )
+    this.set(states.length > 0 && states.every((s) => s.ready) ? 1 : 0)
+  },
+})
 
 export type ReadinessCheck = () => Promise<Record<string, unknown> & { ready: boolean }>
 
@@ -22,6 +46,10 @@ export async function registerOpsRoutes(
     collectDefaultMetrics({ prefix: 'spor_' })
     defaultsCollected = true
   }
+  readinessChecks.add(readiness)
+  app.addHook('onClose', async () => {
+    readinessChecks.delete(readiness)
+  })
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
     const state = await readiness()

@@ -29,6 +29,10 @@ export const retentionMetrics = {
     help: 'Enforcer runs by outcome (ok, failed)',
     labelNames: ['outcome'] as const,
   }),
+  lastSuccess: new Gauge({
+    name: 'spor_retention_last_success_timestamp_seconds',
+    help: 'When the retention enforcer last completed without failures (unix seconds); alert SporRetentionEnforcerNotRun',
+  }),
   oldestAge: new Gauge({
     name: 'spor_retention_oldest_age_seconds',
     help: 'Age of the oldest @timestamp still stored per retention class (absent when the class is empty)',

@@ -33,6 +33,7 @@ export function startRetentionSchedule(es: Client, options: RetentionScheduleOpt
       try {
         const report = await enforceRetention(es, options)
         retentionMetrics.enforceRuns.inc({ outcome: report.failed.length > 0 ? 'failed' : 'ok' })
+        if (report.failed.length === 0) retentionMetrics.lastSuccess.setToCurrentTime()
         if (report.deleted.length > 0 || report.swept.length > 0 || report.failed.length > 0) {
           log.info(
             {

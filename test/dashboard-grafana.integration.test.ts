@@ -6,6 +6,10 @@ import { runSegmentsJob } from '../segments/job.ts'
 import { loadSegmentTable } from '../segments/rules.ts'
 import '../ingest/metrics.ts'
 import '../ilm-policies/retention-metrics.ts'
+// The pipeline dashboard covers every service: their metrics must be registered here too.
+import '../core/restart-budget.ts'
+import '../detect/metrics.ts'
+import '../ingest/collector/app.ts'
 import { day, indexEvents, type StatsApp, startStatsApp } from './helpers/stats-data.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 

@@ -15,6 +15,7 @@ import type { KeyStore, VerifiedKey } from '../../core/keys.ts'
 import type { Logger } from '../../core/logger.ts'
 import { quietRequestLogs, registerOpsRoutes } from '../../core/ops-plugin.ts'
 import { checkEvent } from '../parse-message.ts'
+import { enforceOrigin, presentedKey, registerBrowserAccess } from './browser-access.ts'
 import { clientAddress, clientHintsFromHeaders, withRequestContext } from './request-context.ts'
 
 export interface CollectorDeps {
@@ -35,6 +36,13 @@ const collected = new Counter({
   name: 'spor_collector_events_total',
   help: 'Events received by the collector, by outcome (accepted, rejected)',
   labelNames: ['outcome'] as const,
+})
+
+// By status code (a handful of values): the 5xx and 429 alert rules divide these.
+const responses = new Counter({
+  name: 'spor_collector_responses_total',
+  help: 'Collector answers on /v1/events by HTTP status code; alerts SporCollectorErrors, SporCollectorThrottling',
+  labelNames: ['code'] as const,
 })
 
 /** Partition key: one user's (or anonymous session's) events stay ordered on one partition. */
@@ -90,18 +98,15 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
       windowMs: 60_000,
       addressOf,
     })
-    api.addHook('onRequest', async (request) => {
-      const header = request.headers.authorization
-      const plain = header?.startsWith('Bearer ')
-        ? header.slice(7).trim()
-        : (request.headers['x-spor-key'] as string | undefined)
-      const key = await keys.verify(plain, 'ingest')
+    api.addHook('onRequest', async (request, reply) => {
+      const key = await keys.verify(presentedKey(request), 'ingest')
       if (!key)
         throw new SporError(
           'SPOR_ERR_UNAUTHORIZED',
-          'send a valid ingest key as "Authorization: Bearer <key>"',
+          'send a valid ingest key as "Authorization: Bearer <key>" (browsers: "?key=<key>")',
         )
       request.ingestKey = key
+      enforceOrigin(request, reply, key)
     })
     await api.register(rateLimit, {
       max: config.collector.rateLimitPerMinute,
@@ -109,13 +114,18 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
       hook: 'preHandler',
       keyGenerator: (request) => request.ingestKey?.id ?? addressOf(request),
     })
+    registerBrowserAccess(api, '/v1/events')
+    api.addHook('onResponse', async (_request, reply) => {
+      responses.inc({ code: String(reply.statusCode) })
+    })
 
     api.post(
       '/v1/events',
       {
         decompress: {},
         schema: {
-          description: 'Submit a batch of events (JSON, optionally gzip-encoded).',
+          description:
+            'Submit a batch of events (JSON, optionally gzip-encoded; browsers may send it as text/plain with ?key=).',
           body: {
             type: 'object',
             required: ['events'],
