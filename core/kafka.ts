@@ -9,9 +9,19 @@ import {
   Partitioners,
   type Producer,
 } from 'kafkajs'
+import { compressionType, registerCodecs } from './codecs.ts'
 import type { SporConfig } from './config.ts'
+import { SporError } from './errors.ts'
+import { kafkaClientSecurity, preflightTls, securityError } from './kafka-security.ts'
 import type { Logger } from './logger.ts'
+import { guardPoison, handlePoisonBatch, poisonOf } from './poison.ts'
 import { restartBudget } from './restart-budget.ts'
+
+// Every consumer spor creates reads gzip, snappy, lz4 and zstd batches (core/codecs.ts).
+registerCodecs()
+
+/** What createProducer needs to know about the client it was given (set by createKafka). */
+const producerDefaults = new WeakMap<Kafka, { compression: ReturnType<typeof compressionType> }>()
 
 export type { Kafka }
 
@@ -32,9 +42,10 @@ const TRANSIENT =
 /** A Kafka client whose logs go through pino; transient coordinator errors are logged as debug. */
 export function createKafka(config: SporConfig, log: Logger, clientId = config.kafka.clientId): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' })
-  return new Kafka({
+  const kafka = new Kafka({
     clientId,
     brokers: [...config.kafka.brokers],
+    ...kafkaClientSecurity(config.kafkaConnection),
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 300, retries: 10 },
     logCreator:
@@ -45,10 +56,19 @@ export function createKafka(config: SporConfig, log: Logger, clientId = config.k
         kafkaLog[method]({ namespace: entry.namespace, error: rest.error, broker: rest.broker }, message)
       },
   })
+  producerDefaults.set(kafka, { compression: compressionType(config.kafkaConnection.compression) })
+  kafkaSettings.set(kafka, config)
+  return kafka
 }
 
+const kafkaSettings = new WeakMap<Kafka, SporConfig>()
+
 /** Waits for the broker to answer admin calls (it logs "coordinator loading" for a few seconds). */
+// Wrong credentials or an untrusted certificate do not heal by retrying: they end the wait at
+// once with one clear line (SPOR_ERR_KAFKA_AUTH) instead of a minute of retries.
 export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<void> {
+  const config = kafkaSettings.get(kafka)
+  if (config) await preflightTls(config.kafka.brokers, config.kafkaConnection)
   const admin = kafka.admin()
   const deadline = Date.now() + timeoutMs
   let last: unknown
@@ -59,12 +79,20 @@ export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<vo
       await admin.disconnect()
       return
     } catch (error) {
+      const fatal = securityError(error)
+      if (fatal) {
+        await admin.disconnect().catch(() => {})
+        throw fatal
+      }
       last = error
       await new Promise((r) => setTimeout(r, 500))
     }
   }
   await admin.disconnect().catch(() => {})
-  throw new Error(`kafka not ready after ${timeoutMs} ms: ${(last as Error)?.message}`)
+  throw new SporError(
+    'SPOR_ERR_UNAVAILABLE',
+    `kafka not ready after ${timeoutMs} ms: ${(last as Error)?.message}`,
+  )
 }
 
 /**
@@ -73,12 +101,34 @@ export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<vo
  * transactional when given a transactional id.
  */
 export function createProducer(kafka: Kafka, options: { transactionalId?: string } = {}): Producer {
-  return kafka.producer({
+  const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
     ...(options.transactionalId ? { transactionalId: options.transactionalId } : {}),
   })
+  const defaults = producerDefaults.get(kafka)
+  return defaults ? withCompression(producer, defaults.compression) : producer
+}
+
+type Sender = Pick<Producer, 'send' | 'sendBatch'>
+
+/**
+ * kafkajs takes the compression per send, not per producer: spor's setting
+ * (SPOR_KAFKA_COMPRESSION) becomes the default of every send and sendBatch, including those of
+ * transactions; a caller that names a compression keeps it.
+ */
+function withCompression<T extends Sender>(sender: T, compression: ReturnType<typeof compressionType>): T {
+  const send = sender.send.bind(sender)
+  const sendBatch = sender.sendBatch.bind(sender)
+  sender.send = (record) => send({ compression, ...record })
+  sender.sendBatch = (batch) => sendBatch({ compression, ...batch })
+  const transactional = sender as unknown as Partial<Pick<Producer, 'transaction'>>
+  if (typeof transactional.transaction === 'function') {
+    const transaction = transactional.transaction.bind(sender)
+    transactional.transaction = async () => withCompression(await transaction(), compression)
+  }
+  return sender
 }
 
 /**
@@ -98,13 +148,30 @@ export function createGroupConsumer(
   },
 ): Consumer {
   const { sessionTimeoutMs } = config.kafka
-  return kafka.consumer({
+  const consumer = kafka.consumer({
     groupId: options.groupId,
     sessionTimeout: sessionTimeoutMs,
     heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
     ...options.fetch,
-    retry: { retries: 5, restartOnFailure: restartBudget(config, log, options.consumer, options.fields) },
+    retry: {
+      retries: 5,
+      restartOnFailure: handlePoisonBatch(
+        log,
+        { groupId: options.groupId, consumer: options.consumer, fields: options.fields },
+        restartBudget(config, log, options.consumer, options.fields),
+      ),
+    },
   })
+  return guardPoison(consumer)
+}
+
+/**
+ * The error a consumer's CRASH handler reports when kafkajs will not restart it: the undecodable
+ * batch itself (SPOR_ERR_POISON_BATCH, which says where it is and how to skip it) or the spent
+ * restart budget.
+ */
+export function consumerFatalError(error: Error): SporError {
+  return poisonOf(error) ?? new SporError('SPOR_ERR_FATAL_RESTARTS', error.message, { cause: error })
 }
 
 // Right after CreateTopics the broker may not know the topic yet (KRaft metadata propagates

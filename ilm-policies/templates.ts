@@ -25,14 +25,15 @@ export function templateName(prefix: string, cls: RetentionClass): string {
 export function indexTemplate(
   prefix: string,
   cls: RetentionClass,
-  options: { ilm: boolean },
+  options: { ilm: boolean; replicas?: estypes.IndicesIndexSettings },
 ): estypes.IndicesPutIndexTemplateRequest {
   const properties = CLASS_PROPERTIES[cls]
   if (!properties) throw new Error(`no mappings registered for class ${cls}`)
   const settings: estypes.IndicesIndexSettings = {
     number_of_shards: 1,
-    // One local node: replicas would leave the cluster yellow. Production overrides this.
-    number_of_replicas: 0,
+    // SPOR_ES_REPLICAS (core/es.ts replicaSettings); the default auto-expands 0-1: green on
+    // one node, a copy of every shard on a multi-node cluster.
+    ...(options.replicas ?? { auto_expand_replicas: '0-1' }),
     refresh_interval: '1s',
   }
   if (options.ilm) {

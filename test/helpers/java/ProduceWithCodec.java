@@ -1,0 +1,52 @@
+import java.io.BufferedReader;
+import java.io.FileInputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.Future;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * Produces records with the official Java client and a given compression.type, the way a user's
+ * service does. Run as a single-file program on Kafka's jars:
+ *   java -cp 'KAFKA_LIB/*' ProduceWithCodec.java BOOTSTRAP TOPIC CODEC [CLIENT_PROPERTIES_FILE] < records
+ * stdin: one record per line, "key<TAB>value". All records go into as few batches as possible
+ * (linger, one flush). Prints "partition offset" per record once acknowledged.
+ */
+public class ProduceWithCodec {
+  public static void main(String[] args) throws Exception {
+    Properties props = new Properties();
+    props.put("bootstrap.servers", args[0]);
+    props.put("compression.type", args[2]);
+    props.put("acks", "all");
+    props.put("enable.idempotence", "true");
+    props.put("linger.ms", "1000");
+    props.put("batch.size", "1048576");
+    props.put("key.serializer", StringSerializer.class.getName());
+    props.put("value.serializer", StringSerializer.class.getName());
+    if (args.length > 3) {
+      try (FileInputStream in = new FileInputStream(args[3])) {
+        props.load(in);
+      }
+    }
+    List<Future<RecordMetadata>> sent = new ArrayList<>();
+    try (KafkaProducer<String, String> producer = new KafkaProducer<>(props)) {
+      BufferedReader reader = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+      for (String line; (line = reader.readLine()) != null; ) {
+        if (line.isEmpty()) continue;
+        int tab = line.indexOf('\t');
+        sent.add(producer.send(new ProducerRecord<>(args[1], line.substring(0, tab), line.substring(tab + 1))));
+      }
+      producer.flush();
+      for (Future<RecordMetadata> f : sent) {
+        RecordMetadata m = f.get();
+        System.out.println(m.partition() + " " + m.offset());
+      }
+    }
+  }
+}
