@@ -5,7 +5,7 @@
 #   stack/stack.sh down   [kafka|es|all]   stop by pid (SIGTERM, SIGKILL after 30 s); data is kept
 #   stack/stack.sh status [kafka|es|all]   one line per service; exit 0 if all running, 3 if not
 #   stack/stack.sh wipe   [kafka|es|all]   down, then delete the instance state (never the cache)
-#   stack/stack.sh paths                    print ES_HOME and ES_JAVA_HOME (for tools on ES's own jars)
+#   stack/stack.sh paths                    print KAFKA_LIB, ES_HOME and ES_JAVA_HOME (for tools on their jars)
 #
 # Environment (all optional):
 #   SPOR_CACHE_DIR   downloads shared by every instance         (default <repo>/.spor/cache)
@@ -689,6 +689,8 @@ main() {
       fi
       ;;
     paths)
+      # Kafka's jars first: tests run the official Java client from them (test/helpers/java).
+      [[ -f $KAFKA_LIB/.spor-complete ]] && echo "KAFKA_LIB=$KAFKA_LIB"
       [[ -d $ES_HOME ]] || die "no Elasticsearch distribution at $ES_HOME yet (run: stack/stack.sh up es)"
       es_java=$(es_java_home)
       echo "ES_HOME=$ES_HOME"
