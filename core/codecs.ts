@@ -2,10 +2,13 @@ import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
 import { gunzip, gzip } from 'node:zlib'
 import { decompress as fzstdDecompress } from 'fzstd'
-import { CompressionCodecs, CompressionTypes } from 'kafkajs'
+import kafkajs from 'kafkajs'
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi'
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy'
 import { SporError } from './errors.ts'
+
+// kafkajs is CommonJS and Node's ESM loader does not see these two among its named exports.
+const { CompressionCodecs, CompressionTypes } = kafkajs
 
 /**
  * Kafka's compression codecs for kafkajs, which ships only gzip. Producers that follow Kafka's
@@ -51,7 +54,7 @@ export class PoisonBatchError extends SporError {
   readonly topic: string | undefined
   readonly partition: number | undefined
   /** The undecodable bytes, for the dead letter that records a skip. */
-  readonly payload: Buffer | undefined
+  declare readonly payload: Buffer | undefined
 
   constructor(info: PoisonInfo, where: { topic?: string; partition?: number; payload?: Buffer } = {}) {
     const at =
@@ -65,7 +68,8 @@ export class PoisonBatchError extends SporError {
     this.info = info
     this.topic = where.topic
     this.partition = where.partition
-    this.payload = where.payload
+    // Not enumerable: loggers serialise errors field by field, and these bytes are for the DLQ.
+    Object.defineProperty(this, 'payload', { value: where.payload, enumerable: false })
   }
 }
 
@@ -305,7 +309,7 @@ export function registerCodecs(): void {
 }
 
 /** kafkajs's CompressionTypes value for a producer setting. */
-export function compressionType(name: ProducerCompression): CompressionTypes {
+export function compressionType(name: ProducerCompression): number {
   switch (name) {
     case 'none':
       return CompressionTypes.None

@@ -155,14 +155,14 @@ export function createGroupConsumer(
     ...options.fetch,
     retry: {
       retries: 5,
-      restartOnFailure: handlePoisonBatch(
-        log,
-        { groupId: options.groupId, consumer: options.consumer, fields: options.fields },
-        restartBudget(config, log, options.consumer, options.fields),
-      ),
+      restartOnFailure: handlePoisonBatch(restartBudget(config, log, options.consumer, options.fields)),
     },
   })
-  return guardPoison(consumer)
+  return guardPoison(consumer, log, {
+    groupId: options.groupId,
+    consumer: options.consumer,
+    fields: options.fields,
+  })
 }
 
 /**

@@ -74,7 +74,15 @@ function truncated(batch: Batch, end: number): Batch {
  * before it are handed on (and committed by the handler as usual), then the consumer fails with
  * the located PoisonBatchError.
  */
-export function guardPoison(consumer: Consumer): Consumer {
+export function guardPoison(
+  consumer: Consumer,
+  log: Logger,
+  context: { groupId: string; consumer: string; fields?: Record<string, unknown> },
+): Consumer {
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    const poison = poisonOf(payload.error)
+    if (poison) reportPoisonBatch(log, context, poison)
+  })
   const run = consumer.run.bind(consumer)
   consumer.run = (config?: ConsumerRunConfig) => {
     if (!config) return run(config)
@@ -107,37 +115,43 @@ export function guardPoison(consumer: Consumer): Consumer {
 }
 
 /**
- * kafkajs's `restartOnFailure`: a poison batch is reported once (log line, metric) and stops the
- * consumer; anything else goes to the restart budget.
+ * kafkajs's `restartOnFailure`: never restart on a poison batch (it would fail again on the same
+ * bytes); anything else goes to the restart budget. (kafkajs does not even ask for an error it
+ * sees as non-retriable, which the poison error is; this covers one wrapped in a retriable one.)
  */
 export function handlePoisonBatch(
-  log: Logger,
-  context: { groupId: string; consumer: string; fields?: Record<string, unknown> },
   budget: (error: Error) => Promise<boolean>,
 ): (error: Error) => Promise<boolean> {
-  return async (error) => {
-    const poison = poisonOf(error)
-    if (!poison) return budget(error)
-    poisonBatches.inc({ consumer: context.consumer, codec: poison.info.codec })
-    const skip =
-      poison.partition !== undefined
-        ? `spor ingest skip --consumer ${context.consumer} --partition ${poison.partition} --offset ${poison.info.baseOffset}`
-        : undefined
-    log.error(
-      {
-        ...context.fields,
-        code: poison.code,
-        group: context.groupId,
-        topic: poison.topic,
-        partition: poison.partition,
-        baseOffset: poison.info.baseOffset,
-        lastOffset: poison.info.lastOffset,
-        codec: poison.info.codec,
-        detail: poison.info.error,
-        ...(skip ? { skip } : {}),
-      },
-      `${context.consumer} consumer stopped at an undecodable batch (SPOR_ERR_POISON_BATCH): ${poison.message}${skip ? `; after checking it, move on with: ${skip}` : ''}`,
-    )
-    return false
-  }
+  return async (error) => (poisonOf(error) ? false : budget(error))
+}
+
+/** The one log line and the metric for a consumer that stopped at a poison batch. */
+export function reportPoisonBatch(
+  log: Logger,
+  context: { groupId: string; consumer: string; fields?: Record<string, unknown> },
+  poison: PoisonBatchError,
+): void {
+  poisonBatches.inc({ consumer: context.consumer, codec: poison.info.codec })
+  // The names `spor ingest skip --consumer` takes (ingest/poison-skip.ts SKIPPABLE_CONSUMERS).
+  const name =
+    context.consumer === 'detect' && context.fields?.stage === 'rules' ? 'detect-rules' : context.consumer
+  const skip =
+    poison.partition !== undefined
+      ? `spor ingest skip --consumer ${name} --partition ${poison.partition} --offset ${poison.info.baseOffset}`
+      : undefined
+  log.error(
+    {
+      ...context.fields,
+      code: poison.code,
+      group: context.groupId,
+      topic: poison.topic,
+      partition: poison.partition,
+      baseOffset: poison.info.baseOffset,
+      lastOffset: poison.info.lastOffset,
+      codec: poison.info.codec,
+      detail: poison.info.error,
+      ...(skip ? { skip } : {}),
+    },
+    `${context.consumer} consumer stopped at an undecodable batch (SPOR_ERR_POISON_BATCH): ${poison.message}${skip ? `; once it is understood, move on with: ${skip}` : ''}`,
+  )
 }
