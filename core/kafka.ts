@@ -1,4 +1,4 @@
-import {
+import kafkajs, {
   type Admin,
   type Consumer,
   type ConsumerConfig,
@@ -16,6 +16,9 @@ import { kafkaClientSecurity, preflightTls, securityError } from './kafka-securi
 import type { Logger } from './logger.ts'
 import { guardPoison, handlePoisonBatch, poisonOf } from './poison.ts'
 import { restartBudget } from './restart-budget.ts'
+
+// CommonJS: Node's ESM loader does not see these among kafkajs's named exports.
+const { ConfigResourceTypes, ConfigSource } = kafkajs
 
 // Every consumer spor creates reads gzip, snappy, lz4 and zstd batches (core/codecs.ts).
 registerCodecs()
@@ -203,4 +206,55 @@ export async function createTopicsReady(
       throw new Error(`topics ${names.join(', ')} have no leader after ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 100))
   }
+}
+
+/**
+ * Sets spor's keys on existing topics without touching anything else. kafkajs has only the old
+ * AlterConfigs, which replaces a topic's whole set of overrides (settings not named go back to
+ * the broker default): so the current overrides are read first and sent back with spor's keys
+ * on top. An operator's `min.insync.replicas` or `compression.type` survives `spor setup`.
+ * Returns the topics whose settings changed.
+ */
+export async function mergeTopicConfigs(
+  admin: Admin,
+  topics: { topic: string; configEntries: { name: string; value: string }[] }[],
+): Promise<string[]> {
+  if (topics.length === 0) return []
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.topic })),
+  })
+  const changes = []
+  for (const wanted of topics) {
+    const current = resources.find((r) => r.resourceName === wanted.topic)
+    if (current?.errorCode !== 0) {
+      throw new SporError(
+        'SPOR_ERR_KAFKA',
+        `cannot read the settings of topic ${wanted.topic}: ${current?.errorMessage ?? 'not described'}`,
+      )
+    }
+    const overrides = new Map<string, string>()
+    for (const entry of current.configEntries) {
+      if (entry.configSource !== ConfigSource.TOPIC_CONFIG) continue
+      if (entry.configValue === null || entry.configValue === undefined) {
+        throw new SporError(
+          'SPOR_ERR_KAFKA',
+          `topic ${wanted.topic} has a setting the broker will not show (${entry.configName}); refusing to rewrite its settings`,
+        )
+      }
+      overrides.set(entry.configName, entry.configValue)
+    }
+    const merged = new Map(overrides)
+    for (const { name, value } of wanted.configEntries) merged.set(name, value)
+    const changed = wanted.configEntries.some(({ name, value }) => overrides.get(name) !== value)
+    if (changed) {
+      changes.push({
+        type: ConfigResourceTypes.TOPIC,
+        name: wanted.topic,
+        configEntries: [...merged].map(([name, value]) => ({ name, value })),
+      })
+    }
+  }
+  if (changes.length > 0) await admin.alterConfigs({ validateOnly: false, resources: changes })
+  return changes.map((c) => c.name)
 }
