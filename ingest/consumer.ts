@@ -97,7 +97,12 @@ export class IngestConsumer {
       if (payload.restart) return
       this.#state = 'crashed'
       const fatal = consumerFatalError(payload.error)
-      this.#log.fatal({ err: payload.error, code: fatal.code }, 'ingest consumer stopped')
+      this.#log.fatal(
+        { err: payload.error, code: fatal.code },
+        fatal.code === 'SPOR_ERR_POISON_BATCH'
+          ? 'ingest consumer stopped at an undecodable batch'
+          : 'ingest consumer stopped after repeated fatal errors',
+      )
       this.#reportFatal(fatal)
     })
     // Ready means joined: until the group has assigned partitions nothing is being consumed.
