@@ -396,6 +396,8 @@ kafka_up() {
         sleep 0.5
       done
     fi
+    # Started by an older stack.sh (or stopped midway): the SASL_SSL users may still be missing.
+    [[ -f $KAFKA_TLS_DIR/client.env ]] && kafka_scram_users_once "$(kafka_java)"
     say "kafka already running on 127.0.0.1:$KAFKA_PORT (pid $pid)"
     drop_lock "$lock"
     return 0
