@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../core/config.ts'
+import { createKafka, createProducer } from '../core/kafka.ts'
 import { attackScenarios } from '../generate/attacks.ts'
 import { partitionKey } from '../ingest/collector/app.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { type DetectHandle, startDetect, storedAlerts } from './helpers/detect.ts'
 import { readTopic } from './helpers/dlq.ts'
 import { startIngest } from './helpers/ingest.ts'
-import { type JavaRecord, produceWithJava } from './helpers/java-producer.ts'
+import { consumeWithJava, type JavaRecord, produceWithJava } from './helpers/java-producer.ts'
+import { storedBatchCodecs } from './helpers/kafka-log.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const
@@ -72,5 +75,35 @@ describe('every compression codec, produced by the Java client', () => {
     // Everything expected is indexed: any dead letter would be in the topic by now.
     expect(await readTopic(t.kafka, t.config.kafka.dlqTopic, 1, 5_000)).toEqual([])
     expect(ingest.state).toBe('running')
+  })
+})
+
+describe("spor's own producers with each compression setting", () => {
+  let t: TestEnv
+
+  beforeAll(async () => {
+    t = await createTestEnv('prodcodec')
+  })
+
+  afterAll(async () => {
+    await t?.cleanup()
+  })
+
+  it('gzip, snappy and lz4 batches from spor are read by the official Java client', async () => {
+    const topic = t.config.kafka.alertsTopic
+    const sent: string[] = []
+    for (const codec of ['gzip', 'snappy', 'lz4'] as const) {
+      const kafka = createKafka(loadConfig({ ...t.env, SPOR_KAFKA_COMPRESSION: codec }), t.log)
+      const producer = createProducer(kafka)
+      await producer.connect()
+      const values = Array.from({ length: 40 }, (_, i) => JSON.stringify({ codec, i, pad: 'x'.repeat(200) }))
+      await producer.send({ topic, acks: -1, messages: values.map((value) => ({ key: codec, value })) })
+      await producer.disconnect()
+      sent.push(...values)
+    }
+    const read = await consumeWithJava(t.config.kafka.brokers.join(','), topic, sent.length)
+    expect(read.sort()).toEqual(sent.sort())
+    // The broker stored them as sent: gzip (1), snappy (2) and lz4 (3) batches, nothing else.
+    expect([...new Set(await storedBatchCodecs(t, topic))].sort()).toEqual([1, 2, 3])
   })
 })

@@ -11,25 +11,10 @@ import { type DetectHandle, startDetect } from './helpers/detect.ts'
 import { readTopic } from './helpers/dlq.ts'
 import { startIngest } from './helpers/ingest.ts'
 import { type JavaRecord, produceWithJava } from './helpers/java-producer.ts'
+import { brokerLogDir } from './helpers/kafka-log.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00])
-
-/** The broker's log directory (the local stack runs on this machine). */
-async function brokerLogDir(t: TestEnv): Promise<string> {
-  const admin = t.kafka.admin()
-  await admin.connect()
-  try {
-    const { brokers } = await admin.describeCluster()
-    const { resources } = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: [{ type: 4 /* BROKER */, name: String(brokers[0]!.nodeId), configNames: ['log.dirs'] }],
-    })
-    return resources[0]!.configEntries.find((e) => e.configName === 'log.dirs')!.configValue.split(',')[0]!
-  } finally {
-    await admin.disconnect()
-  }
-}
 
 /**
  * A batch no consumer can decode: the Java client writes a snappy batch between a gzip and an lz4

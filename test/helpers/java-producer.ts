@@ -52,3 +52,26 @@ export async function produceWithJava(
     throw new Error(`Java producer acknowledged ${acks.length} of ${records.length}`)
   return acks
 }
+
+/** Reads `expected` values from a topic with the official Java client (ConsumeAll.java). */
+export async function consumeWithJava(bootstrap: string, topic: string, expected: number): Promise<string[]> {
+  const program = join(REPO_ROOT, 'test', 'helpers', 'java', 'ConsumeAll.java')
+  const child = spawn(
+    'java',
+    ['-Xmx256m', '-cp', `${kafkaLibDir()}/*`, program, bootstrap, topic, String(expected)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => {
+    out += d
+  })
+  child.stderr.on('data', (d) => {
+    err += d
+  })
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  if (code !== 0) throw new Error(`Java consumer exited ${code}: ${err.slice(-2000)}`)
+  return out.split('\n').filter(Boolean)
+}
