@@ -55,7 +55,7 @@ describe('a poison batch', () => {
     const bytes = readFileSync(segment)
     const at = bytes.indexOf(XERIAL_MAGIC)
     expect(at).toBeGreaterThan(0)
-    expect(bytes.indexOf(XERIAL_MAGIC, at + 1)).toBe(-1)
+    expect(bytes.indexOf(XERIAL_MAGIC, at + 1), 'the snappy records were split into two batches').toBe(-1)
     const fd = openSync(segment, 'r+')
     writeSync(fd, Buffer.from([0x7f, 0xff, 0xff, 0xff]), 0, 4, at + 16) // first chunk "2 GiB long"
     closeSync(fd)

@@ -36,7 +36,8 @@ public class ProduceWithCodec {
       props.put("compression.type", entry.getKey());
       props.put("acks", "all");
       props.put("enable.idempotence", "true");
-      props.put("linger.ms", "500");
+      // Long: all of a codec's records go into one batch even on a loaded machine; flush() sends at once.
+      props.put("linger.ms", "5000");
       props.put("batch.size", "1048576");
       props.put("key.serializer", StringSerializer.class.getName());
       props.put("value.serializer", StringSerializer.class.getName());
