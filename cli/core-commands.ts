@@ -11,6 +11,7 @@ import { createKafka, waitForKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { legacyIndices } from '../ilm-policies/migrate.ts'
+import { SKIPPABLE_CONSUMERS, type SkippableConsumer, skipPoisonBatch } from '../ingest/poison-skip.ts'
 import { runIngest } from '../ingest/run.ts'
 import { ensureTopics } from '../ingest/topics.ts'
 
@@ -76,13 +77,14 @@ export function registerCoreCommands(program: Command): void {
       )
     })
 
-  program
+  const ingest = program
     .command('ingest')
     .description('consume events from Kafka, enrich them and index them into daily retention-classed indices')
     .action(async () => {
       const config = loadConfig()
       await runIngest(config, createLogger('ingest', config.logLevel))
     })
+  registerSkipCommand(ingest)
 
   program
     .command('schema')
@@ -92,5 +94,39 @@ export function registerCoreCommands(program: Command): void {
       const text = `${JSON.stringify(eventJsonSchema(), null, 2)}\n`
       if (options.out) writeFileSync(options.out, text)
       else process.stdout.write(text)
+    })
+}
+
+/**
+ * `spor ingest skip`: after a consumer stopped with SPOR_ERR_POISON_BATCH, moves its group past
+ * that one batch and records it in the dead-letter topic (ingest/poison-skip.ts).
+ */
+function registerSkipCommand(ingest: Command): void {
+  ingest
+    .command('skip')
+    .description(
+      'move a stopped consumer group past an undecodable batch (SPOR_ERR_POISON_BATCH), recording it in the dead-letter topic',
+    )
+    .requiredOption('--partition <n>', 'partition named by the SPOR_ERR_POISON_BATCH line')
+    .requiredOption('--offset <n>', 'first offset of the batch, as named by that line')
+    .option('--consumer <name>', `whose group: ${SKIPPABLE_CONSUMERS.join(' | ')}`, 'ingest')
+    .action(async (options: { partition: string; offset: string; consumer: string }) => {
+      if (!(SKIPPABLE_CONSUMERS as readonly string[]).includes(options.consumer))
+        throw new SporError('SPOR_ERR_BAD_REQUEST', `--consumer is one of ${SKIPPABLE_CONSUMERS.join(', ')}`)
+      if (!/^\d{1,9}$/.test(options.partition) || !/^\d{1,19}$/.test(options.offset))
+        throw new SporError('SPOR_ERR_BAD_REQUEST', '--partition and --offset are non-negative integers')
+      const config = loadConfig()
+      const log = createLogger('skip', config.logLevel)
+      const kafka = createKafka(config, log)
+      await waitForKafka(kafka)
+      const report = await skipPoisonBatch(kafka, config, {
+        consumer: options.consumer as SkippableConsumer,
+        partition: Number(options.partition),
+        offset: options.offset,
+      })
+      log.warn({ ...report }, 'poison batch skipped and dead-lettered')
+      console.log(
+        `skipped ${report.records} record(s) at offsets ${report.from}..${report.to} of ${report.topic} partition ${report.partition} for group ${report.groupId} (${report.codec}: ${report.error}); recorded in ${config.kafka.dlqTopic}`,
+      )
     })
 }

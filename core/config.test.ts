@@ -23,9 +23,77 @@ describe('loadConfig', () => {
     [{ SPOR_TOPIC_RETENTION_HOURS: String(21 * 24) }, /inside the short retention class/],
     [{ SPOR_RETENTION_SHORT_DAYS: '400' }, /short retention must not exceed long/],
     [{ SPOR_DETECT_WEBHOOK_URL: 'http://hooks.example.com/spor' }, /must use https/],
+    // secured Kafka / Elasticsearch (core/connection-config.ts)
+    [{ SPOR_KAFKA_SECURITY_PROTOCOL: 'SASL_SSL' }, /needs SPOR_KAFKA_SASL_MECHANISM/],
+    [{ SPOR_KAFKA_SECURITY_PROTOCOL: 'TLS' }, /securityProtocol/],
+    [{ SPOR_KAFKA_SASL_USERNAME: 'u' }, /SECURITY_PROTOCOL is not SASL/],
+    [
+      {
+        SPOR_KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+        SPOR_KAFKA_SASL_MECHANISM: 'GSSAPI',
+        SPOR_KAFKA_SASL_USERNAME: 'u',
+        SPOR_KAFKA_SASL_PASSWORD: 'p',
+      },
+      /saslMechanism/,
+    ],
+    [
+      { SPOR_KAFKA_SECURITY_PROTOCOL: 'SSL', SPOR_KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' },
+      /cannot be read \(ENOENT\)/,
+    ],
+    [{ SPOR_KAFKA_SSL_CA_FILE: import.meta.filename }, /SECURITY_PROTOCOL is not SSL/],
+    [
+      { SPOR_KAFKA_SECURITY_PROTOCOL: 'SSL', SPOR_KAFKA_SSL_CERT_FILE: import.meta.filename },
+      /set both or neither/,
+    ],
+    [{ SPOR_KAFKA_SSL_CHECK_HOSTNAME: 'maybe' }, /must be true or false/],
+    [{ SPOR_KAFKA_COMPRESSION: 'brotli' }, /compression/],
+    [{ SPOR_ES_PASSWORD: 'only-a-password' }, /SPOR_ES_USERNAME and SPOR_ES_PASSWORD go together/],
+    [{ SPOR_ES_USERNAME: 'only-a-user' }, /go together/],
+    [{ SPOR_ES_API_KEY: 'k', SPOR_ES_USERNAME: 'u', SPOR_ES_PASSWORD: 'p' }, /not both/],
+    [
+      { SPOR_ES_CLOUD_ID: 'dep:dXMtZWFzdC0xJGFiYyRkZWY=', SPOR_ES_URL: 'https://es:9200' },
+      /SPOR_ES_CLOUD_ID or SPOR_ES_URL/,
+    ],
+    [{ SPOR_ES_CA_FINGERPRINT: 'AB:CD' }, /caFingerprint/],
+    [{ SPOR_ES_REPLICAS: 'two' }, /replicas/],
   ])('rejects %j with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(SporError)
     expect(() => loadConfig(env)).toThrow(message)
+  })
+})
+
+describe('connection settings', () => {
+  it('default to plaintext, no compression and one auto-expanding replica', () => {
+    const config = loadConfig({})
+    expect(config.kafkaConnection).toMatchObject({
+      securityProtocol: 'PLAINTEXT',
+      compression: 'none',
+      sslCheckHostname: true,
+    })
+    expect(config.esConnection.replicas).toBe('0-1')
+  })
+
+  it('accept a managed Kafka with SCRAM over TLS and an Elastic Cloud deployment with an API key', () => {
+    const config = loadConfig({
+      SPOR_KAFKA_BROKERS: 'b-1.kafka.example.com:9096,b-2.kafka.example.com:9096',
+      SPOR_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
+      SPOR_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      SPOR_KAFKA_SASL_USERNAME: 'spor',
+      SPOR_KAFKA_SASL_PASSWORD: 'secret',
+      SPOR_KAFKA_COMPRESSION: 'lz4',
+      SPOR_ES_CLOUD_ID: 'spor-prod:ZXUtd2VzdC0xLmF3cy5mb3VuZC5pbyRhYmMkZGVm',
+      SPOR_ES_API_KEY: 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==',
+      SPOR_ES_REPLICAS: '1',
+    })
+    expect(config.kafkaConnection).toMatchObject({
+      securityProtocol: 'SASL_SSL',
+      saslMechanism: 'SCRAM-SHA-512',
+      compression: 'lz4',
+    })
+    expect(config.esConnection).toMatchObject({
+      cloudId: 'spor-prod:ZXUtd2VzdC0xLmF3cy5mb3VuZC5pbyRhYmMkZGVm',
+      replicas: '1',
+    })
   })
 })
 
@@ -35,8 +103,21 @@ describe('redactedConfig', () => {
       SPOR_PSEUDONYM_KEY: 'pseudonym-key-0123456789abcdefghijkl',
       SPOR_ES_PASSWORD: 'es-password-42',
       SPOR_DETECT_WEBHOOK_SECRET: 'webhook-secret-0123',
+      SPOR_KAFKA_SASL_PASSWORD: 'kafka-sasl-password-77',
+      SPOR_KAFKA_SSL_KEY_PASSWORD: 'kafka-key-password-78',
     }
-    const shown = redactedConfig(loadConfig({ ...secrets, SPOR_K_ANONYMITY: '7' }))
+    const shown = redactedConfig(
+      loadConfig({
+        ...secrets,
+        SPOR_ES_USERNAME: 'spor',
+        SPOR_KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+        SPOR_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+        SPOR_KAFKA_SASL_USERNAME: 'spor',
+        SPOR_KAFKA_SSL_CERT_FILE: import.meta.filename,
+        SPOR_KAFKA_SSL_KEY_FILE: import.meta.filename,
+        SPOR_K_ANONYMITY: '7',
+      }),
+    )
     const text = JSON.stringify(shown)
     for (const value of Object.values(secrets)) expect(text).not.toContain(value)
     expect(shown).toMatchObject({
@@ -44,7 +125,11 @@ describe('redactedConfig', () => {
       es: { password: '(set)', url: 'http://127.0.0.1:9200' },
       detect: { webhookSecret: '(set)' },
       query: { kAnonymity: 7 },
+      kafkaConnection: { saslPassword: '(set)', sslKeyPassword: '(set)', saslUsername: 'spor' },
     })
     expect(redactedConfig(loadConfig({})).pseudonymKey).toBe('(not set)')
+    const withKey = redactedConfig(loadConfig({ SPOR_ES_API_KEY: 'id-1:secret-api-key-99' }))
+    expect(JSON.stringify(withKey)).not.toContain('secret-api-key-99')
+    expect(withKey.esConnection).toMatchObject({ apiKey: '(set)' })
   })
 })

@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { type Static, Type } from 'typebox'
 import { Compile } from 'typebox/compile'
+import { canCompressZstd } from './codecs.ts'
+import {
+  CONNECTION_ENV_KEYS,
+  connectionProblems,
+  EsConnectionSchema,
+  esConnectionFromEnv,
+  KafkaConnectionSchema,
+  kafkaConnectionFromEnv,
+  redactConnections,
+} from './connection-config.ts'
 import { SporError } from './errors.ts'
 import { DEFAULT_EVENT_TYPES, type EventTypeTable } from './event-types.ts'
 import { redactUrls } from './redact.ts'
@@ -42,6 +52,9 @@ const ConfigSchema = Type.Object(
       indexPrefix: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', maxLength: 40 }),
       requestTimeoutMs: PositiveInt,
     }),
+    // Secured Kafka / Elasticsearch, producer compression, replicas (core/connection-config.ts)
+    kafkaConnection: KafkaConnectionSchema,
+    esConnection: EsConnectionSchema,
     retentionDays: Type.Object({ short: Days, long: Days, alerts: Days, stats: Days, profiles: Days }),
     ingest: Type.Object({
       maxEventBytes: PositiveInt,
@@ -224,6 +237,8 @@ const ENV_KEYS = [
   'SPOR_KAFKA_HEAP',
   'SPOR_ES_HEAP',
   'SPOR_ES_JAVA_HOME',
+  // secured Kafka / Elasticsearch, compression, replicas (core/connection-config.ts)
+  ...CONNECTION_ENV_KEYS,
 ] as const
 
 export type SporEnv = Partial<Record<(typeof ENV_KEYS)[number], string>>
@@ -315,6 +330,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       indexPrefix: env.SPOR_INDEX_PREFIX ?? 'spor',
       requestTimeoutMs: int(env, 'SPOR_ES_TIMEOUT_MS', 30_000),
     },
+    // secured Kafka / Elasticsearch, compression, replicas (core/connection-config.ts)
+    kafkaConnection: kafkaConnectionFromEnv(env),
+    esConnection: esConnectionFromEnv(env),
     retentionDays: {
       short: int(env, 'SPOR_RETENTION_SHORT_DAYS', DEFAULT_RETENTION_DAYS.short),
       long: int(env, 'SPOR_RETENTION_LONG_DAYS', DEFAULT_RETENTION_DAYS.long),
@@ -394,6 +412,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .map((e) => `${e.instancePath || '/'} ${e.message}`)
     throw new SporError('SPOR_ERR_CONFIG', problems.join('; '))
   }
+  const connection = connectionProblems(
+    candidate.kafkaConnection,
+    { ...candidate.esConnection, ...candidate.es, urlSet: Boolean(env.SPOR_ES_URL) },
+    canCompressZstd,
+  )
+  if (connection.length > 0) throw new SporError('SPOR_ERR_CONFIG', connection.join('; '))
   if (candidate.retentionDays.short > candidate.retentionDays.long) {
     throw new SporError('SPOR_ERR_CONFIG', 'short retention must not exceed long retention')
   }
@@ -444,8 +468,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  */
 export function redactedConfig(config: SporConfig): Record<string, unknown> {
   const secret = (value: string | undefined) => (value ? '(set)' : '(not set)')
+  const connections = redactConnections(config.kafkaConnection, config.esConnection)
   return redactUrls({
     ...config,
+    kafkaConnection: connections.kafka,
+    esConnection: connections.es,
     pseudonymKey: secret(config.pseudonymKey),
     es: { ...config.es, password: secret(config.es.password) },
     detect: { ...config.detect, webhookSecret: secret(config.detect.webhookSecret) },

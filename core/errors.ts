@@ -16,6 +16,17 @@ export const ERRORS = {
   SPOR_ERR_UNAVAILABLE: { status: 503, retriable: true, message: 'a backing service is unavailable' },
   SPOR_ERR_ES: { status: 502, retriable: true, message: 'elasticsearch request failed' },
   SPOR_ERR_KAFKA: { status: 502, retriable: true, message: 'kafka request failed' },
+  SPOR_ERR_KAFKA_AUTH: {
+    status: 502,
+    retriable: false,
+    message: 'kafka refused the connection (credentials or TLS certificate)',
+  },
+  SPOR_ERR_ES_AUTH: {
+    status: 502,
+    retriable: false,
+    message: 'elasticsearch refused the connection (credentials or TLS certificate)',
+  },
+  SPOR_ERR_POISON_BATCH: { status: 500, retriable: false, message: 'undecodable kafka record batch' },
   SPOR_ERR_FATAL_RESTARTS: { status: 500, retriable: false, message: 'too many fatal errors' },
 } as const
 

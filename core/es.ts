@@ -1,18 +1,110 @@
-import { Client, type estypes } from '@elastic/elasticsearch'
+import { readFileSync } from 'node:fs'
+import { Client, type ClientOptions, type estypes } from '@elastic/elasticsearch'
 import type { SporConfig } from './config.ts'
+import type { EsConnection } from './connection-config.ts'
 import { SporError } from './errors.ts'
 
 export type { Client as EsClient }
 
+/** Replica settings of the client's cluster (SPOR_ES_REPLICAS), for spor's own single indices. */
+const clusterReplicas = new WeakMap<Client, estypes.IndicesIndexSettings>()
+
+/**
+ * Every service and CLI command reach Elasticsearch through this: a URL or an Elastic Cloud id,
+ * an API key or basic auth, a CA file or a CA fingerprint (config checks the combinations).
+ */
 export function createEsClient(config: SporConfig): Client {
   const { url, username, password, requestTimeoutMs } = config.es
-  return new Client({
-    node: url,
-    auth: username && password ? { username, password } : undefined,
+  const client = new Client({
+    ...esEndpoint(url, config.esConnection),
+    ...esAuth(username, password, config.esConnection),
+    ...esTls(config.esConnection),
     requestTimeout: requestTimeoutMs,
     // spor's own loops own retries and backoff; the client must not hide outages behind its own.
     maxRetries: 0,
   })
+  clusterReplicas.set(client, replicaSettings(config.esConnection.replicas))
+  return client
+}
+
+function esEndpoint(url: string, connection: EsConnection): Pick<ClientOptions, 'node' | 'cloud'> {
+  return connection.cloudId ? { cloud: { id: connection.cloudId } } : { node: url }
+}
+
+function esAuth(
+  username: string | undefined,
+  password: string | undefined,
+  connection: EsConnection,
+): Pick<ClientOptions, 'auth'> {
+  const { apiKey } = connection
+  if (apiKey) {
+    // "id:api_key" as Elasticsearch returns it from _security/api_key, or the "encoded" form.
+    const colon = apiKey.indexOf(':')
+    return {
+      auth: {
+        apiKey: colon > 0 ? { id: apiKey.slice(0, colon), api_key: apiKey.slice(colon + 1) } : apiKey,
+      },
+    }
+  }
+  return username && password ? { auth: { username, password } } : {}
+}
+
+function esTls(connection: EsConnection): Pick<ClientOptions, 'tls' | 'caFingerprint'> {
+  if (connection.caFile)
+    return { tls: { ca: readFileSync(connection.caFile, 'utf8'), rejectUnauthorized: true } }
+  if (connection.caFingerprint) {
+    // The client compares upper-case hex pairs separated by colons. As Elastic documents for a
+    // self-signed CA: the pinned fingerprint, checked by the client on every connection, stands
+    // in for chain verification. A CA file (SPOR_ES_CA_FILE) is the stronger choice.
+    const hex = connection.caFingerprint.replace(/:/g, '').toUpperCase()
+    return { caFingerprint: hex.match(/../g)!.join(':'), tls: { rejectUnauthorized: false } }
+  }
+  return {}
+}
+
+/**
+ * Index settings for SPOR_ES_REPLICAS: a count ("1") or an auto-expand range ("0-1", "0-all").
+ * The default 0-1 keeps a single node green and gives every other cluster one copy.
+ */
+export function replicaSettings(replicas: string): estypes.IndicesIndexSettings {
+  return /^\d+$/.test(replicas)
+    ? { number_of_replicas: Number(replicas), auto_expand_replicas: 'false' }
+    : { auto_expand_replicas: replicas }
+}
+
+/** The replica settings configured for this client's cluster (default auto-expand 0-1). */
+export function replicasOf(es: Client): estypes.IndicesIndexSettings {
+  return clusterReplicas.get(es) ?? replicaSettings('0-1')
+}
+
+// A refused key or an untrusted certificate will not heal by waiting: readiness stops at once.
+const TLS_TRUST =
+  /self[-_ ]signed|unable[-_ ]to[-_ ]verify|unable[-_ ]to[-_ ]get[-_ ]issuer|CERT_|ERR_TLS_CERT|certificate|fingerprint/i
+
+function esSecurityError(error: unknown): SporError | undefined {
+  const e = error as {
+    meta?: { statusCode?: number }
+    message?: string
+    code?: string
+    cause?: { code?: string }
+  }
+  const status = e?.meta?.statusCode
+  if (status === 401 || status === 403) {
+    return new SporError(
+      'SPOR_ERR_ES_AUTH',
+      `elasticsearch answered ${status}: check SPOR_ES_API_KEY or SPOR_ES_USERNAME/SPOR_ES_PASSWORD`,
+      { cause: error },
+    )
+  }
+  const code = e?.code ?? e?.cause?.code ?? ''
+  if (TLS_TRUST.test(code) || TLS_TRUST.test(e?.message ?? '')) {
+    return new SporError(
+      'SPOR_ERR_ES_AUTH',
+      `elasticsearch's TLS certificate is not trusted (${e?.message}); check SPOR_ES_CA_FILE or SPOR_ES_CA_FINGERPRINT`,
+      { cause: error },
+    )
+  }
+  return undefined
 }
 
 /**
@@ -33,6 +125,8 @@ export async function waitForEs(es: Client, timeoutMs = 60_000): Promise<{ versi
         : undefined
       return { version }
     } catch (error) {
+      const fatal = esSecurityError(error)
+      if (fatal) throw fatal
       last = error
       await new Promise((r) => setTimeout(r, 500))
     }
@@ -54,7 +148,9 @@ export async function hasIlm(es: Client): Promise<boolean> {
 }
 
 /**
- * Creates a single (non-daily) index of spor's own — keys, tombstones, leases — unless it exists,
+ * Creates a single (non-daily) index of spor's own — keys, tombstones, leases — with the
+ * configured replicas (a multi-node cluster keeps a copy: losing one node must not lose the
+ * pseudonym keys or the erasure tombstones), unless it exists,
  * tolerating another instance creating it at the same moment, and waits for its shard: an
  * instance that lost the creation race could otherwise read before the shard has started.
  */
@@ -65,7 +161,7 @@ export async function ensureSingleIndex(
 ): Promise<void> {
   if (!(await es.indices.exists({ index }))) {
     await es.indices
-      .create({ index, settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings })
+      .create({ index, settings: { number_of_shards: 1, ...replicasOf(es) }, mappings })
       .catch((error: { meta?: { body?: { error?: { type?: string } } } }) => {
         if (error.meta?.body?.error?.type !== 'resource_already_exists_exception') throw error
       })

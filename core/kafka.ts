@@ -1,4 +1,4 @@
-import {
+import kafkajs, {
   type Admin,
   type Consumer,
   type ConsumerConfig,
@@ -9,9 +9,22 @@ import {
   Partitioners,
   type Producer,
 } from 'kafkajs'
+import { compressionType, registerCodecs } from './codecs.ts'
 import type { SporConfig } from './config.ts'
+import { SporError } from './errors.ts'
+import { kafkaClientSecurity, preflightTls, securityError } from './kafka-security.ts'
 import type { Logger } from './logger.ts'
+import { guardPoison, handlePoisonBatch, poisonOf } from './poison.ts'
 import { restartBudget } from './restart-budget.ts'
+
+// CommonJS: Node's ESM loader does not see these among kafkajs's named exports.
+const { ConfigResourceTypes, ConfigSource } = kafkajs
+
+// Every consumer spor creates reads gzip, snappy, lz4 and zstd batches (core/codecs.ts).
+registerCodecs()
+
+/** What createProducer needs to know about the client it was given (set by createKafka). */
+const producerDefaults = new WeakMap<Kafka, { compression: ReturnType<typeof compressionType> }>()
 
 export type { Kafka }
 
@@ -32,9 +45,10 @@ const TRANSIENT =
 /** A Kafka client whose logs go through pino; transient coordinator errors are logged as debug. */
 export function createKafka(config: SporConfig, log: Logger, clientId = config.kafka.clientId): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' })
-  return new Kafka({
+  const kafka = new Kafka({
     clientId,
     brokers: [...config.kafka.brokers],
+    ...kafkaClientSecurity(config.kafkaConnection),
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 300, retries: 10 },
     logCreator:
@@ -45,10 +59,19 @@ export function createKafka(config: SporConfig, log: Logger, clientId = config.k
         kafkaLog[method]({ namespace: entry.namespace, error: rest.error, broker: rest.broker }, message)
       },
   })
+  producerDefaults.set(kafka, { compression: compressionType(config.kafkaConnection.compression) })
+  kafkaSettings.set(kafka, config)
+  return kafka
 }
 
+const kafkaSettings = new WeakMap<Kafka, SporConfig>()
+
 /** Waits for the broker to answer admin calls (it logs "coordinator loading" for a few seconds). */
+// Wrong credentials or an untrusted certificate do not heal by retrying: they end the wait at
+// once with one clear line (SPOR_ERR_KAFKA_AUTH) instead of a minute of retries.
 export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<void> {
+  const config = kafkaSettings.get(kafka)
+  if (config) await preflightTls(config.kafka.brokers, config.kafkaConnection)
   const admin = kafka.admin()
   const deadline = Date.now() + timeoutMs
   let last: unknown
@@ -59,12 +82,20 @@ export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<vo
       await admin.disconnect()
       return
     } catch (error) {
+      const fatal = securityError(error)
+      if (fatal) {
+        await admin.disconnect().catch(() => {})
+        throw fatal
+      }
       last = error
       await new Promise((r) => setTimeout(r, 500))
     }
   }
   await admin.disconnect().catch(() => {})
-  throw new Error(`kafka not ready after ${timeoutMs} ms: ${(last as Error)?.message}`)
+  throw new SporError(
+    'SPOR_ERR_UNAVAILABLE',
+    `kafka not ready after ${timeoutMs} ms: ${(last as Error)?.message}`,
+  )
 }
 
 /**
@@ -73,12 +104,34 @@ export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<vo
  * transactional when given a transactional id.
  */
 export function createProducer(kafka: Kafka, options: { transactionalId?: string } = {}): Producer {
-  return kafka.producer({
+  const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
     ...(options.transactionalId ? { transactionalId: options.transactionalId } : {}),
   })
+  const defaults = producerDefaults.get(kafka)
+  return defaults ? withCompression(producer, defaults.compression) : producer
+}
+
+type Sender = Pick<Producer, 'send' | 'sendBatch'>
+
+/**
+ * kafkajs takes the compression per send, not per producer: spor's setting
+ * (SPOR_KAFKA_COMPRESSION) becomes the default of every send and sendBatch, including those of
+ * transactions; a caller that names a compression keeps it.
+ */
+function withCompression<T extends Sender>(sender: T, compression: ReturnType<typeof compressionType>): T {
+  const send = sender.send.bind(sender)
+  const sendBatch = sender.sendBatch.bind(sender)
+  sender.send = (record) => send({ compression, ...record })
+  sender.sendBatch = (batch) => sendBatch({ compression, ...batch })
+  const transactional = sender as unknown as Partial<Pick<Producer, 'transaction'>>
+  if (typeof transactional.transaction === 'function') {
+    const transaction = transactional.transaction.bind(sender)
+    transactional.transaction = async () => withCompression(await transaction(), compression)
+  }
+  return sender
 }
 
 /**
@@ -98,13 +151,30 @@ export function createGroupConsumer(
   },
 ): Consumer {
   const { sessionTimeoutMs } = config.kafka
-  return kafka.consumer({
+  const consumer = kafka.consumer({
     groupId: options.groupId,
     sessionTimeout: sessionTimeoutMs,
     heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
     ...options.fetch,
-    retry: { retries: 5, restartOnFailure: restartBudget(config, log, options.consumer, options.fields) },
+    retry: {
+      retries: 5,
+      restartOnFailure: handlePoisonBatch(restartBudget(config, log, options.consumer, options.fields)),
+    },
   })
+  return guardPoison(consumer, log, {
+    groupId: options.groupId,
+    consumer: options.consumer,
+    fields: options.fields,
+  })
+}
+
+/**
+ * The error a consumer's CRASH handler reports when kafkajs will not restart it: the undecodable
+ * batch itself (SPOR_ERR_POISON_BATCH, which says where it is and how to skip it) or the spent
+ * restart budget.
+ */
+export function consumerFatalError(error: Error): SporError {
+  return poisonOf(error) ?? new SporError('SPOR_ERR_FATAL_RESTARTS', error.message, { cause: error })
 }
 
 // Right after CreateTopics the broker may not know the topic yet (KRaft metadata propagates
@@ -136,4 +206,55 @@ export async function createTopicsReady(
       throw new Error(`topics ${names.join(', ')} have no leader after ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 100))
   }
+}
+
+/**
+ * Sets spor's keys on existing topics without touching anything else. kafkajs has only the old
+ * AlterConfigs, which replaces a topic's whole set of overrides (settings not named go back to
+ * the broker default): so the current overrides are read first and sent back with spor's keys
+ * on top. An operator's `min.insync.replicas` or `compression.type` survives `spor setup`.
+ * Returns the topics whose settings changed.
+ */
+export async function mergeTopicConfigs(
+  admin: Admin,
+  topics: { topic: string; configEntries: { name: string; value: string }[] }[],
+): Promise<string[]> {
+  if (topics.length === 0) return []
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.topic })),
+  })
+  const changes = []
+  for (const wanted of topics) {
+    const current = resources.find((r) => r.resourceName === wanted.topic)
+    if (current?.errorCode !== 0) {
+      throw new SporError(
+        'SPOR_ERR_KAFKA',
+        `cannot read the settings of topic ${wanted.topic}: ${current?.errorMessage ?? 'not described'}`,
+      )
+    }
+    const overrides = new Map<string, string>()
+    for (const entry of current.configEntries) {
+      if (entry.configSource !== ConfigSource.TOPIC_CONFIG) continue
+      if (entry.configValue === null || entry.configValue === undefined) {
+        throw new SporError(
+          'SPOR_ERR_KAFKA',
+          `topic ${wanted.topic} has a setting the broker will not show (${entry.configName}); refusing to rewrite its settings`,
+        )
+      }
+      overrides.set(entry.configName, entry.configValue)
+    }
+    const merged = new Map(overrides)
+    for (const { name, value } of wanted.configEntries) merged.set(name, value)
+    const changed = wanted.configEntries.some(({ name, value }) => overrides.get(name) !== value)
+    if (changed) {
+      changes.push({
+        type: ConfigResourceTypes.TOPIC,
+        name: wanted.topic,
+        configEntries: [...merged].map(([name, value]) => ({ name, value })),
+      })
+    }
+  }
+  if (changes.length > 0) await admin.alterConfigs({ validateOnly: false, resources: changes })
+  return changes.map((c) => c.name)
 }

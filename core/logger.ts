@@ -11,7 +11,15 @@ export function createLogger(service: string, level: string): Logger {
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['*.password', '*.apiKey', 'headers.authorization', 'req.headers.authorization'],
+      paths: [
+        '*.password',
+        '*.apiKey',
+        'headers.authorization',
+        'req.headers.authorization',
+        // Kafka connection secrets (core/connection-config.ts)
+        '*.saslPassword',
+        '*.sslKeyPassword',
+      ],
       censor: '[redacted]',
     },
   })

@@ -3,6 +3,7 @@ import type { Kafka } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
+import { consumerFatalError } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import { createGeoLookup } from '../enrich/geo.ts'
 import { createUserAgentParser } from '../enrich/user-agent.ts'
@@ -43,8 +44,7 @@ export class DetectService {
   constructor(deps: DetectDeps) {
     this.#deps = deps
     const { config, kafka, es, log, clock } = deps
-    const onCrash = (error: Error) =>
-      this.#reportFatal(new SporError('SPOR_ERR_FATAL_RESTARTS', error.message, { cause: error }))
+    const onCrash = (error: Error) => this.#reportFatal(consumerFatalError(error))
     const { webhookUrl, webhookSecret, webhookMaxAttempts } = config.detect
     if (webhookUrl && !webhookSecret)
       throw new SporError(

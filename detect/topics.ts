@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
-import { createTopicsReady } from '../core/kafka.ts'
+import { createTopicsReady, mergeTopicConfigs } from '../core/kafka.ts'
 import { TOPIC_SEGMENT_MS } from '../ingest/topics.ts'
 
 /** The internal topic carrying signals re-keyed by rule key (Kafka Streams' "-repartition" topic). */
@@ -29,7 +29,7 @@ export function detectTopicConfigEntries(config: SporConfig): { name: string; va
 
 /**
  * Creates the repartition topic (same partition count as the events topic) or brings its
- * retention back in line (see `detectTopicConfigEntries`).
+ * retention back in line (see `detectTopicConfigEntries`), keeping an operator's other settings.
  */
 export async function ensureDetectTopics(kafka: Kafka, config: SporConfig): Promise<void> {
   const topic = repartitionTopic(config)
@@ -43,7 +43,7 @@ export async function ensureDetectTopics(kafka: Kafka, config: SporConfig): Prom
         { topic, numPartitions: config.kafka.partitions, replicationFactor: -1, configEntries },
       ])
     } else {
-      await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: topic, configEntries }] })
+      await mergeTopicConfigs(admin, [{ topic, configEntries }])
     }
   } finally {
     await admin.disconnect()

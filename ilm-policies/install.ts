@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
-import { hasIlm } from '../core/es.ts'
+import { hasIlm, replicaSettings } from '../core/es.ts'
 import { classPattern } from '../core/indices.ts'
 import { RETENTION_CLASSES } from '../core/retention.ts'
 import { lifecyclePolicy, policyName } from './policies.ts'
@@ -30,7 +30,10 @@ export async function installIndexSetup(es: Client, config: SporConfig): Promise
   }
   const templates: string[] = []
   for (const cls of registeredClasses()) {
-    const template = indexTemplate(prefix, cls, { ilm })
+    const template = indexTemplate(prefix, cls, {
+      ilm,
+      replicas: replicaSettings(config.esConnection.replicas),
+    })
     await es.indices.putIndexTemplate(template)
     templates.push(template.name)
     // Daily indices made under an older template get the fields added since (a strict mapping

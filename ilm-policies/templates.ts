@@ -24,21 +24,27 @@ export function templateName(prefix: string, cls: RetentionClass): string {
 
 /**
  * Shard and replica settings of every spor index, in one place (the capacity audit counts
- * primaries from PRIMARY_SHARDS). One local node: replicas would leave the cluster yellow;
- * production overrides the replica count here.
+ * primaries from PRIMARY_SHARDS). Replicas come from SPOR_ES_REPLICAS (core/es.ts
+ * replicaSettings); the default auto-expands 0-1: green on one node, a copy of every shard on a
+ * multi-node cluster.
  */
-export function indexShardSettings(): estypes.IndicesIndexSettings {
-  return { number_of_shards: PRIMARY_SHARDS, number_of_replicas: 0 }
+export function indexShardSettings(
+  replicas: estypes.IndicesIndexSettings = { auto_expand_replicas: '0-1' },
+): estypes.IndicesIndexSettings {
+  return { number_of_shards: PRIMARY_SHARDS, ...replicas }
 }
 
 export function indexTemplate(
   prefix: string,
   cls: RetentionClass,
-  options: { ilm: boolean },
+  options: { ilm: boolean; replicas?: estypes.IndicesIndexSettings },
 ): estypes.IndicesPutIndexTemplateRequest {
   const properties = CLASS_PROPERTIES[cls]
   if (!properties) throw new Error(`no mappings registered for class ${cls}`)
-  const settings: estypes.IndicesIndexSettings = { ...indexShardSettings(), refresh_interval: '1s' }
+  const settings: estypes.IndicesIndexSettings = {
+    ...indexShardSettings(options.replicas),
+    refresh_interval: '1s',
+  }
   if (options.ilm) {
     // Only where the cluster has ILM: the local node rejects these settings as unknown.
     settings['index.lifecycle.name'] = policyName(prefix, cls)

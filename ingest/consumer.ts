@@ -2,8 +2,7 @@ import type { Client } from '@elastic/elasticsearch'
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
-import { SporError } from '../core/errors.ts'
-import { createGroupConsumer } from '../core/kafka.ts'
+import { consumerFatalError, createGroupConsumer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { BulkWriter } from './bulk-writer.ts'
@@ -97,10 +96,14 @@ export class IngestConsumer {
     this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) return
       this.#state = 'crashed'
-      this.#log.fatal({ err: payload.error }, 'ingest consumer stopped after repeated fatal errors')
-      this.#reportFatal(
-        new SporError('SPOR_ERR_FATAL_RESTARTS', payload.error.message, { cause: payload.error }),
+      const fatal = consumerFatalError(payload.error)
+      this.#log.fatal(
+        { err: payload.error, code: fatal.code },
+        fatal.code === 'SPOR_ERR_POISON_BATCH'
+          ? 'ingest consumer stopped at an undecodable batch'
+          : 'ingest consumer stopped after repeated fatal errors',
       )
+      this.#reportFatal(fatal)
     })
     // Ready means joined: until the group has assigned partitions nothing is being consumed.
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {

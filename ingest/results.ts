@@ -13,6 +13,8 @@ export type DlqReason =
   | 'enrich_failed'
   | 'es_rejected'
   | 'es_retries_exhausted'
+  // an undecodable Kafka record batch an operator skipped (core/poison-skip.ts)
+  | 'poison_batch'
 
 export type DropReason = 'past_retention' | 'subject_erased'
 

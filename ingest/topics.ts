@@ -1,6 +1,6 @@
 import type { ITopicConfig, Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
-import { createTopicsReady } from '../core/kafka.ts'
+import { createTopicsReady, mergeTopicConfigs } from '../core/kafka.ts'
 
 export const TOPIC_SEGMENT_MS = 86_400_000
 
@@ -10,7 +10,8 @@ export interface TopicReport {
 }
 
 /**
- * Creates spor's topics, or brings their retention back into line. The events and dead-letter
+ * Creates spor's topics, or brings spor's settings on them back into line (other settings an
+ * operator added are kept); `updated` lists the topics whose settings changed. The events and dead-letter
  * topics hold raw IPs and user ids, so their `retention.ms` stays inside the short class (S10).
  */
 export async function ensureTopics(kafka: Kafka, config: SporConfig): Promise<TopicReport> {
@@ -39,17 +40,12 @@ export async function ensureTopics(kafka: Kafka, config: SporConfig): Promise<To
     const missing = wanted.filter((t) => !existing.has(t.topic))
     if (missing.length > 0) await createTopicsReady(admin, missing)
     const present = wanted.filter((t) => existing.has(t.topic))
-    if (present.length > 0) {
-      await admin.alterConfigs({
-        validateOnly: false,
-        resources: present.map((t) => ({
-          type: 2 /* TOPIC */,
-          name: t.topic,
-          configEntries: t.configEntries ?? [],
-        })),
-      })
-    }
-    return { created: missing.map((t) => t.topic), updated: present.map((t) => t.topic) }
+    // Only spor's keys change; an operator's other settings stay (mergeTopicConfigs).
+    const updated = await mergeTopicConfigs(
+      admin,
+      present.map((t) => ({ topic: t.topic, configEntries: t.configEntries ?? [] })),
+    )
+    return { created: missing.map((t) => t.topic), updated }
   } finally {
     await admin.disconnect()
   }

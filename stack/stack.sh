@@ -5,12 +5,13 @@
 #   stack/stack.sh down   [kafka|es|all]   stop by pid (SIGTERM, SIGKILL after 30 s); data is kept
 #   stack/stack.sh status [kafka|es|all]   one line per service; exit 0 if all running, 3 if not
 #   stack/stack.sh wipe   [kafka|es|all]   down, then delete the instance state (never the cache)
-#   stack/stack.sh paths                    print ES_HOME and ES_JAVA_HOME (for tools on ES's own jars)
+#   stack/stack.sh paths                    print KAFKA_LIB, ES_HOME and ES_JAVA_HOME (for tools on their jars)
 #
 # Environment (all optional):
 #   SPOR_CACHE_DIR   downloads shared by every instance         (default <repo>/.spor/cache)
 #   SPOR_STACK_DIR   state of this instance: kafka/, es/         (default <repo>/.spor/stack)
 #   SPOR_KAFKA_PORT (9092) SPOR_KAFKA_CONTROLLER_PORT (9093) SPOR_KAFKA_HEAP (512m)
+#   SPOR_KAFKA_SASL_PORT (9094)  the SASL_SSL listener (SCRAM-SHA-512/256, PLAIN; TLS from a local CA)
 #   SPOR_ES_PORT (9200) SPOR_ES_TRANSPORT_PORT (9300) SPOR_ES_HEAP (512m)
 #   SPOR_KAFKA_BROKERS / SPOR_ES_URL   use an external service: up/down leave it alone
 #   SPOR_ES_JAVA_HOME or ES_JAVA_HOME  JDK >= 21 for Elasticsearch (found under /usr/lib/jvm if unset)
@@ -58,6 +59,7 @@ READY_TIMEOUT=${SPOR_STACK_TIMEOUT:-120}
 
 KAFKA_PORT=${SPOR_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${SPOR_KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_SASL_PORT=${SPOR_KAFKA_SASL_PORT:-9094}
 KAFKA_HEAP=${SPOR_KAFKA_HEAP:-512m}
 ES_PORT=${SPOR_ES_PORT:-9200}
 ES_TRANSPORT_PORT=${SPOR_ES_TRANSPORT_PORT:-9300}
@@ -65,6 +67,10 @@ ES_HEAP=${SPOR_ES_HEAP:-512m}
 
 KAFKA_LIB=$CACHE_DIR/kafka/lib
 KAFKA_DIR=$STACK_DIR/kafka
+# The secured listener's material: CA and broker keystores, the CA certificate for clients, and
+# client.env with the SCRAM/PLAIN user (SPOR_KAFKA_* lines). Private to this instance.
+KAFKA_TLS_DIR=$KAFKA_DIR/tls
+KAFKA_SASL_USER=spor
 ES_HOME=$CACHE_DIR/es/elasticsearch-$ES_VERSION
 ES_DIR=$STACK_DIR/es
 
@@ -269,13 +275,63 @@ kafka_fetch() {
   drop_lock "$lock"
 }
 
+# A local CA and a broker certificate it signs (SAN localhost and 127.0.0.1), made once with the
+# JDK's keytool, plus the SCRAM/PLAIN password and client.env that tests and users read.
+kafka_tls_once() { # kafka_tls_once JAVA
+  [[ -f $KAFKA_TLS_DIR/client.env && -f $KAFKA_TLS_DIR/broker.p12 ]] && return 0
+  local keytool pass user_pass tmp log
+  keytool=$(dirname "$1")/keytool
+  [[ -x $keytool ]] || keytool=$(command -v keytool) || die "keytool (from the JDK) is needed for the SASL_SSL listener's certificates"
+  tmp=$KAFKA_TLS_DIR.tmp.$$
+  log=$KAFKA_DIR/logs/keytool.out
+  rm -rf "$tmp" && mkdir -p "$tmp" "$KAFKA_DIR/logs"
+  chmod 700 "$tmp"
+  pass=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+  user_pass=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+  say "kafka: making a local CA and the SASL_SSL listener's certificate (keytool)"
+  {
+    "$keytool" -genkeypair -alias ca -dname "CN=spor local test CA" -ext bc:c -keyalg RSA -keysize 2048 \
+      -validity 3650 -keystore "$tmp/ca.p12" -storetype PKCS12 -storepass "$pass" &&
+      "$keytool" -exportcert -rfc -alias ca -keystore "$tmp/ca.p12" -storepass "$pass" -file "$tmp/ca.pem" &&
+      "$keytool" -genkeypair -alias broker -dname "CN=localhost" -keyalg RSA -keysize 2048 -validity 3650 \
+        -keystore "$tmp/broker.p12" -storetype PKCS12 -storepass "$pass" &&
+      "$keytool" -certreq -alias broker -keystore "$tmp/broker.p12" -storepass "$pass" -file "$tmp/broker.csr" &&
+      "$keytool" -gencert -alias ca -keystore "$tmp/ca.p12" -storepass "$pass" -infile "$tmp/broker.csr" \
+        -outfile "$tmp/broker.pem" -rfc -validity 3650 -ext SAN=dns:localhost,ip:127.0.0.1 \
+        -ext KU=digitalSignature,keyEncipherment -ext EKU=serverAuth &&
+      "$keytool" -importcert -noprompt -alias ca -file "$tmp/ca.pem" -keystore "$tmp/broker.p12" -storepass "$pass" &&
+      "$keytool" -importcert -noprompt -alias broker -file "$tmp/broker.pem" -keystore "$tmp/broker.p12" -storepass "$pass"
+  } >"$log" 2>&1 || { show_log "$log"; rm -rf "$tmp"; die "keytool could not make the SASL_SSL certificates"; }
+  printf '%s\n' "$pass" >"$tmp/keystore.password"
+  {
+    echo "# The local broker's SASL_SSL listener (stack/stack.sh); source it to point spor there."
+    echo "SPOR_KAFKA_SECURITY_PROTOCOL=SASL_SSL"
+    echo "SPOR_KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
+    echo "SPOR_KAFKA_SASL_USERNAME=$KAFKA_SASL_USER"
+    echo "SPOR_KAFKA_SASL_PASSWORD=$user_pass"
+    echo "SPOR_KAFKA_SSL_CA_FILE=$KAFKA_TLS_DIR/ca.pem"
+  } >"$tmp/client.env"
+  rm -f "$tmp/broker.csr" "$tmp/broker.pem"
+  rm -rf "$KAFKA_TLS_DIR" && mv "$tmp" "$KAFKA_TLS_DIR"
+}
+
+kafka_sasl_password() { sed -n 's/^SPOR_KAFKA_SASL_PASSWORD=//p' "$KAFKA_TLS_DIR/client.env"; }
+
 # Regenerated on every start so the port variables always take effect.
 kafka_write_config() {
   mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
+  local config=$KAFKA_DIR/server.properties
   sed -e "s|@PORT@|$KAFKA_PORT|g" \
     -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+    -e "s|@SASL_PORT@|$KAFKA_SASL_PORT|g" \
     -e "s|@DATA_DIR@|$KAFKA_DIR/data|g" \
-    "$SRC_DIR/kafka/server.properties.tmpl" >"$KAFKA_DIR/server.properties"
+    -e "s|@TLS_DIR@|$KAFKA_TLS_DIR|g" \
+    -e "s|@SASL_USER@|$KAFKA_SASL_USER|g" \
+    -e "s|@SASL_PASSWORD@|$(kafka_sasl_password)|g" \
+    -e "s|@KEYSTORE_PASSWORD@|$(<"$KAFKA_TLS_DIR/keystore.password")|g" \
+    "$SRC_DIR/kafka/server.properties.tmpl" >"$config.tmp"
+  chmod 600 "$config.tmp" # it holds the PLAIN password and the keystore password
+  mv "$config.tmp" "$config"
 }
 
 # KRaft refuses to start on an unformatted log dir; formatting again would wipe the cluster id,
@@ -285,12 +341,31 @@ kafka_format_once() { # kafka_format_once JAVA
   local cluster_id
   cluster_id=$("$1" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool random-uuid 2>"$KAFKA_DIR/logs/format.out")
   say "kafka: formatting new KRaft storage (cluster id $cluster_id)"
+  local password
+  password=$(kafka_sasl_password)
+  # The SCRAM users of the SASL_SSL listener are part of the formatted metadata.
   "$1" -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile="$SRC_DIR/kafka/log4j2.properties" \
     -Dkafka.logs.dir="$KAFKA_DIR/logs" \
     kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_SASL_USER,password=$password]" \
+    --add-scram "SCRAM-SHA-256=[name=$KAFKA_SASL_USER,password=$password]" \
     >>"$KAFKA_DIR/logs/format.out" 2>&1 ||
     { show_log "$KAFKA_DIR/logs/format.out"; die "kafka storage format failed"; }
   echo "$cluster_id" >"$KAFKA_DIR/cluster.id"
+  touch "$KAFKA_TLS_DIR/.scram-users"
+}
+
+# A storage formatted before the SASL_SSL listener existed has no SCRAM users: add them once
+# through the admin API on the plaintext listener (stack/kafka/ScramUsers.java).
+kafka_scram_users_once() { # kafka_scram_users_once JAVA
+  [[ -f $KAFKA_TLS_DIR/.scram-users ]] && return 0
+  say "kafka: adding the SCRAM users of the SASL_SSL listener to existing storage"
+  SPOR_SCRAM_PASSWORD=$(kafka_sasl_password) "$1" -cp "$KAFKA_LIB/*" \
+    -Dlog4j2.configurationFile="$SRC_DIR/kafka/log4j2.properties" -Dkafka.logs.dir="$KAFKA_DIR/logs" \
+    "$SRC_DIR/kafka/ScramUsers.java" "127.0.0.1:$KAFKA_PORT" "$KAFKA_SASL_USER" \
+    >>"$KAFKA_DIR/logs/scram.out" 2>&1 ||
+    { show_log "$KAFKA_DIR/logs/scram.out"; die "could not add the SCRAM users"; }
+  touch "$KAFKA_TLS_DIR/.scram-users"
 }
 
 # Starts the broker detached (own session, so Ctrl-C or a test runner killing its process group
@@ -357,6 +432,8 @@ kafka_up() {
         sleep 0.5
       done
     fi
+    # Started by an older stack.sh (or stopped midway): the SASL_SSL users may still be missing.
+    [[ -f $KAFKA_TLS_DIR/client.env ]] && kafka_scram_users_once "$(kafka_java)"
     say "kafka already running on 127.0.0.1:$KAFKA_PORT (pid $pid)"
     drop_lock "$lock"
     return 0
@@ -365,10 +442,12 @@ kafka_up() {
   port_open "$KAFKA_PORT" && die_port_taken "$KAFKA_PORT" SPOR_KAFKA_PORT "kafka broker"
   port_open "$KAFKA_CONTROLLER_PORT" &&
     die_port_taken "$KAFKA_CONTROLLER_PORT" SPOR_KAFKA_CONTROLLER_PORT "kafka controller"
+  port_open "$KAFKA_SASL_PORT" && die_port_taken "$KAFKA_SASL_PORT" SPOR_KAFKA_SASL_PORT "kafka SASL_SSL listener"
 
   local java from
   java=$(kafka_java)
   kafka_fetch
+  kafka_tls_once "$java"
   kafka_write_config
   kafka_format_once "$java"
   from=$(file_size "$KAFKA_DIR/logs/server.log")
@@ -377,7 +456,8 @@ kafka_up() {
   kafka_start "$java"
   pid=$(<"$KAFKA_DIR/pid")
   kafka_wait_ready "$pid" "$from"
-  say "kafka up on 127.0.0.1:$KAFKA_PORT (pid $pid) in $(since "$t0") s"
+  kafka_scram_users_once "$java"
+  say "kafka up on 127.0.0.1:$KAFKA_PORT, SASL_SSL on 127.0.0.1:$KAFKA_SASL_PORT (pid $pid) in $(since "$t0") s"
   drop_lock "$lock"
 }
 
@@ -740,6 +820,13 @@ main() {
       fi
       ;;
     paths)
+      # Kafka's jars first: tests run the official Java client from them (test/helpers/java).
+      [[ -f $KAFKA_LIB/.spor-complete ]] && echo "KAFKA_LIB=$KAFKA_LIB"
+      # The secured listener: its address and the client settings (client.env holds a password).
+      if [[ -f $KAFKA_TLS_DIR/client.env ]]; then
+        echo "KAFKA_SASL_BOOTSTRAP=127.0.0.1:$KAFKA_SASL_PORT"
+        echo "KAFKA_SASL_CLIENT_ENV=$KAFKA_TLS_DIR/client.env"
+      fi
       [[ -d $ES_HOME ]] || die "no Elasticsearch distribution at $ES_HOME yet (run: stack/stack.sh up es)"
       es_java=$(es_java_home)
       echo "ES_HOME=$ES_HOME"
