@@ -15,6 +15,7 @@ export const ERRORS = {
   SPOR_ERR_UNAVAILABLE: { status: 503, retriable: true, message: 'a backing service is unavailable' },
   SPOR_ERR_ES: { status: 502, retriable: true, message: 'elasticsearch request failed' },
   SPOR_ERR_KAFKA: { status: 502, retriable: true, message: 'kafka request failed' },
+  SPOR_ERR_GEOIP: { status: 500, retriable: false, message: 'geo database unusable' },
   SPOR_ERR_FATAL_RESTARTS: { status: 500, retriable: false, message: 'too many fatal errors' },
 } as const
 
