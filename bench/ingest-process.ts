@@ -21,11 +21,14 @@ export class IngestProcess {
         ...env,
         SPOR_INGEST_HTTP_PORT: String(httpPort),
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     })
-    this.#child.stderr?.on('data', (chunk: Buffer) => {
+    // The last lines of its output (pino logs on stdout, crashes on stderr), for a failure report.
+    const keep = (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-4000)
-    })
+    }
+    this.#child.stdout?.on('data', keep)
+    this.#child.stderr?.on('data', keep)
     process.once('exit', () => this.#child.kill('SIGKILL'))
   }
 
@@ -42,6 +45,16 @@ export class IngestProcess {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8')
     const kb = Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? Number.NaN)
     return kb / 1024
+  }
+
+  /** True once the consumer has joined its group (`/ready` answers 200). */
+  async ready(): Promise<boolean> {
+    if (this.exited) throw new Error(`spor ingest exited early: ${this.#stderr}`)
+    try {
+      return (await fetch(this.#metricsUrl.replace(/\/metrics$/, '/ready'))).ok
+    } catch {
+      return false
+    }
   }
 
   /** Events the process has finished (indexed, dead-lettered or dropped), from its /metrics; undefined until it answers. */

@@ -1,5 +1,7 @@
+import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:net'
 import type { Client } from '@elastic/elasticsearch'
-import { CompressionCodecs, CompressionTypes, type Kafka } from 'kafkajs'
+import kafkajs, { type Kafka } from 'kafkajs'
 import { loadConfig, type SporConfig } from '../core/config.ts'
 import { createEsClient } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
@@ -21,7 +23,7 @@ export interface IngestRun {
   label: string
   /** Including process start and joining the consumer group. */
   fromStartPerSecond: number
-  /** From the first indexed document to the last offset committed. */
+  /** From the consumer's joining the group (`/ready`) to the last offset committed. */
   steadyPerSecond: number
   /** VmHWM of the `spor ingest` process. */
   peakRssMb: number
@@ -39,8 +41,14 @@ export interface IngestBenchResult {
 }
 
 const KEY = 'bench-only-pseudonym-key-0123456789abcdef'
-// The bench's own ports (issue 16's range), one per child so a slow exit cannot collide.
-const FIRST_PORT = 42_100
+/** A port free now for the child's /metrics (fixed ports collide with other processes' ephemeral ones). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
 
 /** Variables passed through to `spor ingest`; the baseline's older code rejects newer keys. */
 const PASS_THROUGH = [
@@ -110,24 +118,33 @@ async function ingestRun(
 ): Promise<IngestRun> {
   const started = performance.now()
   const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, current), port)
-  let firstIndexedAt: number | undefined
+  let readyAt: number | undefined
   try {
+    while (!(await child.ready())) await tick(50)
+    readyAt = performance.now()
     for (;;) {
       const handled = await child.handled()
-      if (handled && handled.indexed > 0 && firstIndexedAt === undefined) firstIndexedAt = performance.now()
       if (handled && handled.total >= events && (await committedAll(kafka, config))) break
       await tick(100)
     }
     const finished = performance.now()
     const peakRssMb = child.peakRssMb()
-    await es.indices.refresh({ index: `${config.es.indexPrefix}-*` })
-    const count = (await es.count({ index: `${config.es.indexPrefix}-*` })).count
+    // Event indices only: `spor ingest` also keeps job leases under the prefix.
+    const eventIndices = `${config.es.indexPrefix}-short-*,${config.es.indexPrefix}-long-*`
+    await es.indices.refresh({ index: eventIndices })
+    const count = (await es.count({ index: eventIndices })).count
     if (count !== events) throw new Error(`${label}: ${count} documents for ${events} events`)
-    return {
+    const run = {
       label,
       fromStartPerSecond: events / ((finished - started) / 1000),
-      steadyPerSecond: events / ((finished - (firstIndexedAt ?? started)) / 1000),
+      steadyPerSecond: events / ((finished - readyAt) / 1000),
       peakRssMb,
+    }
+    console.error(
+      `  (${label}: ${Math.round(run.steadyPerSecond)} events/s steady, VmHWM ${run.peakRssMb.toFixed(0)} MB)`,
+    )
+    return {
+      ...run,
     }
   } finally {
     await child.stop()
@@ -306,7 +323,15 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
     uaCacheSize: configs.current.ingest.uaCacheSize,
     pseudonymKey: Buffer.from(KEY),
   })
-  const zstdCodec = Boolean(CompressionCodecs[CompressionTypes.ZSTD])
+  // kafkajs is CommonJS: its codec table is reached through the default export.
+  // Unregistered codecs are factories that throw "not implemented".
+  const zstdCodec = (() => {
+    try {
+      return Boolean(kafkajs.CompressionCodecs[kafkajs.CompressionTypes.ZSTD]())
+    } catch {
+      return false
+    }
+  })()
   try {
     const consumed: (keyof typeof names)[] = [
       ...(baselineRoot ? (['baseline'] as const) : []),
@@ -343,7 +368,6 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
 
     const before = await rawBulkSeconds(es, configs.rawBefore, events, enrichers)
     const runs: IngestRun[] = []
-    let port = FIRST_PORT
     if (baselineRoot)
       runs.push(
         await ingestRun(
@@ -353,15 +377,33 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
           kafka,
           es,
           events.length,
-          port++,
+          await freePort(),
           false,
         ),
       )
     runs.push(
-      await ingestRun('after (this code)', repoRoot, configs.current, kafka, es, events.length, port++, true),
+      await ingestRun(
+        'after (this code)',
+        repoRoot,
+        configs.current,
+        kafka,
+        es,
+        events.length,
+        await freePort(),
+        true,
+      ),
     )
     const zstd = zstdCodec
-      ? await ingestRun('after, zstd batches', repoRoot, configs.zstd, kafka, es, events.length, port++, true)
+      ? await ingestRun(
+          'after, zstd batches',
+          repoRoot,
+          configs.zstd,
+          kafka,
+          es,
+          events.length,
+          await freePort(),
+          true,
+        )
       : { skipped: 'no zstd codec registered in kafkajs (core/kafka.ts)' }
     const after = await rawBulkSeconds(es, configs.rawAfter, events, enrichers)
 
@@ -385,7 +427,7 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
       es,
       latencyEvents.slice(0, 1 + Math.min(latencyEvents.length - 1, rate * seconds)),
       rate,
-      port++,
+      await freePort(),
     )
     return {
       events: events.length,

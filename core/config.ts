@@ -318,7 +318,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uaCacheSize: int(env, 'SPOR_UA_CACHE_SIZE', 5000),
       httpPort: int(env, 'SPOR_INGEST_HTTP_PORT', 9464),
       // ingest throughput, memory and geo data (issue 16)
-      maxInFlightBytes: int(env, 'SPOR_INGEST_MAX_INFLIGHT_BYTES', 24 * 1024 * 1024),
+      maxInFlightBytes: int(env, 'SPOR_INGEST_MAX_INFLIGHT_BYTES', 16 * 1024 * 1024),
       bulkConcurrency: int(env, 'SPOR_BULK_CONCURRENCY', 4),
       geoDbFiles: list(env.SPOR_GEOIP_DB, []),
       geoCheckMs: int(env, 'SPOR_GEOIP_CHECK_MS', 60_000),
