@@ -189,6 +189,8 @@ const ENV_KEYS = [
   // read by `npm run bench`, listed so a shell that exports them can still start services
   'SPOR_BENCH_ENRICH_EVENTS',
   'SPOR_BENCH_INGEST_EVENTS',
+  'SPOR_BENCH_BASELINE_ROOT',
+  'SPOR_BENCH_LATENCY_SECONDS',
   'SPOR_BENCH_STATS_ES_URL',
   'SPOR_BENCH_STATS_EVENTS',
   'SPOR_BENCH_DETECT_ATTACKS',
