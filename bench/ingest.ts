@@ -1,5 +1,7 @@
+import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:net'
 import type { Client } from '@elastic/elasticsearch'
-import { systemClock } from '../core/clock.ts'
+import kafkajs, { type Kafka } from 'kafkajs'
 import { loadConfig, type SporConfig } from '../core/config.ts'
 import { createEsClient } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
@@ -12,69 +14,302 @@ import { createEnrichers, type Enrichers, enrichEvent } from '../enrich/index.ts
 import { produceEvents } from '../generate/produce.ts'
 import { generateTraffic } from '../generate/traffic.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
-import { IngestConsumer } from '../ingest/consumer.ts'
-import { ingestMetrics } from '../ingest/metrics.ts'
+import { partitionKey } from '../ingest/collector/app.ts'
 import { documentId } from '../ingest/plan-batch.ts'
 import { ensureTopics } from '../ingest/topics.ts'
+import { IngestProcess } from './ingest-process.ts'
+
+export interface IngestRun {
+  label: string
+  /** Including process start and joining the consumer group. */
+  fromStartPerSecond: number
+  /** From the consumer's joining the group (`/ready`) to the last offset committed. */
+  steadyPerSecond: number
+  /** VmHWM of the `spor ingest` process. */
+  peakRssMb: number
+}
 
 export interface IngestBenchResult {
   events: number
-  /** Including joining the consumer group. */
-  endToEndPerSecond: number
-  /** From the first indexed document to the last (group join excluded). */
-  steadyPerSecond: number
   rawBulkPerSecond: number
-  /** Ceiling measured before and after spor's run. */
+  /** Ceiling measured before and after spor's runs: the machine is shared and noisy. */
   rawBulkSpread: [number, number]
-  peakRssMb: number
-  /** The same run with every `rejectEvery`-th event of an unknown type (dead-lettered). */
-  withRejects: { rejectEvery: number; steadyPerSecond: number; batchesWithRejects: number }
+  bulkConcurrency: number
+  runs: IngestRun[]
+  zstd: IngestRun | { skipped: string }
+  latency: { ratePerSecond: number; samples: number; p50Ms: number; p95Ms: number; maxMs: number }
 }
 
 const KEY = 'bench-only-pseudonym-key-0123456789abcdef'
+/** A port free now for the child's /metrics (fixed ports collide with other processes' ephemeral ones). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
 
-function benchConfig(name: string): SporConfig {
-  return loadConfig({
-    ...pickSporEnv(),
+/** Variables passed through to `spor ingest`; the baseline's older code rejects newer keys. */
+const PASS_THROUGH = [
+  'SPOR_KAFKA_BROKERS',
+  'SPOR_ES_URL',
+  'SPOR_PARTITIONS_CONCURRENTLY',
+  'SPOR_BULK_MAX_BYTES',
+]
+const PASS_THROUGH_CURRENT = ['SPOR_INGEST_MAX_INFLIGHT_BYTES', 'SPOR_BULK_CONCURRENCY', 'SPOR_GEOIP_DB']
+
+function sporEnv(name: string, current: boolean): Record<string, string> {
+  const env: Record<string, string> = {
     SPOR_INDEX_PREFIX: name,
     SPOR_TOPIC_PREFIX: name,
     SPOR_PSEUDONYM_KEY: KEY,
     SPOR_LOG_LEVEL: 'warn',
-  })
-}
-
-function pickSporEnv(): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const k of [
-    'SPOR_KAFKA_BROKERS',
-    'SPOR_ES_URL',
-    'SPOR_PARTITIONS_CONCURRENTLY',
-    'SPOR_BULK_MAX_BYTES',
-  ]) {
-    if (process.env[k]) out[k] = process.env[k]!
+    // The retention enforcer would scan and delete on its own schedule; not part of ingest.
+    SPOR_ENFORCE_EVERY_MS: '0',
   }
-  return out
+  for (const k of [...PASS_THROUGH, ...(current ? PASS_THROUGH_CURRENT : [])]) {
+    if (process.env[k]) env[k] = process.env[k]!
+  }
+  return env
 }
 
-async function indexedCount(es: Client, prefix: string): Promise<number> {
-  await es.indices.refresh({ index: `${prefix}-*`, allow_no_indices: true })
-  return (await es.count({ index: `${prefix}-*`, allow_no_indices: true })).count
+const benchConfig = (name: string): SporConfig => loadConfig(sporEnv(name, true))
+
+/** Every daily index the events go to, created before any clock starts (creation is slow). */
+async function prewarmIndices(es: Client, config: SporConfig, events: SporEvent[]): Promise<number> {
+  const names = new Set(
+    events.map((e) => classIndex(config.es.indexPrefix, classOf(config.eventTypes, e.type)!, new Date(e.ts))),
+  )
+  for (const index of names) {
+    await es.indices.create({ index }).catch((error: { meta?: { statusCode?: number } }) => {
+      if (error.meta?.statusCode !== 400) throw error // 400: already exists
+    })
+  }
+  await es.cluster.health({ index: `${config.es.indexPrefix}-*`, wait_for_status: 'green', timeout: '60s' })
+  return names.size
+}
+
+async function committedAll(kafka: Kafka, config: SporConfig): Promise<boolean> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const topic = config.kafka.eventsTopic
+    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]))
+    const [committed] = await admin.fetchOffsets({ groupId: config.kafka.ingestGroup, topics: [topic] })
+    return committed!.partitions.every((p) => p.offset === ends.get(p.partition))
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Runs `spor ingest` (from `repoRoot`) until every event is handled and committed. */
+async function ingestRun(
+  label: string,
+  repoRoot: string,
+  config: SporConfig,
+  kafka: Kafka,
+  es: Client,
+  events: number,
+  port: number,
+  current: boolean,
+): Promise<IngestRun> {
+  const started = performance.now()
+  const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, current), port)
+  let readyAt: number | undefined
+  try {
+    while (!(await child.ready())) await tick(50)
+    readyAt = performance.now()
+    for (;;) {
+      const handled = await child.handled()
+      if (handled && handled.total >= events && (await committedAll(kafka, config))) break
+      await tick(100)
+    }
+    const finished = performance.now()
+    const peakRssMb = child.peakRssMb()
+    // Event indices only: `spor ingest` also keeps job leases under the prefix.
+    const eventIndices = `${config.es.indexPrefix}-short-*,${config.es.indexPrefix}-long-*`
+    await es.indices.refresh({ index: eventIndices })
+    const count = (await es.count({ index: eventIndices })).count
+    if (count !== events) throw new Error(`${label}: ${count} documents for ${events} events`)
+    const run = {
+      label,
+      fromStartPerSecond: events / ((finished - started) / 1000),
+      steadyPerSecond: events / ((finished - readyAt) / 1000),
+      peakRssMb,
+    }
+    console.error(
+      `  (${label}: ${Math.round(run.steadyPerSecond)} events/s steady, VmHWM ${run.peakRssMb.toFixed(0)} MB)`,
+    )
+    return {
+      ...run,
+    }
+  } finally {
+    await child.stop()
+  }
 }
 
 /**
- * End-to-end ingest (Kafka → parse → enrich → bulk → commit) against the raw `_bulk` ceiling for
- * the same documents on the same node, measured in one run. The events are produced before the
- * clock starts, so the figure is the consumer's throughput, not the producer's.
+ * The same enriched documents, serialised before the clock starts, sent with the same bulk size
+ * and as many requests at once as spor may have: the cluster's ceiling for these documents.
+ */
+async function rawBulkSeconds(
+  es: Client,
+  config: SporConfig,
+  events: SporEvent[],
+  enrichers: Enrichers,
+): Promise<number> {
+  const now = new Date()
+  const prefix = config.es.indexPrefix
+  const chunks: string[][] = [[]]
+  let bytes = 0
+  for (const e of events) {
+    const cls = classOf(config.eventTypes, e.type)!
+    const head = JSON.stringify({
+      index: { _index: classIndex(prefix, cls, new Date(e.ts)), _id: documentId(e.tenant, e.id) },
+    })
+    const line = `${head}\n${JSON.stringify(enrichEvent(e, cls, enrichers, now))}`
+    if (bytes + line.length > config.ingest.bulkMaxBytes && chunks.at(-1)!.length > 0) {
+      chunks.push([])
+      bytes = 0
+    }
+    chunks.at(-1)!.push(line)
+    bytes += line.length + 1
+  }
+  const started = performance.now()
+  let next = 0
+  const worker = async () => {
+    while (next < chunks.length) {
+      const response = await es.bulk({ operations: chunks[next++]! as never[] })
+      if (response.errors) throw new Error('raw bulk had item errors')
+    }
+  }
+  await Promise.all(Array.from({ length: config.ingest.bulkConcurrency }, worker))
+  const seconds = (performance.now() - started) / 1000
+  await es.indices.refresh({ index: `${prefix}-*` })
+  if ((await es.count({ index: `${prefix}-*` })).count !== events.length)
+    throw new Error('raw bulk lost documents')
+  return seconds
+}
+
+/**
+ * Produce → searchable: events produced at `rate` for `seconds` to a running `spor ingest`; each
+ * is timed from just before its send until a search finds it (the index's 1 s refresh included).
+ */
+async function measureLatency(
+  repoRoot: string,
+  config: SporConfig,
+  kafka: Kafka,
+  es: Client,
+  events: SporEvent[],
+  rate: number,
+  port: number,
+): Promise<IngestBenchResult['latency']> {
+  const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, true), port)
+  const producer = createProducer(kafka)
+  await producer.connect()
+  const sentAt = new Map<string, number>()
+  const latencies: number[] = []
+  const index = `${config.es.indexPrefix}-*`
+  const idOf = (e: SporEvent) => documentId(e.tenant, e.id)
+  try {
+    // Ready means the first event went all the way through.
+    const [first, ...rest] = events
+    await producer.send({
+      topic: config.kafka.eventsTopic,
+      messages: [{ key: partitionKey(first!), value: JSON.stringify(first) }],
+    })
+    for (;;) {
+      const found = await es.search({ index, query: { ids: { values: [idOf(first!)] } }, size: 0 })
+      if ((found.hits.total as { value: number }).value > 0) break
+      await child.handled()
+      await tick(100)
+    }
+    let polling = true
+    const poller = (async () => {
+      while (polling || sentAt.size > 0) {
+        const pending = [...sentAt.keys()].slice(0, 5000)
+        if (pending.length > 0) {
+          const found = await es.search({
+            index,
+            query: { ids: { values: pending } },
+            size: pending.length,
+            _source: false,
+          })
+          const now = performance.now()
+          for (const hit of found.hits.hits) {
+            const at = sentAt.get(hit._id!)
+            if (at === undefined) continue
+            latencies.push(now - at)
+            sentAt.delete(hit._id!)
+          }
+        }
+        await tick(50)
+      }
+    })()
+    const stepMs = 50
+    const perStep = Math.max(1, Math.round((rate * stepMs) / 1000))
+    const began = performance.now()
+    for (let i = 0; i < rest.length; i += perStep) {
+      const due = began + (i / perStep) * stepMs
+      if (due > performance.now()) await tick(due - performance.now())
+      const slice = rest.slice(i, i + perStep)
+      const at = performance.now()
+      for (const e of slice) sentAt.set(idOf(e), at)
+      await producer.send({
+        topic: config.kafka.eventsTopic,
+        messages: slice.map((e) => ({ key: partitionKey(e), value: JSON.stringify(e) })),
+      })
+    }
+    const deadline = performance.now() + 60_000
+    while (sentAt.size > 0 && performance.now() < deadline) await tick(100)
+    polling = false
+    sentAt.clear()
+    await poller
+  } finally {
+    await producer.disconnect()
+    await child.stop()
+  }
+  latencies.sort((a, b) => a - b)
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN
+  return {
+    ratePerSecond: rate,
+    samples: latencies.length,
+    p50Ms: at(0.5),
+    p95Ms: at(0.95),
+    maxMs: latencies.at(-1) ?? Number.NaN,
+  }
+}
+
+/**
+ * `spor ingest` as a child process (Kafka → parse → enrich → bulk → commit) against the raw
+ * `_bulk` ceiling for the same documents on the same node, all in one run: optionally an older
+ * checkout of spor first (SPOR_BENCH_BASELINE_ROOT, the "before"), then this code, then this code
+ * on a topic whose batches the broker stores zstd-compressed; finally produce → searchable latency
+ * at half the measured rate. Events are produced before the clocks start.
  */
 export async function runIngestBench(count = 100_000): Promise<IngestBenchResult> {
   const stamp = Date.now().toString(36)
-  const e2e = benchConfig(`bench-e2e-${stamp}`)
-  const rawBefore = benchConfig(`bench-rawa-${stamp}`)
-  const rawAfter = benchConfig(`bench-rawb-${stamp}`)
-  const rejects = benchConfig(`bench-rej-${stamp}`)
+  const repoRoot = new URL('..', import.meta.url).pathname
+  const baselineRoot = process.env.SPOR_BENCH_BASELINE_ROOT
+  const names = {
+    rawBefore: `bench-rawa-${stamp}`,
+    rawAfter: `bench-rawb-${stamp}`,
+    baseline: `bench-base-${stamp}`,
+    current: `bench-e2e-${stamp}`,
+    zstd: `bench-zstd-${stamp}`,
+    latency: `bench-lat-${stamp}`,
+  }
+  const configs = Object.fromEntries(Object.entries(names).map(([k, v]) => [k, benchConfig(v)])) as Record<
+    keyof typeof names,
+    SporConfig
+  >
   const log = createLogger('bench', 'warn')
-  const es = createEsClient(e2e)
-  const kafka = createKafka(e2e, log)
+  const es = createEsClient(configs.current)
+  const kafka = createKafka(configs.current, log)
   const events = [
     ...generateTraffic({
       seed: 5,
@@ -84,134 +319,127 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
       end: new Date(),
     }),
   ].slice(0, count)
-  const enrichers = createEnrichers({ uaCacheSize: e2e.ingest.uaCacheSize, pseudonymKey: Buffer.from(KEY) })
-  let peakRss = process.memoryUsage().rss
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss)
-  }, 200)
+  const enrichers = createEnrichers({
+    uaCacheSize: configs.current.ingest.uaCacheSize,
+    pseudonymKey: Buffer.from(KEY),
+  })
+  // kafkajs is CommonJS: its codec table is reached through the default export.
+  // Unregistered codecs are factories that throw "not implemented".
+  const zstdCodec = (() => {
+    try {
+      return Boolean(kafkajs.CompressionCodecs[kafkajs.CompressionTypes.ZSTD]())
+    } catch {
+      return false
+    }
+  })()
   try {
-    for (const config of [e2e, rawBefore, rawAfter, rejects]) await installIndexSetup(es, config)
-    const rejectEvery = 100
-    const withRejects = events.map((e, i) => (i % rejectEvery === 0 ? { ...e, type: 'bench.unknown' } : e))
+    const consumed: (keyof typeof names)[] = [
+      ...(baselineRoot ? (['baseline'] as const) : []),
+      'current',
+      ...(zstdCodec ? (['zstd'] as const) : []),
+    ]
     const producer = createProducer(kafka)
     await producer.connect()
-    for (const [config, batch] of [
-      [e2e, events],
-      [rejects, withRejects],
-    ] as const) {
-      await ensureTopics(kafka, config)
-      await produceEvents(producer, config.kafka.eventsTopic, batch, { batchSize: 2000 })
+    for (const key of Object.keys(names) as (keyof typeof names)[]) {
+      const config = configs[key]
+      await installIndexSetup(es, config)
+      if (key === 'latency' || consumed.includes(key)) await ensureTopics(kafka, config)
+      if (key === 'zstd' && zstdCodec) {
+        // The broker recompresses every batch of this topic with zstd: the consumer decodes zstd.
+        const admin = kafka.admin()
+        await admin.connect()
+        await admin.alterConfigs({
+          validateOnly: false,
+          resources: [
+            {
+              type: 2,
+              name: config.kafka.eventsTopic,
+              configEntries: [{ name: 'compression.type', value: 'zstd' }],
+            },
+          ],
+        })
+        await admin.disconnect()
+      }
+      if (consumed.includes(key))
+        await produceEvents(producer, config.kafka.eventsTopic, events, { batchSize: 2000 })
+      if (key !== 'latency') await prewarmIndices(es, config, events)
     }
     await producer.disconnect()
 
-    // The ceiling is measured before and after spor's run: the machine is shared and noisy.
-    const before = await rawBulkSeconds(es, rawBefore, events, enrichers)
-    const clean = await consumeAll(
-      { config: e2e, es, kafka, log, enrichers, clock: systemClock },
-      events.length,
+    const before = await rawBulkSeconds(es, configs.rawBefore, events, enrichers)
+    const runs: IngestRun[] = []
+    if (baselineRoot)
+      runs.push(
+        await ingestRun(
+          'before (baseline checkout)',
+          baselineRoot,
+          configs.baseline,
+          kafka,
+          es,
+          events.length,
+          await freePort(),
+          false,
+        ),
+      )
+    runs.push(
+      await ingestRun(
+        'after (this code)',
+        repoRoot,
+        configs.current,
+        kafka,
+        es,
+        events.length,
+        await freePort(),
+        true,
+      ),
     )
-    const rejected = await consumeAll(
-      { config: rejects, es, kafka, log, enrichers, clock: systemClock },
-      events.length - Math.ceil(events.length / rejectEvery),
+    const zstd = zstdCodec
+      ? await ingestRun(
+          'after, zstd batches',
+          repoRoot,
+          configs.zstd,
+          kafka,
+          es,
+          events.length,
+          await freePort(),
+          true,
+        )
+      : { skipped: 'no zstd codec registered in kafkajs (core/kafka.ts)' }
+    const after = await rawBulkSeconds(es, configs.rawAfter, events, enrichers)
+
+    const latencyEvents = [
+      ...generateTraffic({
+        seed: 77,
+        tenants: ['acme', 'globex'],
+        usersPerTenant: 300,
+        days: 1,
+        end: new Date(),
+      }),
+    ]
+    await prewarmIndices(es, configs.latency, latencyEvents)
+    const steady = runs.at(-1)!.steadyPerSecond
+    const seconds = Number(process.env.SPOR_BENCH_LATENCY_SECONDS ?? 15)
+    const rate = Math.max(10, Math.round(steady / 2))
+    const latency = await measureLatency(
+      repoRoot,
+      configs.latency,
+      kafka,
+      es,
+      latencyEvents.slice(0, 1 + Math.min(latencyEvents.length - 1, rate * seconds)),
+      rate,
+      await freePort(),
     )
-    const after = await rawBulkSeconds(es, rawAfter, events, enrichers)
     return {
       events: events.length,
-      endToEndPerSecond: events.length / clean.fromStartSeconds,
-      steadyPerSecond: events.length / clean.steadySeconds,
       rawBulkPerSecond: (2 * events.length) / (before + after),
       rawBulkSpread: [events.length / before, events.length / after],
-      peakRssMb: peakRss / 1024 / 1024,
-      withRejects: {
-        rejectEvery,
-        steadyPerSecond: events.length / rejected.steadySeconds,
-        batchesWithRejects: rejected.transactions,
-      },
+      bulkConcurrency: configs.current.ingest.bulkConcurrency,
+      runs,
+      zstd,
+      latency,
     }
   } finally {
-    clearInterval(sampler)
-    for (const config of [e2e, rawBefore, rawAfter, rejects])
-      await dropInstallation(es, kafka, config.es.indexPrefix)
+    for (const config of Object.values(configs)) await dropInstallation(es, kafka, config.es.indexPrefix)
     await es.close()
   }
-}
-
-/**
- * Runs spor's consumer until every offset is committed and `documents` are indexed: the clock
- * runs from start (group join included) and from the first indexed document.
- */
-async function consumeAll(
-  deps: ConstructorParameters<typeof IngestConsumer>[0],
-  documents: number,
-): Promise<{ fromStartSeconds: number; steadySeconds: number; transactions: number }> {
-  const { config, es, kafka } = deps
-  const consumer = new IngestConsumer(deps)
-  const transactionsBefore = await dlqTransactionCount()
-  const started = performance.now()
-  let firstIndexedAt: number | undefined
-  await consumer.start()
-  const admin = kafka.admin()
-  await admin.connect()
-  try {
-    const topic = config.kafka.eventsTopic
-    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]))
-    for (;;) {
-      const indexed = await indexedCount(es, config.es.indexPrefix)
-      if (indexed > 0 && firstIndexedAt === undefined) firstIndexedAt = performance.now()
-      if (indexed >= documents) {
-        const [committed] = await admin.fetchOffsets({ groupId: config.kafka.ingestGroup, topics: [topic] })
-        if (committed!.partitions.every((p) => p.offset === ends.get(p.partition))) break
-      }
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  } finally {
-    await admin.disconnect()
-  }
-  const finished = performance.now()
-  await consumer.stop()
-  return {
-    fromStartSeconds: (finished - started) / 1000,
-    steadySeconds: (finished - (firstIndexedAt ?? started)) / 1000,
-    transactions: (await dlqTransactionCount()) - transactionsBefore,
-  }
-}
-
-async function dlqTransactionCount(): Promise<number> {
-  const metric = await ingestMetrics.dlqTransactions.get()
-  return metric.values.filter((v) => v.labels.outcome === 'committed').reduce((sum, v) => sum + v.value, 0)
-}
-
-/** The same enriched documents, serialised in advance, sent sequentially with the same bulk size. */
-async function rawBulkSeconds(
-  es: Client,
-  config: SporConfig,
-  events: SporEvent[],
-  enrichers: Enrichers,
-): Promise<number> {
-  const now = new Date()
-  const prefix = config.es.indexPrefix
-  const lines = events.map((e) => {
-    const cls = classOf(config.eventTypes, e.type)!
-    const head = JSON.stringify({
-      index: { _index: classIndex(prefix, cls, new Date(e.ts)), _id: documentId(e.tenant, e.id) },
-    })
-    return `${head}\n${JSON.stringify(enrichEvent(e, cls, enrichers, now))}`
-  })
-  const started = performance.now()
-  let chunk: string[] = []
-  let bytes = 0
-  for (const line of lines) {
-    chunk.push(line)
-    bytes += line.length
-    if (bytes >= config.ingest.bulkMaxBytes) {
-      await es.bulk({ operations: chunk as never[] })
-      chunk = []
-      bytes = 0
-    }
-  }
-  if (chunk.length > 0) await es.bulk({ operations: chunk as never[] })
-  await es.indices.refresh({ index: `${prefix}-*` })
-  const seconds = (performance.now() - started) / 1000
-  if ((await indexedCount(es, prefix)) !== events.length) throw new Error('raw bulk lost documents')
-  return seconds
 }

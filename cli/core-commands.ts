@@ -9,6 +9,7 @@ import { createEsClient, waitForEs } from '../core/es.ts'
 import { eventJsonSchema } from '../core/event-schema.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
+import { describeGeoDatabase } from '../enrich/geo-database.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { legacyIndices } from '../ilm-policies/migrate.ts'
 import { SKIPPABLE_CONSUMERS, type SkippableConsumer, skipPoisonBatch } from '../ingest/poison-skip.ts'
@@ -40,7 +41,14 @@ export function registerCoreCommands(program: Command): void {
       'print the effective configuration (defaults filled in, secrets redacted); fails with the exact problem when it is invalid',
     )
     .action(() => {
-      console.log(JSON.stringify(redactedConfig(loadConfig()), null, 2))
+      const config = loadConfig()
+      const geoDatabase = describeGeoDatabase(config)
+      console.log(JSON.stringify({ ...redactedConfig(config), geoDatabase }, null, 2))
+      if (geoDatabase.tooOld) {
+        console.error(
+          `warning: the geo database was built ${geoDatabase.buildDate.slice(0, 10)} (${geoDatabase.ageDays} days ago, more than SPOR_GEOIP_MAX_AGE_DAYS=${geoDatabase.maxAgeDays}); replace it (SPOR_GEOIP_DB) or update the package`,
+        )
+      }
     })
 
   program

@@ -71,6 +71,17 @@ const ConfigSchema = Type.Object(
       enforceEveryMs: Type.Integer({ minimum: 0 }),
       uaCacheSize: Type.Integer({ minimum: 0 }),
       httpPort: Port,
+      // Ingest throughput, memory and geo data (issue 16) ----------------------------------------
+      /** Bytes of serialised documents in bulk requests at once, across partitions (the memory bound). */
+      maxInFlightBytes: PositiveInt,
+      /** Bulk requests at once, across partitions (within the byte bound). */
+      bulkConcurrency: Type.Integer({ minimum: 1, maximum: 64 }),
+      /** MaxMind-format City databases (.mmdb); empty = the bundled GeoLite2 City files. */
+      geoDbFiles: Type.Array(Type.String({ minLength: 1 })),
+      /** How often the geo files are checked for replacement (stat poll), ms. */
+      geoCheckMs: Type.Integer({ minimum: 1000 }),
+      /** A warning (and `spor config`) when the geo data is older than this. */
+      geoMaxAgeDays: Type.Integer({ minimum: 1, maximum: 3650 }),
     }),
     collector: Type.Object({
       host: Type.String(),
@@ -181,6 +192,12 @@ const ENV_KEYS = [
   'SPOR_ENFORCE_EVERY_MS',
   'SPOR_UA_CACHE_SIZE',
   'SPOR_INGEST_HTTP_PORT',
+  // ingest throughput, memory and geo data (issue 16)
+  'SPOR_INGEST_MAX_INFLIGHT_BYTES',
+  'SPOR_BULK_CONCURRENCY',
+  'SPOR_GEOIP_DB',
+  'SPOR_GEOIP_CHECK_MS',
+  'SPOR_GEOIP_MAX_AGE_DAYS',
   'SPOR_COLLECTOR_HOST',
   'SPOR_COLLECTOR_PORT',
   'SPOR_COLLECTOR_BODY_LIMIT',
@@ -223,6 +240,8 @@ const ENV_KEYS = [
   // read by `npm run bench`, listed so a shell that exports them can still start services
   'SPOR_BENCH_ENRICH_EVENTS',
   'SPOR_BENCH_INGEST_EVENTS',
+  'SPOR_BENCH_BASELINE_ROOT',
+  'SPOR_BENCH_LATENCY_SECONDS',
   'SPOR_BENCH_STATS_ES_URL',
   'SPOR_BENCH_STATS_EVENTS',
   'SPOR_BENCH_DETECT_ATTACKS',
@@ -356,6 +375,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       enforceEveryMs: int(env, 'SPOR_ENFORCE_EVERY_MS', 60 * 60_000),
       uaCacheSize: int(env, 'SPOR_UA_CACHE_SIZE', 5000),
       httpPort: int(env, 'SPOR_INGEST_HTTP_PORT', 9464),
+      // ingest throughput, memory and geo data (issue 16)
+      maxInFlightBytes: int(env, 'SPOR_INGEST_MAX_INFLIGHT_BYTES', 16 * 1024 * 1024),
+      bulkConcurrency: int(env, 'SPOR_BULK_CONCURRENCY', 4),
+      geoDbFiles: list(env.SPOR_GEOIP_DB, []),
+      geoCheckMs: int(env, 'SPOR_GEOIP_CHECK_MS', 60_000),
+      geoMaxAgeDays: int(env, 'SPOR_GEOIP_MAX_AGE_DAYS', 60),
     },
     collector: {
       host: env.SPOR_COLLECTOR_HOST ?? '127.0.0.1',

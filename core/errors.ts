@@ -27,6 +27,7 @@ export const ERRORS = {
     message: 'elasticsearch refused the connection (credentials or TLS certificate)',
   },
   SPOR_ERR_POISON_BATCH: { status: 500, retriable: false, message: 'undecodable kafka record batch' },
+  SPOR_ERR_GEOIP: { status: 500, retriable: false, message: 'geo database unusable' },
   SPOR_ERR_FATAL_RESTARTS: { status: 500, retriable: false, message: 'too many fatal errors' },
 } as const
 

@@ -6,6 +6,7 @@ import { SporError } from '../core/errors.ts'
 import { consumerFatalError } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import { createGeoLookup } from '../enrich/geo.ts'
+import { configuredGeoDbPaths, sharedGeoDatabase } from '../enrich/geo-database.ts'
 import { createUserAgentParser } from '../enrich/user-agent.ts'
 import { AlertStore } from './alert-store.ts'
 import { type IsErased, Repartitioner } from './repartitioner.ts'
@@ -71,7 +72,7 @@ export class DetectService {
       onCrash,
       isErased: deps.isErased,
       enrichers: {
-        lookupGeo: createGeoLookup(),
+        lookupGeo: createGeoLookup(sharedGeoDatabase(configuredGeoDbPaths(config.ingest.geoDbFiles))),
         parseUserAgent: createUserAgentParser({ cacheSize: config.ingest.uaCacheSize }),
       },
     })

@@ -1,16 +1,23 @@
 import type { Enrichers } from './enrich-event.ts'
-import { createGeoLookup } from './geo.ts'
+import { createGeoLookup, type GeoRecordSource } from './geo.ts'
 import { createPseudonymizer } from './pseudonym.ts'
 import { createUserAgentParser } from './user-agent.ts'
 
 export type { Enrichers } from './enrich-event.ts'
 export { enrichEvent } from './enrich-event.ts'
 
-/** Builds the enrichment steps once per process (the geo database and UA cache live in memory). */
-export function createEnrichers(options: { uaCacheSize: number; pseudonymKey: Buffer }): Enrichers {
+/**
+ * Builds the enrichment steps once per process (the UA cache lives in memory; the geo database
+ * is the process's shared default unless a configured one is passed).
+ */
+export function createEnrichers(options: {
+  uaCacheSize: number
+  pseudonymKey: Buffer
+  geo?: GeoRecordSource
+}): Enrichers {
   return {
     parseUserAgent: createUserAgentParser({ cacheSize: options.uaCacheSize }),
-    lookupGeo: createGeoLookup(),
+    lookupGeo: createGeoLookup(options.geo),
     pseudonym: createPseudonymizer(options.pseudonymKey),
   }
 }

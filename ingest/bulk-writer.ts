@@ -1,10 +1,12 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Client } from '@elastic/elasticsearch'
 import { type BackoffPolicy, backoffDelay } from '../core/backoff.ts'
 import type { Logger } from '../core/logger.ts'
+import type { BulkBudget } from './bulk-budget.ts'
 import { ingestMetrics } from './metrics.ts'
 import type { DlqReason } from './results.ts'
 import { classifyItemStatus, classifyRequestError } from './retry-policy.ts'
-import { BatchAbandoned, type WriteControl, waitWithHeartbeat } from './write-control.ts'
+import { BatchAbandoned, type WriteControl, waitWithHeartbeat, whileHeartbeating } from './write-control.ts'
 
 export interface IndexRequest<R> {
   index: string
@@ -35,11 +37,15 @@ export interface BulkWriterOptions {
   maxBytes: number
   itemMaxAttempts: number
   backoff: BackoffPolicy
+  /** Shared by every batch of the process: bytes and requests in flight. */
+  budget: BulkBudget
 }
 
 interface Pending<R> {
   request: IndexRequest<R>
+  /** The action line and the document, serialised once, resent as they are. */
   lines: string
+  bytes: number
   attempts: number
 }
 
@@ -47,6 +53,12 @@ interface Pending<R> {
  * The one place that owns bulk indexing, its retries and its failures (elasticsearch-js's bulk
  * helper retries only 429 with a fixed wait and reports drops on a side channel; here every
  * failure comes back to the caller, who routes it to the dead-letter topic before committing).
+ *
+ * A batch is written as several bulk requests at once (within the shared budget), started while
+ * the rest of the batch is still being planned; the batch's outcome is known only when every one
+ * of its requests is settled, and only then may its offsets be committed. If one request fails
+ * for good (abandoned, fatal), its siblings are stopped and awaited before the failure is thrown,
+ * so nothing of the batch is still writing when the caller decides.
  *
  * Whole-request failures (cluster down, timeouts, 5xx) are retried without limit while the caller
  * wants to continue: an outage pauses consumption rather than dead-lettering good events.
@@ -63,18 +75,52 @@ export class BulkWriter {
     this.#log = log.child({ component: 'bulk-writer' })
   }
 
+  /** Starts writing one batch; add its documents as they are planned, then `finish()`. */
+  begin<R>(control: WriteControl, dropBefore?: DropBefore<R>): BatchWrite<R> {
+    return new BatchWrite(this, control, dropBefore)
+  }
+
+  /** Writes a whole list at once (the same as begin, add, finish). */
   async write<R>(
     requests: IndexRequest<R>[],
     control: WriteControl,
     dropBefore?: DropBefore<R>,
   ): Promise<BulkOutcome<R>> {
-    const outcome: BulkOutcome<R> = { indexed: 0, failed: [], dropped: 0 }
-    let pending: Pending<R>[] = requests.map((request) => ({
-      request,
-      // Serialised once; the client passes strings through to the NDJSON body untouched.
-      lines: `${JSON.stringify({ index: { _index: request.index, _id: request.id } })}\n${JSON.stringify(request.document)}`,
-      attempts: 0,
-    }))
+    const batch = this.begin(control, dropBefore)
+    await batch.add(requests)
+    return batch.finish()
+  }
+
+  get maxBytes(): number {
+    return this.#options.maxBytes
+  }
+
+  /** Waits for room in the shared budget, heartbeating so a long wait keeps the group session. */
+  async reserve(bytes: number, control: WriteControl): Promise<() => void> {
+    const granted = this.#options.budget.acquire(bytes)
+    for (;;) {
+      const release = await Promise.race([granted, delay(2000, undefined, { ref: false })])
+      if (release) {
+        if (control.shouldContinue()) return release
+        release()
+        throw new BatchAbandoned()
+      }
+      if (!control.shouldContinue()) {
+        granted.then((late) => late())
+        throw new BatchAbandoned()
+      }
+      await control.heartbeat()
+    }
+  }
+
+  /** Delivers one chunk of a batch: sends, retries what may be retried, records the rest. */
+  async deliver<R>(
+    chunk: Pending<R>[],
+    outcome: BulkOutcome<R>,
+    control: WriteControl,
+    dropBefore?: DropBefore<R>,
+  ): Promise<void> {
+    let pending = chunk
     let round = 0
     while (pending.length > 0) {
       if (round > 0) await waitWithHeartbeat(backoffDelay(this.#options.backoff, round), control)
@@ -82,22 +128,22 @@ export class BulkWriter {
         const kept = pending.filter((item) => !dropBefore(item.request))
         outcome.dropped += pending.length - kept.length
         pending = kept
+        if (pending.length === 0) break
       }
       const retry: Pending<R>[] = []
       let refused: string | undefined
-      for (const chunk of this.#chunks(pending)) {
-        const statuses = await this.#send(chunk, control, dropBefore)
-        if (!statuses) {
-          // Some documents are to be dropped now: the next round filters them out.
-          retry.push(...chunk)
-          continue
-        }
-        chunk.forEach((item, i) => {
+      const statuses = await this.#send(pending, control, dropBefore)
+      if (!statuses) {
+        // Some documents are to be dropped now: the next round filters them out.
+        retry.push(...pending)
+      } else {
+        for (let i = 0; i < pending.length; i++) {
+          const item = pending[i]!
           const { status, error } = statuses[i]!
           const decision = classifyItemStatus(status)
           if (decision === 'done') {
             outcome.indexed++
-            return
+            continue
           }
           const detail = `${status} ${error ?? ''}`.trim()
           if (decision === 'pause') {
@@ -106,7 +152,7 @@ export class BulkWriter {
             ingestMetrics.bulkRetries.inc({ cause: 'cluster_refused' })
             refused = detail
             retry.push(item)
-            return
+            continue
           }
           item.attempts++
           if (decision === 'retry' && item.attempts < this.#options.itemMaxAttempts) {
@@ -116,7 +162,7 @@ export class BulkWriter {
             const reason = decision === 'retry' ? 'es_retries_exhausted' : 'es_rejected'
             outcome.failed.push({ ref: item.request.ref, reason, detail })
           }
-        })
+        }
       }
       if (refused && round % 10 === 0) {
         this.#log.error(
@@ -127,7 +173,6 @@ export class BulkWriter {
       pending = retry
       round++
     }
-    return outcome
   }
 
   /** Sends one chunk until Elasticsearch answers; returns the per-item status in order, or
@@ -137,19 +182,26 @@ export class BulkWriter {
     control: WriteControl,
     dropBefore?: DropBefore<R>,
   ): Promise<{ status: number; error?: string }[] | undefined> {
+    const operations = chunk.map((p) => p.lines)
     for (let attempt = 0; ; attempt++) {
       if (!control.shouldContinue()) throw new BatchAbandoned()
       if (attempt > 0 && dropBefore && chunk.some((item) => dropBefore(item.request))) return undefined
       try {
-        const response = await this.#es.bulk({
-          operations: chunk.map((p) => p.lines) as never[],
-          refresh: false,
-        })
+        const started = performance.now()
+        const response = await whileHeartbeating(
+          this.#es.bulk({ operations: operations as never[], refresh: false }),
+          control,
+        )
+        ingestMetrics.bulkSeconds.observe((performance.now() - started) / 1000)
         if (attempt > 0)
           this.#log.info({ attempts: attempt + 1 }, 'elasticsearch reachable again; bulk delivered')
         ingestMetrics.esAvailable.set(1)
+        if (response.items.length !== chunk.length) {
+          // Never count a document as written on an answer that does not account for it.
+          throw new Error(`bulk answered ${response.items.length} items for ${chunk.length} documents`)
+        }
         return response.items.map((item) => {
-          const result = Object.values(item)[0]!
+          const result = (item.index ?? Object.values(item)[0])!
           return {
             status: result.status,
             error: result.error ? `${result.error.type}: ${result.error.reason ?? ''}` : undefined,
@@ -171,21 +223,79 @@ export class BulkWriter {
       }
     }
   }
+}
 
-  /** Splits by serialised size so one bulk request stays near `maxBytes` (a few MB is the sweet spot). */
-  *#chunks<T extends { lines: string }>(items: T[]): Generator<T[]> {
-    let chunk: T[] = []
-    let bytes = 0
-    for (const item of items) {
-      const size = Buffer.byteLength(item.lines) + 1
-      if (chunk.length > 0 && bytes + size > this.#options.maxBytes) {
-        yield chunk
-        chunk = []
-        bytes = 0
-      }
-      chunk.push(item)
-      bytes += size
+/**
+ * One batch being written: `add` serialises documents into chunks of about `maxBytes` and starts
+ * each full chunk (after waiting for room in the shared budget, which is the backpressure);
+ * `finish` starts the last chunk and settles them all.
+ */
+export class BatchWrite<R> {
+  readonly #writer: BulkWriter
+  readonly #control: WriteControl
+  readonly #dropBefore: DropBefore<R> | undefined
+  readonly #outcome: BulkOutcome<R> = { indexed: 0, failed: [], dropped: 0 }
+  readonly #inFlight: Promise<void>[] = []
+  /** Set by the first chunk that fails for good: its siblings stop at their next check. */
+  #failed = false
+  #chunk: Pending<R>[] = []
+  #chunkBytes = 0
+
+  constructor(writer: BulkWriter, control: WriteControl, dropBefore: DropBefore<R> | undefined) {
+    this.#writer = writer
+    this.#dropBefore = dropBefore
+    this.#control = {
+      ...control,
+      shouldContinue: () => !this.#failed && control.shouldContinue(),
     }
-    if (chunk.length > 0) yield chunk
+  }
+
+  async add(requests: readonly IndexRequest<R>[]): Promise<void> {
+    for (const request of requests) {
+      const lines = `{"index":{"_index":${JSON.stringify(request.index)},"_id":${JSON.stringify(request.id)}}}\n${JSON.stringify(request.document)}`
+      const bytes = Buffer.byteLength(lines) + 1
+      if (this.#chunk.length > 0 && this.#chunkBytes + bytes > this.#writer.maxBytes) await this.#launch()
+      this.#chunk.push({ request, lines, bytes, attempts: 0 })
+      this.#chunkBytes += bytes
+    }
+  }
+
+  async finish(): Promise<BulkOutcome<R>> {
+    try {
+      if (this.#chunk.length > 0) await this.#launch()
+    } catch (error) {
+      this.#failed = true
+      await Promise.allSettled(this.#inFlight)
+      throw error
+    }
+    const results = await Promise.allSettled(this.#inFlight)
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failure) throw failure.reason
+    return this.#outcome
+  }
+
+  /** Stops every chunk of the batch and waits until none is writing (after add() threw). */
+  async abort(): Promise<void> {
+    this.#failed = true
+    this.#chunk = []
+    await Promise.allSettled(this.#inFlight)
+  }
+
+  async #launch(): Promise<void> {
+    const chunk = this.#chunk
+    const bytes = this.#chunkBytes
+    this.#chunk = []
+    this.#chunkBytes = 0
+    const release = await this.#writer.reserve(bytes, this.#control)
+    const delivery = this.#writer
+      .deliver(chunk, this.#outcome, this.#control, this.#dropBefore)
+      .catch((error: unknown) => {
+        this.#failed = true
+        throw error
+      })
+      .finally(release)
+    // Settled in finish(); marked handled here so a failure before finish() is not "unhandled".
+    delivery.catch(() => {})
+    this.#inFlight.push(delivery)
   }
 }

@@ -1,15 +1,18 @@
+import { setImmediate } from 'node:timers/promises'
 import type { Client } from '@elastic/elasticsearch'
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import { consumerFatalError, createGroupConsumer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
+import { BulkBudget } from './bulk-budget.ts'
 import { BulkWriter } from './bulk-writer.ts'
 import { type DlqRecord, dlqRecord } from './dlq-record.ts'
 import { DlqTransactions } from './dlq-transaction.ts'
 import { ingestMetrics } from './metrics.ts'
-import { type BatchPlan, planBatch } from './plan-batch.ts'
+import { type BatchPlan, type MessageRef, planBatch } from './plan-batch.ts'
+import type { DropReason } from './results.ts'
 import { BatchAbandoned, type WriteControl } from './write-control.ts'
 
 export interface IngestConsumerDeps {
@@ -54,12 +57,18 @@ export class IngestConsumer {
     this.#deps = deps
     const { config, kafka, es } = deps
     this.#log = deps.log.child({ component: 'ingest-consumer' })
+    // One budget for the whole process: bulk requests of every partition share it.
+    const budget = new BulkBudget({
+      maxBytes: config.ingest.maxInFlightBytes,
+      maxRequests: config.ingest.bulkConcurrency,
+    })
     this.#writer = new BulkWriter(
       es,
       {
         maxBytes: config.ingest.bulkMaxBytes,
         itemMaxAttempts: config.ingest.itemMaxAttempts,
         backoff: { baseMs: config.ingest.retryBaseMs, maxMs: config.ingest.retryMaxMs },
+        budget,
       },
       this.#log,
     )
@@ -69,11 +78,7 @@ export class IngestConsumer {
     this.#consumer = createGroupConsumer(kafka, config, this.#log, {
       groupId: config.kafka.ingestGroup,
       consumer: 'ingest',
-      // A fetch per partition about the size of one bulk request: the batch is the bulk unit.
-      fetch: {
-        maxBytesPerPartition: config.ingest.bulkMaxBytes,
-        maxBytes: config.ingest.bulkMaxBytes * config.kafka.partitions,
-      },
+      fetch: fetchSizes(config),
     })
     this.#dlq = new DlqTransactions(kafka, config, this.#log)
   }
@@ -155,31 +160,13 @@ export class IngestConsumer {
   }: EachBatchPayload): Promise<void> {
     if (batch.isEmpty()) return
     const started = performance.now()
-    const { config, clock, enrichers, isErased } = this.#deps
     const control: WriteControl = {
       shouldContinue: () => isRunning() && !isStale(),
       heartbeat,
       signal: this.#stopping.signal,
     }
-    const plan = planBatch(
-      batch.topic,
-      batch.partition,
-      batch.messages,
-      {
-        limits: {
-          maxEventBytes: config.ingest.maxEventBytes,
-          maxFutureSkewMs: config.ingest.maxFutureSkewMs,
-          eventTypes: config.eventTypes,
-          retentionDays: config.retentionDays,
-        },
-        enrichers,
-        indexPrefix: config.es.indexPrefix,
-        isErased,
-      },
-      clock(),
-    )
     try {
-      const rejects = await this.#deliver(plan, control)
+      const rejects = await this.#deliver(batch.topic, batch.partition, batch.messages, control)
       // Partition revoked meanwhile: the new owner re-processes the batch; ids make that harmless.
       if (isStale()) throw new BatchAbandoned()
       const next = (BigInt(batch.lastOffset()) + 1n).toString()
@@ -204,9 +191,18 @@ export class IngestConsumer {
     ingestMetrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()))
   }
 
-  /** Writes the batch's documents; returns the dead-letter records (published with the commit). */
-  async #deliver(plan: BatchPlan, control: WriteControl): Promise<DlqRecord[]> {
-    const { isErased } = this.#deps
+  /**
+   * Plans and writes the batch's documents; returns the dead-letter records (published with the
+   * commit). The batch is planned in slices and each full bulk request is sent as soon as it is
+   * serialised, so enrichment of the rest overlaps with Elasticsearch indexing the first part.
+   */
+  async #deliver(
+    topic: string,
+    partition: number,
+    messages: KafkaMessage[],
+    control: WriteControl,
+  ): Promise<DlqRecord[]> {
+    const { config, clock, enrichers, isErased } = this.#deps
     // The plan checked tombstones once; a batch held by retries is checked again before each
     // resend, so an erasure that happened meanwhile is not undone by a late write.
     const dropBefore = isErased
@@ -217,28 +213,71 @@ export class IngestConsumer {
             : false
         }
       : undefined
-    const outcome = await this.#writer.write(plan.index, control, dropBefore)
-    if (outcome.dropped > 0)
-      plan.dropped.subject_erased = (plan.dropped.subject_erased ?? 0) + outcome.dropped
-    const now = this.#deps.clock()
-    const failed = outcome.failed.map((f) =>
-      dlqRecord(f.ref.origin, f.ref.value, { ...f, step: 'bulk_index' }, now),
-    )
-    const records = [...plan.dlq, ...failed]
+    const context = {
+      limits: {
+        maxEventBytes: config.ingest.maxEventBytes,
+        maxFutureSkewMs: config.ingest.maxFutureSkewMs,
+        eventTypes: config.eventTypes,
+        retentionDays: config.retentionDays,
+      },
+      enrichers,
+      indexPrefix: config.es.indexPrefix,
+      isErased,
+    }
+    const now = clock()
+    const write = this.#writer.begin<MessageRef>(control, dropBefore)
+    const rejected: DlqRecord[] = []
+    const dropped: BatchPlan['dropped'] = {}
+    let outcome: Awaited<ReturnType<typeof write.finish>>
+    try {
+      for (let from = 0; from < messages.length; from += PLAN_SLICE) {
+        if (from > 0) await setImmediate() // let answers of requests already sent be handled
+        const plan = planBatch(topic, partition, messages.slice(from, from + PLAN_SLICE), context, now)
+        for (const record of plan.dlq) rejected.push(record)
+        for (const [reason, count] of Object.entries(plan.dropped) as [DropReason, number][]) {
+          dropped[reason] = (dropped[reason] ?? 0) + count
+        }
+        await write.add(plan.index)
+      }
+      outcome = await write.finish()
+    } catch (error) {
+      await write.abort()
+      throw error
+    }
+    if (outcome.dropped > 0) dropped.subject_erased = (dropped.subject_erased ?? 0) + outcome.dropped
+    const failedAt = this.#deps.clock()
+    for (const f of outcome.failed) {
+      rejected.push(dlqRecord(f.ref.origin, f.ref.value, { ...f, step: 'bulk_index' }, failedAt))
+    }
 
     ingestMetrics.events.inc({ outcome: 'indexed', reason: '' }, outcome.indexed)
-    for (const record of records) ingestMetrics.events.inc({ outcome: 'dlq', reason: record.reason })
-    for (const [reason, count] of Object.entries(plan.dropped)) {
+    for (const record of rejected) ingestMetrics.events.inc({ outcome: 'dlq', reason: record.reason })
+    for (const [reason, count] of Object.entries(dropped)) {
       ingestMetrics.events.inc({ outcome: 'dropped', reason }, count)
     }
-    if (records.length > 0 || Object.keys(plan.dropped).length > 0) {
+    if (rejected.length > 0 || Object.keys(dropped).length > 0) {
       this.#log.info(
-        { indexed: outcome.indexed, dlq: countBy(records.map((r) => r.reason)), dropped: plan.dropped },
+        { indexed: outcome.indexed, dlq: countBy(rejected.map((r) => r.reason)), dropped },
         'batch delivered with rejects',
       )
     }
-    return records
+    return rejected
   }
+}
+
+/** Messages enriched between two looks at the event loop (a few milliseconds of CPU). */
+const PLAN_SLICE = 256
+
+/**
+ * Fetch sizes follow the in-flight budget: a fetch holds about half of it in raw records (the
+ * serialised documents are larger), split between the partitions processed at once, and never
+ * less than one maximal event. Memory then scales with SPOR_INGEST_MAX_INFLIGHT_BYTES.
+ */
+export function fetchSizes(config: SporConfig): { maxBytes: number; maxBytesPerPartition: number } {
+  const { maxInFlightBytes, maxEventBytes, bulkMaxBytes, partitionsConcurrently } = config.ingest
+  const maxBytes = Math.max(maxEventBytes, Math.floor(maxInFlightBytes / 2))
+  const perPartition = Math.min(bulkMaxBytes, Math.floor(maxBytes / Math.max(1, partitionsConcurrently)))
+  return { maxBytes, maxBytesPerPartition: Math.max(maxEventBytes, perPartition) }
 }
 
 function countBy(values: string[]): Record<string, number> {

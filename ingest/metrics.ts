@@ -25,6 +25,15 @@ export const ingestMetrics = {
     help: 'Bulk retries: whole requests (cluster unavailable) and single items (429/5xx)',
     labelNames: ['cause'] as const,
   }),
+  bulkSeconds: new Histogram({
+    name: 'spor_ingest_bulk_request_duration_seconds',
+    help: 'Time of one bulk request to Elasticsearch (answered, whatever the item statuses)',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  }),
+  inFlightBytes: new Gauge({
+    name: 'spor_ingest_in_flight_bytes',
+    help: 'Serialised documents in bulk requests now, across partitions (bounded by SPOR_INGEST_MAX_INFLIGHT_BYTES)',
+  }),
   esAvailable: new Gauge({
     name: 'spor_ingest_es_available',
     help: '1 when the last bulk request reached Elasticsearch, 0 while it is failing',

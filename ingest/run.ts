@@ -7,6 +7,7 @@ import { JobLeases } from '../core/lease.ts'
 import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
+import { configuredGeoDbPaths, sharedGeoDatabase } from '../enrich/geo-database.ts'
 import { createEnrichers } from '../enrich/index.ts'
 import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
 import { startTombstoneCache } from '../privacy/tombstones.ts'
@@ -15,9 +16,14 @@ import { IngestConsumer } from './consumer.ts'
 
 /** `spor ingest`: the consumer plus its /health, /ready and /metrics endpoints. */
 export async function runIngest(config: SporConfig, log: Logger): Promise<never> {
+  // Opened (and checked) before anything connects: a missing or corrupt file stops the start.
+  const geo = sharedGeoDatabase(configuredGeoDbPaths(config.ingest.geoDbFiles))
+  geo.watch({ intervalMs: config.ingest.geoCheckMs, maxAgeDays: config.ingest.geoMaxAgeDays, log })
+  log.info(geo.info, 'geo database loaded')
   const enrichers = createEnrichers({
     uaCacheSize: config.ingest.uaCacheSize,
     pseudonymKey: requirePseudonymKey(config),
+    geo,
   })
   const es = createEsClient(config)
   const kafka = createKafka(config, log)
@@ -56,6 +62,7 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
       await segments.stop()
       await consumer.stop()
       tombstones.stop()
+      geo.close()
       await ops.close()
       await es.close()
     },

@@ -27,3 +27,25 @@ export async function waitWithHeartbeat(ms: number, control: WriteControl): Prom
   } while (Date.now() < until && control.shouldContinue())
   if (!control.shouldContinue()) throw new BatchAbandoned()
 }
+
+/**
+ * Awaits `work` while heartbeating every few seconds: a bulk request to a busy or just-restarted
+ * cluster can take longer than the Kafka session timeout, and a member that stays silent that
+ * long is removed from the group (its commit then fails with "not aware of this member").
+ */
+export async function whileHeartbeating<T>(work: Promise<T>, control: WriteControl): Promise<T> {
+  let settled = false
+  const done = work.finally(() => {
+    settled = true
+  })
+  done.catch(() => {}) // awaited below, unless a heartbeat fails first (then the caller gives up)
+  for (;;) {
+    const tick = new Promise<'tick'>((resolve) => {
+      const timer = setTimeout(() => resolve('tick'), HEARTBEAT_SLICE_MS)
+      done.finally(() => clearTimeout(timer)).catch(() => {})
+    })
+    const first = await Promise.race([done, tick])
+    if (settled || first !== 'tick') return done
+    await control.heartbeat()
+  }
+}

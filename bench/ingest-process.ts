@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+/**
+ * `spor ingest` as its own process, as it runs in production, so the bench measures that
+ * process's throughput and memory (VmHWM from /proc), not the bench driver's.
+ */
+export class IngestProcess {
+  readonly #child: ChildProcess
+  readonly #metricsUrl: string
+  #stderr = ''
+
+  constructor(repoRoot: string, env: Record<string, string>, httpPort: number) {
+    this.#metricsUrl = `http://127.0.0.1:${httpPort}/metrics`
+    this.#child = spawn(process.execPath, [join(repoRoot, 'bin', 'spor.js'), 'ingest'], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...env,
+        SPOR_INGEST_HTTP_PORT: String(httpPort),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    // The last lines of its output (pino logs on stdout, crashes on stderr), for a failure report.
+    const keep = (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString()).slice(-4000)
+    }
+    this.#child.stdout?.on('data', keep)
+    this.#child.stderr?.on('data', keep)
+    process.once('exit', () => this.#child.kill('SIGKILL'))
+  }
+
+  get pid(): number {
+    return this.#child.pid!
+  }
+
+  get exited(): boolean {
+    return this.#child.exitCode !== null || this.#child.signalCode !== null
+  }
+
+  /** Peak resident memory of the process so far (VmHWM), MB. */
+  peakRssMb(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8')
+    const kb = Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? Number.NaN)
+    return kb / 1024
+  }
+
+  /** True once the consumer has joined its group (`/ready` answers 200). */
+  async ready(): Promise<boolean> {
+    if (this.exited) throw new Error(`spor ingest exited early: ${this.#stderr}`)
+    try {
+      return (await fetch(this.#metricsUrl.replace(/\/metrics$/, '/ready'))).ok
+    } catch {
+      return false
+    }
+  }
+
+  /** Events the process has finished (indexed, dead-lettered or dropped), from its /metrics; undefined until it answers. */
+  async handled(): Promise<{ indexed: number; total: number } | undefined> {
+    if (this.exited) throw new Error(`spor ingest exited early: ${this.#stderr}`)
+    try {
+      const text = await (await fetch(this.#metricsUrl)).text()
+      let indexed = 0
+      let total = 0
+      for (const line of text.split('\n')) {
+        if (!line.startsWith('spor_ingest_events_total{')) continue
+        const value = Number(line.slice(line.lastIndexOf(' ') + 1))
+        total += value
+        if (line.includes('outcome="indexed"')) indexed += value
+      }
+      return { indexed, total }
+    } catch {
+      return undefined
+    }
+  }
+
+  /** SIGTERM (graceful: finishes and commits), then waits for the exit. */
+  async stop(): Promise<void> {
+    if (this.exited) return
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve))
+    this.#child.kill('SIGTERM')
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 30_000)
+    await exited
+    clearTimeout(timer)
+  }
+}
