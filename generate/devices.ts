@@ -108,13 +108,13 @@ export const DEVICE_PROFILES: readonly (readonly [DeviceProfile, number])[] = [
   ],
 ]
 
-/** Public addresses that the bundled geo database places in these countries (checked with geoip-lite). */
+/** Public addresses that the bundled geo database places in these countries (checked against the bundled GeoLite2 City .mmdb). */
 export const IPS_BY_COUNTRY: Readonly<Record<string, readonly string[]>> = {
   NO: ['84.208.20.110', '88.88.100.5', '81.167.34.10', '2a02:2121:1::1'],
   SE: ['83.254.10.3', '90.224.5.4', '31.13.72.36'],
   DE: ['91.64.10.3', '87.123.4.5'],
   GB: ['86.1.2.3', '62.31.2.3'],
   US: ['73.12.4.5', '98.110.2.3', '145.224.2.3'],
-  FI: ['2.20.3.4'],
+  FI: ['91.152.10.20'],
   CA: ['24.48.2.3'],
 }
