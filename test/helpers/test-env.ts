@@ -101,3 +101,12 @@ export async function countDocs(t: TestEnv, suffix?: string, query?: object): Pr
     }
   }
 }
+
+/**
+ * The last millisecond of yesterday (UTC): an `end` for generated traffic whose volume does not
+ * depend on the time of day the test runs (with `end: new Date()`, a one-day simulation run just
+ * after midnight has no events at all), yet lies within every retention class.
+ */
+export function endOfYesterday(now: Date = new Date()): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - 1)
+}
