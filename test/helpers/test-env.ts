@@ -72,7 +72,15 @@ export async function waitFor<T>(
     if (done(last)) return last
     await new Promise((r) => setTimeout(r, intervalMs))
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`)
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${describe(last)}`)
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value)?.slice(0, 2000) ?? String(value)
+  } catch {
+    return String(value) // circular (e.g. a response object)
+  }
 }
 
 /**
