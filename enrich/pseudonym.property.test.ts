@@ -35,3 +35,16 @@ describe('property: pseudonyms', () => {
     )
   })
 })
+
+describe('pseudonym master key length', () => {
+  it('takes a key of exactly 32 bytes (inside the test, not at import) and refuses 31', () => {
+    expect(createPseudonymizer(Buffer.alloc(32, 1))('acme', 'u1')).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(createPseudonymizer(Buffer.alloc(64, 1))('acme', 'u1')).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(() => createPseudonymizer(Buffer.alloc(31, 1))).toThrow(
+      expect.objectContaining({
+        code: 'SPOR_ERR_CONFIG',
+        message: expect.stringMatching(/at least 32 bytes/),
+      }),
+    )
+  })
+})
