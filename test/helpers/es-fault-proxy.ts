@@ -191,6 +191,9 @@ export async function startEsFaultProxy(target: string, plan: FaultPlan = {}): P
           method: req.method,
           path: req.url,
           headers: { ...req.headers, host: upstream.host },
+          // A fresh connection each time: a pooled keep-alive socket the node has closed would
+          // surface as a proxy error ("socket hang up") that is not a fault anyone asked for.
+          agent: false,
         },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers)
@@ -211,7 +214,14 @@ export async function startEsFaultProxy(target: string, plan: FaultPlan = {}): P
       delete headers['content-length']
       headers['accept-encoding'] = 'identity'
       const out = httpRequest(
-        { host: upstream.hostname, port: upstream.port, method: 'POST', path: req.url, headers },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: 'POST',
+          path: req.url,
+          headers,
+          agent: false,
+        },
         async (answer) => {
           try {
             resolve({ status: answer.statusCode ?? 502, body: await readBody(answer) })
