@@ -338,7 +338,9 @@ describe('segments: automatic categorisation, explainable, idempotent, k-anonymo
     const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) })
     let schedule: { stop: () => Promise<void> } | undefined
     try {
-      await expect(runSegmentsJob({ es: t.es, config: t.config, log, table }, DAY)).rejects.toThrow()
+      await expect(runSegmentsJob({ es: t.es, config: t.config, log, table }, DAY)).rejects.toThrow(
+        /cluster_block_exception/,
+      )
       schedule = startSegmentsSchedule(t.es, t.config, log, { everyMs: 200 })
       await waitFor(
         async () => lines.filter((l) => l.includes('segments job failed')).length,
