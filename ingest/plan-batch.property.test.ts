@@ -112,6 +112,30 @@ const messageValue: fc.Arbitrary<Buffer | null> = fc.oneof(
   fc.constant(null),
 )
 
+const json = (value: unknown) => Buffer.from(JSON.stringify(value))
+const sample = {
+  v: 1,
+  id: 'e1',
+  type: 'page.view',
+  ts: new Date(NOW.getTime() - 60_000).toISOString(),
+  tenant: 'acme',
+  user: 'u1',
+}
+/** One message per outcome, run before the random ones: every outcome is exercised on every run. */
+const OUTCOME_EXAMPLES: (Buffer | null)[] = [
+  json(sample),
+  null,
+  json({ ...sample, pad: 'x'.repeat(3000) }),
+  Buffer.from('{"v":'),
+  json({ ...sample, v: 2 }),
+  json({ ...sample, type: 'no.such_type' }),
+  json({ ...sample, ts: new Date(NOW.getTime() + day).toISOString() }),
+  json({ ...sample, ts: '2020-01-01T00:00:00Z' }),
+  json({ ...sample, user: 'erased' }),
+]
+/** Instrumented runs (mutation testing) on a busy machine are slow: a generous per-test limit. */
+const PROPERTY_TIMEOUT_MS = 60_000
+
 function messages(values: (Buffer | null)[]): KafkaMessage[] {
   return values.map(
     (value, i) =>
@@ -127,76 +151,88 @@ function messages(values: (Buffer | null)[]): KafkaMessage[] {
 }
 
 describe('property: parse, validate and enrich any input', () => {
-  it('parseMessage never throws and returns exactly one documented outcome', () => {
-    const seen = new Set<string>()
-    fc.assert(
-      fc.property(messageValue, (value) => {
-        const result = parseMessage(value, limits, NOW)
-        seen.add(result.kind === 'ok' ? 'ok' : result.reason)
-        if (result.kind === 'dlq') expect(DLQ_REASONS).toContain(result.reason)
-        else if (result.kind === 'drop') expect(DROP_REASONS).toContain(result.reason)
-        else expect(result.kind).toBe('ok')
-      }),
-      { numRuns: 1000 },
-    )
-    // The generators reach every outcome the parser has (else the property proves little).
-    expect([...seen].sort()).toEqual(
-      ['ok', ...DLQ_REASONS.filter((r) => r !== 'enrich_failed'), 'past_retention'].sort(),
-    )
-  })
+  it(
+    'parseMessage never throws and returns exactly one documented outcome',
+    () => {
+      const seen = new Set<string>()
+      fc.assert(
+        fc.property(messageValue, (value) => {
+          const result = parseMessage(value, limits, NOW)
+          seen.add(result.kind === 'ok' ? 'ok' : result.reason)
+          if (result.kind === 'dlq') expect(DLQ_REASONS).toContain(result.reason)
+          else if (result.kind === 'drop') expect(DROP_REASONS).toContain(result.reason)
+          else expect(result.kind).toBe('ok')
+        }),
+        { numRuns: 500, examples: OUTCOME_EXAMPLES.map((value) => [value] as [Buffer | null]) },
+      )
+      // The generators reach every outcome the parser has (else the property proves little).
+      expect([...seen].sort()).toEqual(
+        ['ok', ...DLQ_REASONS.filter((r) => r !== 'enrich_failed'), 'past_retention'].sort(),
+      )
+    },
+    PROPERTY_TIMEOUT_MS,
+  )
 
-  it('planBatch: every message is exactly one of indexed / dead-lettered / dropped', () => {
-    const seen = new Set<string>()
-    fc.assert(
-      fc.property(fc.array(messageValue, { maxLength: 20 }), (values) => {
-        const plan = planBatch('events', 0, messages(values), context, NOW)
-        if (plan.index.length > 0) seen.add('indexed')
-        for (const reason of Object.keys(plan.dropped)) seen.add(reason)
-        const dropped = Object.values(plan.dropped).reduce((a, b) => a + (b ?? 0), 0)
-        expect(plan.index.length + plan.dlq.length + dropped).toBe(values.length)
-        // Each dead letter and each document points at its own, distinct message.
-        const offsets = [
-          ...plan.index.map((r) => r.ref.origin.offset),
-          ...plan.dlq.map((r) => r.origin.offset),
-        ]
-        expect(new Set(offsets).size).toBe(offsets.length)
-        for (const record of plan.dlq) {
-          expect(DLQ_REASONS).toContain(record.reason)
-          // The original bytes survive, so the record can be replayed.
-          const original = values[Number(record.origin.offset)]
-          const restored =
-            record.payload === null ? null : Buffer.from(record.payload, record.payload_encoding)
-          expect(restored?.equals(original ?? Buffer.alloc(0)) ?? original === null).toBe(true)
-        }
-        for (const reason of Object.keys(plan.dropped)) expect(DROP_REASONS).toContain(reason)
-        for (const request of plan.index) {
-          const doc = request.document as { tenant: string; event: { id: string } }
-          expect(request.id).toBe(documentId(doc.tenant, doc.event.id))
-          expect(request.index).toMatch(/^spor-(short|long)-\d{4}\.\d{2}\.\d{2}$/)
-          expect((request.document as { user?: { id?: string } }).user?.id).not.toBe('erased')
-        }
-      }),
-      { numRuns: 300 },
-    )
-    expect([...seen].sort()).toEqual(['indexed', 'past_retention', 'subject_erased'])
-  })
+  it(
+    'planBatch: every message is exactly one of indexed / dead-lettered / dropped',
+    () => {
+      const seen = new Set<string>()
+      fc.assert(
+        fc.property(fc.array(messageValue, { maxLength: 20 }), (values) => {
+          const plan = planBatch('events', 0, messages(values), context, NOW)
+          if (plan.index.length > 0) seen.add('indexed')
+          for (const reason of Object.keys(plan.dropped)) seen.add(reason)
+          const dropped = Object.values(plan.dropped).reduce((a, b) => a + (b ?? 0), 0)
+          expect(plan.index.length + plan.dlq.length + dropped).toBe(values.length)
+          // Each dead letter and each document points at its own, distinct message.
+          const offsets = [
+            ...plan.index.map((r) => r.ref.origin.offset),
+            ...plan.dlq.map((r) => r.origin.offset),
+          ]
+          expect(new Set(offsets).size).toBe(offsets.length)
+          for (const record of plan.dlq) {
+            expect(DLQ_REASONS).toContain(record.reason)
+            // The original bytes survive, so the record can be replayed.
+            const original = values[Number(record.origin.offset)]
+            const restored =
+              record.payload === null ? null : Buffer.from(record.payload, record.payload_encoding)
+            expect(restored?.equals(original ?? Buffer.alloc(0)) ?? original === null).toBe(true)
+          }
+          for (const reason of Object.keys(plan.dropped)) expect(DROP_REASONS).toContain(reason)
+          for (const request of plan.index) {
+            const doc = request.document as { tenant: string; event: { id: string } }
+            expect(request.id).toBe(documentId(doc.tenant, doc.event.id))
+            expect(request.index).toMatch(/^spor-(short|long)-\d{4}\.\d{2}\.\d{2}$/)
+            expect((request.document as { user?: { id?: string } }).user?.id).not.toBe('erased')
+          }
+        }),
+        { numRuns: 200, examples: [[OUTCOME_EXAMPLES]] },
+      )
+      expect([...seen].sort()).toEqual(['indexed', 'past_retention', 'subject_erased'])
+    },
+    PROPERTY_TIMEOUT_MS,
+  )
 
-  it('planBatch is deterministic: a replayed batch writes byte-identical documents', () => {
-    fc.assert(
-      fc.property(fc.array(messageValue, { maxLength: 10 }), (values) => {
-        const first = planBatch('events', 0, messages(values), context, NOW)
-        // Processed 5 s later (a replay after a crash): the same documents, byte for byte. An
-        // event that crossed a retention or future-skew boundary meanwhile may differ in outcome.
-        const again = planBatch('events', 0, messages(values), context, new Date(NOW.getTime() + 5000))
-        const before = new Map(
-          first.index.map((r) => [r.ref.origin.offset, JSON.stringify([r.index, r.id, r.document])]),
-        )
-        for (const r of again.index) {
-          const earlier = before.get(r.ref.origin.offset)
-          if (earlier !== undefined) expect(JSON.stringify([r.index, r.id, r.document])).toBe(earlier)
-        }
-      }),
-      { numRuns: 200 },
-    )
-  })
+  it(
+    'planBatch is deterministic: a replayed batch writes byte-identical documents',
+    () => {
+      fc.assert(
+        fc.property(fc.array(messageValue, { maxLength: 10 }), (values) => {
+          const first = planBatch('events', 0, messages(values), context, NOW)
+          // Processed 5 s later (a replay after a crash): the same documents, byte for byte. An
+          // event that crossed a retention or future-skew boundary meanwhile may differ in outcome.
+          const again = planBatch('events', 0, messages(values), context, new Date(NOW.getTime() + 5000))
+          const before = new Map(
+            first.index.map((r) => [r.ref.origin.offset, JSON.stringify([r.index, r.id, r.document])]),
+          )
+          for (const r of again.index) {
+            const earlier = before.get(r.ref.origin.offset)
+            if (earlier !== undefined) expect(JSON.stringify([r.index, r.id, r.document])).toBe(earlier)
+          }
+        }),
+        { numRuns: 100, examples: [[OUTCOME_EXAMPLES]] },
+      )
+    },
+    PROPERTY_TIMEOUT_MS,
+  )
 })
