@@ -14,7 +14,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['**/*.test.ts'],
-          exclude: ['**/*.integration.test.ts', 'node_modules/**', '.spor/**'],
+          // .stryker-tmp: mutation-testing sandboxes (copies of the repo) while `npm run mutation` runs.
+          exclude: ['**/*.integration.test.ts', 'node_modules/**', '.spor/**', '.stryker-tmp/**'],
         },
       },
       {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
 import { dailyIndex } from '../core/indices.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
-import { readTopic } from './helpers/dlq.ts'
+import { ingestMetrics } from '../ingest/metrics.ts'
+import { readTopicToMarker } from './helpers/dlq.ts'
 import { produce, startIngest } from './helpers/ingest.ts'
 import { waitForCommittedToEnd } from './helpers/privacy-fixture.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
@@ -49,9 +50,16 @@ describe('ingest: the cluster refuses writes (403 cluster_block_exception)', () 
     )
     await waitForCommittedToEnd(t)
 
+    const refusals = async () =>
+      (await ingestMetrics.bulkRetries.get()).values.find((v) => v.labels.cause === 'cluster_refused')
+        ?.value ?? 0
+    const refusedBefore = await refusals()
     await t.es.indices.putSettings({ index: index(), settings: { 'index.blocks.write': true } })
     await produce(t, [view('blocked-1'), view('blocked-2')])
-    await new Promise((r) => setTimeout(r, 6_000))
+    // Evidence rather than a pause: the writer has been refused round after round.
+    await waitFor(refusals, (n) => n >= refusedBefore + 3 * 2, {
+      what: 'three refused rounds of both documents',
+    })
     expect(await countDocs(t)).toBe(1)
     const admin = t.kafka.admin()
     await admin.connect()
@@ -72,6 +80,6 @@ describe('ingest: the cluster refuses writes (403 cluster_block_exception)', () 
       { timeoutMs: 90_000, what: 'the held events' },
     )
     await waitForCommittedToEnd(t)
-    expect(await readTopic(t.kafka, t.config.kafka.dlqTopic, 1, 3_000)).toEqual([])
+    expect(await readTopicToMarker(t.kafka, t.config.kafka.dlqTopic)).toEqual([])
   })
 })

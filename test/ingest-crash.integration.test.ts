@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateTraffic } from '../generate/traffic.ts'
-import { readTopic } from './helpers/dlq.ts'
+import { readTopicToMarker } from './helpers/dlq.ts'
+import { type EsFaultProxy, startEsFaultProxy } from './helpers/es-fault-proxy.ts'
 import { produce, spawnIngest } from './helpers/ingest.ts'
-import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
+import { committedOffsets, endOffsets, reached, sum } from './helpers/offsets.ts'
+import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 // Every 40th event has a type spor does not know: most batches carry dead letters, so the kill
 // can land between a batch's dead-letter records and its commit.
@@ -12,20 +14,35 @@ const all = [
     tenants: ['acme', 'initech', 'umbrella'],
     usersPerTenant: 80,
     days: 14,
-    end: new Date(),
+    end: endOfYesterday(),
   }),
 ].map((e, i) => (i % 40 === 7 ? { ...e, type: 'unknown.kind' } : e))
 const events = all.filter((e) => e.type !== 'unknown.kind')
 const rejected = all.filter((e) => e.type === 'unknown.kind')
 
+// The kill is placed, not timed: the fault proxy lets the first bulk requests through and holds
+// every later one, so the process dies with some batches committed and a bulk request in flight,
+// however fast or slow the machine is.
+const PASSED_REQUESTS = 12
+
 describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
   let t: TestEnv
+  let proxy: EsFaultProxy
+  let releaseHeld!: () => void
+  const held = new Promise<void>((resolve) => {
+    releaseHeld = resolve
+  })
   beforeAll(async () => {
     // A killed member is noticed after the session timeout; keep it short so the test is quick.
     // Small batches (about 50 events) so the kill lands between many commits, mid-stream.
     t = await createTestEnv('crash', { SPOR_KAFKA_SESSION_TIMEOUT_MS: '8000', SPOR_BULK_MAX_BYTES: '32768' })
+    proxy = await startEsFaultProxy(t.config.es.url, {
+      request: (n) => (n >= PASSED_REQUESTS ? { kind: 'delay', until: held } : undefined),
+    })
   })
   afterAll(async () => {
+    releaseHeld()
+    await proxy?.close()
     await t?.cleanup()
   })
 
@@ -35,28 +52,32 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
     expect(events.length).toBeGreaterThan(10_000)
     expect(rejected.length).toBeGreaterThan(250)
     await produce(t, all)
-    const first = spawnIngest(t)
-    // Kill it while it is busy: some but not all documents are in.
-    const seen = await waitFor(
-      () => countDocs(t),
-      (n) => n > 1_000,
-      { intervalMs: 100, what: 'indexing to start' },
+    const ends = await endOffsets(t)
+    const first = spawnIngest(t, { SPOR_ES_URL: proxy.url })
+    // Kill it while it is busy: batches committed, and a bulk request held in the proxy.
+    await waitFor(
+      async () => ({ requests: proxy.ledger.bulkRequests, committed: sum(await committedOffsets(t)) }),
+      (s) => s.requests > PASSED_REQUESTS && s.committed > 0,
+      { intervalMs: 100, what: 'some batches committed and a bulk request held' },
     )
     first.kill('SIGKILL')
     await new Promise((resolve) => first.once('exit', resolve))
     const afterKill = await countDocs(t)
-    expect(afterKill).toBeGreaterThanOrEqual(seen)
+    expect(afterKill).toBeGreaterThan(0)
     expect(afterKill).toBeLessThan(events.length)
+    expect(sum(await committedOffsets(t))).toBeLessThan(all.length)
+    // The held requests of the dead process now reach the cluster late, as a zombie's would.
+    proxy.setPlan({})
+    releaseHeld()
 
-    const second = spawnIngest(t)
+    const second = spawnIngest(t, { SPOR_ES_URL: proxy.url })
     try {
+      // Done means every offset committed: nothing is left for the second consumer to write.
       await waitFor(
-        () => countDocs(t),
-        (n) => n >= events.length,
-        { timeoutMs: 120_000, what: `${events.length} documents` },
+        () => committedOffsets(t),
+        (c) => reached(c, ends),
+        { timeoutMs: 120_000, what: 'every offset committed' },
       )
-      // Let the second consumer finish whatever it re-read; the count must not move past the total.
-      await new Promise((r) => setTimeout(r, 2_000))
       expect(await countDocs(t)).toBe(events.length)
       // Every event is there under its deterministic id (none lost, none doubled).
       const ids = new Set<string>()
@@ -81,9 +102,9 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
       expect(ids.size).toBe(events.length)
       for (const e of events) expect(ids.has(`${e.tenant}:${e.id}`)).toBe(true)
 
-      // The dead-letter topic, read as a consumer would (committed records only): each reject
-      // once. Reads for a while past the expected count, so a repeat would be seen.
-      const letters = await readTopic(t.kafka, t.config.kafka.dlqTopic, rejected.length, 60_000, 3_000)
+      // The dead-letter topic, read as a consumer would (committed records only) up to a marker
+      // appended after the last commit: each reject once, and a repeat would be seen.
+      const letters = await readTopicToMarker(t.kafka, t.config.kafka.dlqTopic)
       const keys = letters.map((r) => `${r.origin.partition}/${r.origin.offset}`)
       expect(new Set(keys).size).toBe(keys.length)
       expect(letters.map((r) => JSON.parse(r.payload!).id).sort()).toEqual(rejected.map((e) => e.id).sort())

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
 import { dailyIndex } from '../core/indices.ts'
+import { ingestMetrics } from '../ingest/metrics.ts'
 import { subjectResolver } from '../privacy/subject.ts'
 import { writeTombstone } from '../privacy/tombstones.ts'
-import { readTopic } from './helpers/dlq.ts'
+import { readTopicToMarker } from './helpers/dlq.ts'
 import { produce } from './helpers/ingest.ts'
 import { startIngestWithTombstones, waitForCommittedToEnd } from './helpers/privacy-fixture.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
@@ -28,7 +29,7 @@ const view = (id: string, user: string): SporEvent => ({
  */
 describe('ingest: a subject erased while their batch is held', () => {
   let t: TestEnv
-  let ingest: { stop: () => Promise<void> } | undefined
+  let ingest: Awaited<ReturnType<typeof startIngestWithTombstones>> | undefined
   const index = () => dailyIndex(t.name, 'short', now)
   const byUser = (user: string) => ({ bool: { filter: [{ term: { 'user.id': user } }] } })
 
@@ -53,10 +54,15 @@ describe('ingest: a subject erased while their batch is held', () => {
     )
     await waitForCommittedToEnd(t)
 
+    const refusals = async () =>
+      (await ingestMetrics.bulkRetries.get()).values.find((v) => v.labels.cause === 'cluster_refused')
+        ?.value ?? 0
+    const refusedBefore = await refusals()
     await t.es.indices.putSettings({ index: index(), settings: { 'index.blocks.write': true } })
     await produce(t, [view('gone-1', 'gone'), view('gone-2', 'gone'), view('other-2', 'other')])
-    // Planned (the subject is not erased yet) and held by the block.
-    await new Promise((r) => setTimeout(r, 4_000))
+    // Planned (the subject is not erased yet) and held by the block: all three documents refused
+    // in two rounds already.
+    await waitFor(refusals, (n) => n >= refusedBefore + 3 * 2, { what: 'two refused rounds of the batch' })
     expect(await countDocs(t)).toBe(1)
 
     const subject = subjectResolver(t.config)('acme', 'gone')
@@ -66,8 +72,12 @@ describe('ingest: a subject erased while their batch is held', () => {
       erased_at: new Date().toISOString(),
       requested_by: 'test',
     })
-    // Two tombstone reloads.
-    await new Promise((r) => setTimeout(r, 2 * t.config.privacy.tombstoneRefreshMs + 1_000))
+    // The consumer's tombstone cache has loaded the erasure (its next resend checks it).
+    await waitFor(
+      async () => ingest!.isErased('acme', 'gone'),
+      (erased) => erased,
+      { what: 'the tombstone in the consumer cache' },
+    )
     await t.es.indices.putSettings({ index: index(), settings: { 'index.blocks.write': false } })
 
     await waitFor(
@@ -77,6 +87,6 @@ describe('ingest: a subject erased while their batch is held', () => {
     )
     await waitForCommittedToEnd(t)
     expect(await countDocs(t, 'short-*', byUser('gone'))).toBe(0)
-    expect(await readTopic(t.kafka, t.config.kafka.dlqTopic, 1, 3_000)).toEqual([])
+    expect(await readTopicToMarker(t.kafka, t.config.kafka.dlqTopic)).toEqual([])
   })
 })

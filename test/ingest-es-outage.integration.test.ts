@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateTraffic } from '../generate/traffic.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
+import { ingestMetrics } from '../ingest/metrics.ts'
 import { produce, startIngest } from './helpers/ingest.ts'
 import { PrivateElasticsearch } from './helpers/private-es.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
@@ -47,10 +48,14 @@ describe('ingest: Elasticsearch stopped for a while, then started', () => {
     )
     await waitFor(committed, (n) => n === before.length, { what: 'the first half committed' })
 
+    const requestRetries = async () =>
+      (await ingestMetrics.bulkRetries.get()).values.find((v) => v.labels.cause === 'request')?.value ?? 0
+    const retriedBefore = await requestRetries()
     node.down()
     await produce(t, during)
-    // The consumer keeps retrying; nothing may be committed for events that are not indexed.
-    await new Promise((r) => setTimeout(r, 8_000))
+    // The consumer keeps retrying (seen in its retry counter, not assumed from a pause); nothing
+    // may be committed for events that are not indexed.
+    await waitFor(requestRetries, (n) => n >= retriedBefore + 3, { what: 'three failed bulk requests' })
     expect(await committed()).toBe(before.length)
     expect(consumer.state).toBe('running')
 

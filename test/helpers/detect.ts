@@ -9,7 +9,7 @@ import type { AlertNotice } from '../../detect/rule-stage.ts'
 import { DetectService } from '../../detect/service.ts'
 import { produceEvents } from '../../generate/produce.ts'
 import { startTombstoneCache } from '../../privacy/tombstones.ts'
-import type { TestEnv } from './test-env.ts'
+import { type TestEnv, whenShardsStarted } from './test-env.ts'
 
 /** A detect instance in this process, recording what it stored (notices and latencies). */
 export interface DetectHandle {
@@ -64,18 +64,21 @@ export async function produce(kafka: Kafka, topic: string, events: SporEvent[]):
 }
 
 export async function storedAlerts(t: TestEnv): Promise<AlertDocument[]> {
-  await t.es.indices.refresh({
-    index: `${t.name}-alerts-*`,
-    ignore_unavailable: true,
-    allow_no_indices: true,
+  // The alerts index is created by the first alert: a search right then can meet an unstarted shard.
+  return whenShardsStarted(async () => {
+    await t.es.indices.refresh({
+      index: `${t.name}-alerts-*`,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+    })
+    const result = await t.es.search<AlertDocument>({
+      index: `${t.name}-alerts-*`,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      size: 1000,
+    })
+    return result.hits.hits.map((h) => h._source!)
   })
-  const result = await t.es.search<AlertDocument>({
-    index: `${t.name}-alerts-*`,
-    ignore_unavailable: true,
-    allow_no_indices: true,
-    size: 1000,
-  })
-  return result.hits.hits.map((h) => h._source!)
 }
 
 /** Every message on the alerts topic, read by a throwaway consumer group. */

@@ -4,7 +4,7 @@ import { type Clock, systemClock } from '../../core/clock.ts'
 import { requirePseudonymKey } from '../../core/config.ts'
 import type { SporEvent } from '../../core/event-schema.ts'
 import { createProducer } from '../../core/kafka.ts'
-import { createEnrichers } from '../../enrich/index.ts'
+import { createEnrichers, type Enrichers } from '../../enrich/index.ts'
 import { produceEvents } from '../../generate/produce.ts'
 import { IngestConsumer } from '../../ingest/consumer.ts'
 import type { TestEnv } from './test-env.ts'
@@ -14,15 +14,23 @@ export const REPO_ROOT = join(import.meta.dirname, '..', '..')
 /** The real ingest consumer, in this process, on the test's topics and indices. */
 export async function startIngest(
   t: TestEnv,
-  options: { clock?: Clock; es?: TestEnv['es'] } = {},
+  options: {
+    clock?: Clock
+    es?: TestEnv['es']
+    /** Wraps the real enrichers (e.g. one that throws for a chosen input). */
+    enrichers?: (real: Enrichers) => Enrichers
+    isErased?: (tenant: string, user: string) => boolean
+  } = {},
 ): Promise<IngestConsumer> {
+  const real = createEnrichers({ uaCacheSize: 1000, pseudonymKey: requirePseudonymKey(t.config) })
   const consumer = new IngestConsumer({
     config: t.config,
     es: options.es ?? t.es,
     kafka: t.kafka,
     log: t.log,
-    enrichers: createEnrichers({ uaCacheSize: 1000, pseudonymKey: requirePseudonymKey(t.config) }),
+    enrichers: options.enrichers ? options.enrichers(real) : real,
     clock: options.clock ?? systemClock,
+    isErased: options.isErased,
   })
   await consumer.start()
   return consumer

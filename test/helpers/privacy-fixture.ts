@@ -7,7 +7,9 @@ import { produce } from './ingest.ts'
 import { type TestEnv, waitFor } from './test-env.ts'
 
 /** The real ingest consumer wired as `spor ingest` wires it: with the erasure tombstone cache. */
-export async function startIngestWithTombstones(t: TestEnv): Promise<{ stop: () => Promise<void> }> {
+export async function startIngestWithTombstones(
+  t: TestEnv,
+): Promise<{ stop: () => Promise<void>; isErased: (tenant: string, user: string) => boolean }> {
   const tombstones = await startTombstoneCache(t.es, t.config, t.log)
   const consumer = new IngestConsumer({
     config: t.config,
@@ -20,6 +22,8 @@ export async function startIngestWithTombstones(t: TestEnv): Promise<{ stop: () 
   })
   await consumer.start()
   return {
+    /** What the consumer's tombstone cache believes now (tests wait on it instead of sleeping). */
+    isErased: (tenant, user) => tombstones.isErased(tenant, user),
     stop: async () => {
       await consumer.stop()
       tombstones.stop()

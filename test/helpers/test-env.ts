@@ -72,7 +72,15 @@ export async function waitFor<T>(
     if (done(last)) return last
     await new Promise((r) => setTimeout(r, intervalMs))
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`)
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${describe(last)}`)
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value)?.slice(0, 2000) ?? String(value)
+  } catch {
+    return String(value) // circular (e.g. a response object)
+  }
 }
 
 /**
@@ -81,18 +89,27 @@ export async function waitFor<T>(
  */
 export async function countDocs(t: TestEnv, suffix?: string, query?: object): Promise<number> {
   const index = suffix ? `${t.name}-${suffix}` : `${t.name}-short-*,${t.name}-long-*`
-  // A daily index that ingest has just created answers 503 (no shard available) until its shard
-  // has started: that is "not yet", not a failure.
+  return whenShardsStarted(async () => {
+    await t.es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true })
+    const result = await t.es.count({
+      index,
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      ...(query ? { query } : {}),
+    })
+    return result.count
+  })
+}
+
+/**
+ * Runs a read, retrying while its indices are just being created: a daily index that ingest or
+ * detect has just created answers 503 (`no_shard_available_action_exception`) until its shard has
+ * started. That is "not yet", not a failure; any other error fails at once.
+ */
+export async function whenShardsStarted<T>(read: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await t.es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true })
-      const result = await t.es.count({
-        index,
-        ignore_unavailable: true,
-        allow_no_indices: true,
-        ...(query ? { query } : {}),
-      })
-      return result.count
+      return await read()
     } catch (error) {
       const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode
       const starting = status === 503 || /no_shard_available/.test(String((error as Error).message))
@@ -100,4 +117,13 @@ export async function countDocs(t: TestEnv, suffix?: string, query?: object): Pr
       await new Promise((r) => setTimeout(r, 250))
     }
   }
+}
+
+/**
+ * The last millisecond of yesterday (UTC): an `end` for generated traffic whose volume does not
+ * depend on the time of day the test runs (with `end: new Date()`, a one-day simulation run just
+ * after midnight has no events at all), yet lies within every retention class.
+ */
+export function endOfYesterday(now: Date = new Date()): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - 1)
 }

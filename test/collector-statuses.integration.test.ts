@@ -1,0 +1,147 @@
+import type { FastifyInstance } from 'fastify'
+import type { Producer } from 'kafkajs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { systemClock } from '../core/clock.ts'
+import { createEsClient } from '../core/es.ts'
+import type { SporEvent } from '../core/event-schema.ts'
+import { createProducer } from '../core/kafka.ts'
+import { KeyStore } from '../core/keys.ts'
+import { buildCollector } from '../ingest/collector/app.ts'
+import { endOffsets, sum } from './helpers/offsets.ts'
+import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
+
+/**
+ * Collector outcomes not covered by collector.integration.test.ts, each produced for real: the
+ * `x-spor-key` header, the per-request event limit, the key store unreachable (503), and how
+ * long a revoked key keeps working (the key cache).
+ */
+const MAX_EVENTS = 5
+// Long enough that the post right after a revocation surely still hits the cache on a busy machine.
+const KEY_CACHE_MS = 4000
+
+const event = (id: string): Partial<SporEvent> => ({
+  v: 1,
+  id,
+  type: 'page.view',
+  ts: new Date(Date.now() - 60_000).toISOString(),
+  user: 'u1',
+  session: 's1',
+})
+
+describe('collector: statuses and codes', () => {
+  let t: TestEnv
+  let app: FastifyInstance
+  let producer: Producer
+  let keys: KeyStore
+  let key: string
+
+  beforeAll(async () => {
+    t = await createTestEnv('collstatus', {
+      SPOR_COLLECTOR_MAX_EVENTS: String(MAX_EVENTS),
+      SPOR_KEY_CACHE_MS: String(KEY_CACHE_MS),
+      SPOR_COLLECTOR_RATE_LIMIT: '1000',
+    })
+    keys = new KeyStore(t.es, t.config.es.indexPrefix, t.config.collector.keyCacheMs)
+    key = (await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'web' })).key
+    producer = createProducer(t.kafka)
+    await producer.connect()
+    app = await buildCollector({ config: t.config, keys, producer, log: t.log, clock: systemClock })
+  })
+  afterAll(async () => {
+    await app?.close()
+    await producer?.disconnect()
+    await t?.cleanup()
+  })
+
+  const post = (events: unknown[], headers: Record<string, string>) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'content-type': 'application/json', ...headers },
+      payload: JSON.stringify({ events }),
+      remoteAddress: '203.0.113.9',
+    })
+  const bearer = (k: string) => ({ authorization: `Bearer ${k}` })
+
+  it('accepts the key in the x-spor-key header (for clients that cannot set Authorization)', async () => {
+    const before = sum(await endOffsets(t))
+    const res = await post([event('xkey-1')], { 'x-spor-key': key })
+    expect(res.statusCode).toBe(202)
+    expect(res.json()).toEqual({ accepted: 1, rejected: [] })
+    expect(sum(await endOffsets(t))).toBe(before + 1)
+    // A wrong key in the header is refused like a wrong bearer token.
+    const wrong = await post([event('xkey-2')], { 'x-spor-key': `${key.slice(0, -1)}x` })
+    expect(wrong.statusCode).toBe(401)
+    expect(wrong.json().code).toBe('SPOR_ERR_UNAUTHORIZED')
+  })
+
+  it(`takes at most ${MAX_EVENTS} events per request (413, nothing produced), exactly ${MAX_EVENTS} is fine`, async () => {
+    const before = sum(await endOffsets(t))
+    const over = await post(
+      Array.from({ length: MAX_EVENTS + 1 }, (_, i) => event(`many-${i}`)),
+      bearer(key),
+    )
+    expect(over.statusCode).toBe(413)
+    expect(over.json()).toMatchObject({
+      code: 'SPOR_ERR_PAYLOAD_TOO_LARGE',
+      message: expect.stringMatching(/at most 5/),
+    })
+    expect(sum(await endOffsets(t))).toBe(before)
+    const full = await post(
+      Array.from({ length: MAX_EVENTS }, (_, i) => event(`full-${i}`)),
+      bearer(key),
+    )
+    expect(full.statusCode).toBe(202)
+    expect(sum(await endOffsets(t))).toBe(before + MAX_EVENTS)
+  })
+
+  it('answers 503 SPOR_ERR_UNAVAILABLE when the key store cannot be reached', async () => {
+    // A key store on a cluster nobody listens on (port 1 refuses connections).
+    const deadEs = createEsClient({ ...t.config, es: { ...t.config.es, url: 'http://127.0.0.1:1' } })
+    const isolated = await buildCollector({
+      config: t.config,
+      keys: new KeyStore(deadEs, t.config.es.indexPrefix, 0),
+      producer,
+      log: t.log,
+      clock: systemClock,
+    })
+    try {
+      const res = await isolated.inject({
+        method: 'POST',
+        url: '/v1/events',
+        headers: { 'content-type': 'application/json', ...bearer(key) },
+        payload: JSON.stringify({ events: [event('nokeystore')] }),
+      })
+      expect(res.statusCode).toBe(503)
+      expect(res.json()).toEqual({
+        statusCode: 503,
+        code: 'SPOR_ERR_UNAVAILABLE',
+        message: 'a backing service is unavailable',
+      })
+    } finally {
+      await isolated.close()
+      await deadEs.close()
+    }
+  })
+
+  it(`a revoked key keeps working only until the key cache expires (${KEY_CACHE_MS} ms)`, async () => {
+    const created = await keys.create({
+      kind: 'ingest',
+      scope: 'tenant',
+      tenant: 'acme',
+      name: 'soon-revoked',
+    })
+    expect((await post([event('rev-1')], bearer(created.key))).statusCode).toBe(202) // now cached
+    // Revoked by another process (its own store): this collector learns it from Elasticsearch.
+    await new KeyStore(t.es, t.config.es.indexPrefix, 0).revoke(created.record.id)
+    // Still accepted from the cache right after the revocation...
+    expect((await post([event('rev-2')], bearer(created.key))).statusCode).toBe(202)
+    // ...and refused once the cached entry has expired, within the configured delay.
+    const refused = await waitFor(
+      () => post([event('rev-3')], bearer(created.key)),
+      (res) => res.statusCode === 401,
+      { timeoutMs: KEY_CACHE_MS + 5_000, intervalMs: 100, what: 'the revoked key to be refused' },
+    )
+    expect(refused.json().code).toBe('SPOR_ERR_UNAUTHORIZED')
+  })
+})
