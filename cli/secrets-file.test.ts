@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -26,10 +26,33 @@ describe('secrets file', () => {
   it('never overrides the environment, and a missing file is no error', () => {
     const dir = mkdtempSync(join(tmpdir(), 'spor-secrets-'))
     const file = join(dir, 'secrets.env')
-    writeFileSync(file, 'SPOR_PSEUDONYM_KEY=from-file\nSPOR_OTHER=file\n')
+    writeFileSync(file, 'SPOR_PSEUDONYM_KEY=from-file\nSPOR_OPS_TOKEN=file\n', { mode: 0o600 })
     const env: NodeJS.ProcessEnv = { SPOR_PSEUDONYM_KEY: 'from-env' }
-    expect(loadSecretsFile(file, env)).toEqual(['SPOR_OTHER'])
-    expect(env).toEqual({ SPOR_PSEUDONYM_KEY: 'from-env', SPOR_OTHER: 'file' })
+    expect(loadSecretsFile(file, env)).toEqual(['SPOR_OPS_TOKEN'])
+    expect(env).toEqual({ SPOR_PSEUDONYM_KEY: 'from-env', SPOR_OPS_TOKEN: 'file' })
     expect(loadSecretsFile(join(dir, 'absent.env'), env)).toEqual([])
+  })
+
+  it('holds secrets only: a planted connection setting is refused, not applied', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'spor-secrets-')), 'secrets.env')
+    writeFileSync(file, 'SPOR_ES_URL=http://attacker.example:9200\n', { mode: 0o600 })
+    const env: NodeJS.ProcessEnv = {}
+    expect(() => loadSecretsFile(file, env)).toThrow(
+      /may only hold secrets .*set SPOR_ES_URL in the environment/,
+    )
+    expect(env).toEqual({})
+  })
+
+  it('refuses a file others can write, and a symlink', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spor-secrets-'))
+    const file = join(dir, 'secrets.env')
+    writeFileSync(file, 'SPOR_PSEUDONYM_KEY=k\n')
+    chmodSync(file, 0o666)
+    expect(() => loadSecretsFile(file, {})).toThrow(/is refused: it must be a regular file owned by you/)
+    chmodSync(file, 0o600)
+    expect(loadSecretsFile(file, {})).toEqual(['SPOR_PSEUDONYM_KEY'])
+    const link = join(dir, 'link.env')
+    symlinkSync(file, link)
+    expect(() => loadSecretsFile(link, {})).toThrow(/is refused/)
   })
 })

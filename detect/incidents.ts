@@ -135,7 +135,7 @@ export class IncidentTracker {
         finding.windowEnd - gapMs,
       )
       if (existing) {
-        incident = fromDocument(existing)
+        incident = fromDocument(existing, this.#prefix)
       } else {
         const start = finding.windowStart
         incident = {
@@ -234,10 +234,15 @@ export function toDocument(incident: Incident, now: number): AlertDocument {
   }
 }
 
-function fromDocument(doc: AlertDocument & { _index?: string }): Incident {
+/**
+ * The incident's index is always where the current layout puts it, not where it was found: an
+ * alert read from an old daily index (before `spor migrate` moved it) is written to its monthly
+ * index, and the migration then keeps that newer copy and drops the daily one.
+ */
+function fromDocument(doc: AlertDocument, prefix: string): Incident {
   return {
     alertId: doc.alert_id,
-    index: doc._index!,
+    index: classIndex(prefix, 'alerts', new Date(Date.parse(doc.first_seen))),
     rule: doc.rule,
     severity: doc.severity,
     tenant: doc.tenant,

@@ -8,6 +8,8 @@ export interface MessageOrigin {
   offset: string
   key: string | null
   timestamp: string
+  /** The collector's `spor-origin` header, kept so a replay cannot promote a browser event to a trusted one. */
+  spor_origin?: 'client' | 'server'
 }
 
 export interface DlqRecord {

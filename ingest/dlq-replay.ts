@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { CompressionTypes, type Kafka } from 'kafkajs'
+import type { Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
 import { createProducer } from '../core/kafka.ts'
+import { ORIGIN_HEADER } from '../core/key-scopes.ts'
 import type { DlqRecord } from './dlq-record.ts'
 
 /**
@@ -82,13 +83,19 @@ export async function replayDeadLetters(
   for (const { partition, offset, record } of records) {
     if (!record) skip('not_a_dead_letter')
     else if (range.reasons && !range.reasons.includes(record.reason)) skip('other_reason')
+    // A skipped poison batch is a whole undecodable record batch, not an event: never re-produce it.
+    else if (record.reason === 'poison_batch') skip('poison_batch')
     else if (record.payload === null) skip('empty_payload')
     else {
       report.byReason[record.reason] = (report.byReason[record.reason] ?? 0) + 1
       messages.push({
         key: record.origin?.key ?? null,
         value: Buffer.from(record.payload, record.payload_encoding === 'base64' ? 'base64' : 'utf8'),
-        headers: { 'spor-replay-of': `${topic}/${partition}/${offset}` },
+        headers: {
+          'spor-replay-of': `${topic}/${partition}/${offset}`,
+          // What a browser key sent stays client-reported when it comes back.
+          ...(record.origin?.spor_origin ? { [ORIGIN_HEADER]: record.origin.spor_origin } : {}),
+        },
       })
     }
   }
@@ -100,7 +107,6 @@ export async function replayDeadLetters(
         await producer.send({
           topic: config.kafka.eventsTopic,
           acks: -1,
-          compression: CompressionTypes.GZIP,
           messages: messages.slice(i, i + 500),
         })
       }

@@ -1,5 +1,6 @@
 import type { KafkaMessage } from 'kafkajs'
 import { classIndex } from '../core/indices.ts'
+import { originOf } from '../core/key-scopes.ts'
 import { type Enrichers, enrichEvent } from '../enrich/enrich-event.ts'
 import type { IndexRequest } from './bulk-writer.ts'
 import { type DlqRecord, dlqRecord, type MessageOrigin } from './dlq-record.ts'
@@ -63,6 +64,8 @@ export function planBatch(
       key: message.key ? message.key.toString('utf8') : null,
       timestamp: appendedAt.toISOString(),
     }
+    const sporOrigin = originOf(message.headers)
+    if (sporOrigin) origin.spor_origin = sporOrigin
     let result = parseMessage(message.value, context.limits, now)
     if (
       result.kind === 'ok' &&

@@ -214,9 +214,10 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
           await producer.send({
             topic: config.kafka.eventsTopic,
             acks: -1,
-            // Compressed: a full request plus what the server adds must fit the broker's
+            // Compressed with SPOR_KAFKA_COMPRESSION (the producer's default), and never sent
+            // uncompressed: a full request plus what the server adds must fit the broker's
             // message.max.bytes (1 MiB by default) for a batch of one partition.
-            compression: CompressionTypes.GZIP,
+            ...(config.kafkaConnection.compression === 'none' ? { compression: CompressionTypes.GZIP } : {}),
             // The origin header is how consumers know what a client reported about itself; only
             // the collector sets it (core/key-scopes.ts).
             messages: accepted.map((event) => ({
