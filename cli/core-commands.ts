@@ -60,29 +60,32 @@ export function registerCoreCommands(program: Command): void {
       const log = createLogger('setup', config.logLevel)
       const es = createEsClient(config)
       const kafka = createKafka(config, log)
-      await Promise.all([waitForEs(es), waitForKafka(kafka)])
-      const indices = await installIndexSetup(es, config)
-      const topics = await ensureTopics(kafka, config)
-      await es.close()
-      if (options.json) {
-        console.log(JSON.stringify({ indices, topics }, null, 2))
-        return
-      }
-      console.log(
-        indices.ilm
-          ? `lifecycle policies installed: ${indices.policies.join(', ')} (spor's own enforcer keeps running as a second lock)`
-          : 'this cluster has no ILM: retention is enforced by spor itself (`spor retention enforce`, also run by `spor ingest`)',
-      )
-      console.log(`index templates: ${indices.templates.join(', ')}`)
-      const legacy = await legacyIndices(es, config, new Date())
-      if (legacy.pending.length > 0) {
+      try {
+        await Promise.all([waitForEs(es), waitForKafka(kafka)])
+        const indices = await installIndexSetup(es, config)
+        const topics = await ensureTopics(kafka, config)
+        const legacy = await legacyIndices(es, config, new Date())
+        if (options.json) {
+          console.log(JSON.stringify({ indices, topics, legacyIndices: legacy.pending.length }, null, 2))
+          return
+        }
         console.log(
-          `${legacy.pending.length} daily indices of the first layout: run \`spor migrate\` to move them into monthly/yearly indices (readers see both meanwhile)`,
+          indices.ilm
+            ? `lifecycle policies installed: ${indices.policies.join(', ')} (spor's own enforcer keeps running as a second lock)`
+            : 'this cluster has no ILM: retention is enforced by spor itself (`spor retention enforce`, also run by `spor ingest`)',
         )
+        console.log(`index templates: ${indices.templates.join(', ')}`)
+        if (legacy.pending.length > 0) {
+          console.log(
+            `${legacy.pending.length} daily indices of the first layout: run \`spor migrate\` to move them into monthly/yearly indices (readers see both meanwhile)`,
+          )
+        }
+        console.log(
+          `topics created: ${topics.created.join(', ') || '-'}; updated: ${topics.updated.join(', ') || '-'}`,
+        )
+      } finally {
+        await es.close()
       }
-      console.log(
-        `topics created: ${topics.created.join(', ') || '-'}; updated: ${topics.updated.join(', ') || '-'}`,
-      )
     })
 
   const ingest = program

@@ -151,6 +151,10 @@ export class IngestConsumer {
     }
   }
 
+  #finishingBeforeStop(): boolean {
+    return this.#state === 'stopping' && !this.#stopping.signal.aborted
+  }
+
   async #handleBatch({
     batch,
     heartbeat,
@@ -161,7 +165,9 @@ export class IngestConsumer {
     if (batch.isEmpty()) return
     const started = performance.now()
     const control: WriteControl = {
-      shouldContinue: () => isRunning() && !isStale(),
+      // While spor stops, the in-flight batch goes on until the stop deadline (15 s): SIGTERM
+      // finishes and commits it rather than abandoning a half-written batch to be re-read.
+      shouldContinue: () => !isStale() && (isRunning() || this.#finishingBeforeStop()),
       heartbeat,
       signal: this.#stopping.signal,
     }

@@ -202,7 +202,8 @@ describe('property: parse, validate and enrich any input', () => {
           for (const request of plan.index) {
             const doc = request.document as { tenant: string; event: { id: string } }
             expect(request.id).toBe(documentId(doc.tenant, doc.event.id))
-            expect(request.index).toMatch(/^spor-(short|long)-\d{4}\.\d{2}\.\d{2}$/)
+            // Short by day, long by month (core/indices.ts).
+            expect(request.index).toMatch(/^spor-(short-\d{4}\.\d{2}\.\d{2}|long-month-\d{4}\.\d{2}\.01)$/)
             expect((request.document as { user?: { id?: string } }).user?.id).not.toBe('erased')
           }
         }),

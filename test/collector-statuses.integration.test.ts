@@ -113,11 +113,15 @@ describe('collector: statuses and codes', () => {
         payload: JSON.stringify({ events: [event('nokeystore')] }),
       })
       expect(res.statusCode).toBe(503)
-      expect(res.json()).toEqual({
+      const { requestId, ...body } = res.json()
+      expect(body).toEqual({
         statusCode: 503,
         code: 'SPOR_ERR_UNAVAILABLE',
         message: 'a backing service is unavailable',
       })
+      // The id that ties the answer to the log line, never the cluster's own text.
+      expect(requestId).toMatch(/^[\w-]{8,}$/)
+      expect(res.headers['x-request-id']).toBe(requestId)
     } finally {
       await isolated.close()
       await deadEs.close()

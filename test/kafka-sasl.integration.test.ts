@@ -77,7 +77,16 @@ describe('secured Kafka: SASL_SSL with SCRAM-SHA-512', () => {
     ingest = await startIngest(t)
     detect = await startDetect(t)
     const keys = new KeyStore(t.es, t.config.es.indexPrefix, 0)
-    const key = (await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'sasl' })).key
+    const key = (
+      await keys.create({
+        kind: 'ingest',
+        scope: 'tenant',
+        tenant: 'acme',
+        name: 'sasl',
+        // The product's backend: the brute-force scenario sends failed logins, a server-only type.
+        scopes: { profile: 'server' },
+      })
+    ).key
     producer = createProducer(t.kafka)
     await producer.connect()
     app = await buildCollector({ config: t.config, keys, producer, log: t.log, clock: systemClock })
