@@ -2,29 +2,13 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { runSpor } from '../test/helpers/run-process.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const SPOR = join(ROOT, 'bin', 'spor.js')
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
 
-/** Runs the real `spor` binary (asynchronously: a blocked worker would stall vitest). */
-function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [SPOR, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk
-  })
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk
-  })
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('close', (code) => resolve({ code, stdout, stderr })),
-  )
-}
+const run = runSpor
 
 // Each run starts node and transpiles the CLI: seconds on a busy machine, hence the timeout.
 describe('spor CLI: version, exit codes, closed pipes', { timeout: 120_000 }, () => {

@@ -2,7 +2,7 @@ import type { Client } from '@elastic/elasticsearch'
 import { SporError } from '../core/errors.ts'
 import type { ParsedIndex } from '../core/indices.ts'
 import { RETENTION_TIME_FIELD, sweepCutoff } from '../core/retention.ts'
-import { bulkOrThrow, closePit, openPit, scanPages } from '../privacy/pit-scan.ts'
+import { deleteMatching } from '../privacy/pit-scan.ts'
 
 /**
  * The sweep inside a coarse (monthly or yearly) index: deletes by `_id` every document whose
@@ -70,18 +70,7 @@ export async function sweepIndex(
   const query = expiredQuery(index, retentionDays, now)
   let deleted = 0
   try {
-    const pit = await openPit(es, index.name)
-    try {
-      for await (const page of scanPages(es, pit, query, { source: false })) {
-        await bulkOrThrow(
-          es,
-          page.map((hit) => ({ delete: { _index: hit._index, _id: hit._id! } })),
-        )
-        deleted += page.length
-      }
-    } finally {
-      await closePit(es, pit)
-    }
+    deleted = await deleteMatching(es, index.name, query)
     if (deleted > 0) {
       await es.indices.refresh({ index: index.name, ignore_unavailable: true })
       if (options.expungeDeletes ?? true) {

@@ -4,7 +4,7 @@ import type { SporConfig } from '../core/config.ts'
 import type { Logger } from '../core/logger.ts'
 import { expiresAt } from '../core/retention.ts'
 import { type Requester, writeAudit } from './audit.ts'
-import { bulkOrThrow, closePit, openPit, scanPages } from './pit-scan.ts'
+import { bulkOrThrow, closePit, deleteMatching, openPit, scanPages } from './pit-scan.ts'
 import { classIndexPattern, ownLongQuery, type Subject, subjectQuery } from './subject.ts'
 import { findTombstone, markTombstoneCompleted, tombstoneLifetimeMs, writeTombstone } from './tombstones.ts'
 
@@ -152,27 +152,6 @@ export async function subjectKnown(es: Client, prefix: string, subject: Subject)
     if (result.count > 0) return true
   }
   return false
-}
-
-async function deleteMatching(
-  es: Client,
-  pattern: string,
-  query: estypes.QueryDslQueryContainer,
-): Promise<number> {
-  const pit = await openPit(es, pattern)
-  let deleted = 0
-  try {
-    for await (const page of scanPages(es, pit, query, { source: false })) {
-      await bulkOrThrow(
-        es,
-        page.map((hit) => ({ delete: { _index: hit._index, _id: hit._id! } })),
-      )
-      deleted += page.length
-    }
-  } finally {
-    await closePit(es, pit)
-  }
-  return deleted
 }
 
 /** Sweeps a pass can take before erasure gives up waiting for late batches (and says so). */

@@ -94,3 +94,28 @@ export async function bulkOrThrow(
   }
   return result.items.length
 }
+
+/**
+ * Deletes every document matching `query` by id: point-in-time pages and bulk deletes (the
+ * local node has no `_delete_by_query`). Used by erasure and by the retention sweep.
+ */
+export async function deleteMatching(
+  es: Client,
+  index: string,
+  query: estypes.QueryDslQueryContainer,
+): Promise<number> {
+  const pit = await openPit(es, index)
+  let deleted = 0
+  try {
+    for await (const page of scanPages(es, pit, query, { source: false })) {
+      await bulkOrThrow(
+        es,
+        page.map((hit) => ({ delete: { _index: hit._index, _id: hit._id! } })),
+      )
+      deleted += page.length
+    }
+  } finally {
+    await closePit(es, pit)
+  }
+  return deleted
+}

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { REPO_ROOT } from './helpers/ingest.ts'
+import { runProcess } from './helpers/run-process.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 
 /**
@@ -61,22 +62,7 @@ describe('spor demo: every suggested command works when pasted', () => {
     const commands = suggestions()
     expect(commands.length).toBeGreaterThanOrEqual(4)
     for (const command of commands) {
-      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const shell = spawn('bash', ['-o', 'pipefail', '-c', command], {
-          cwd: REPO_ROOT,
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        })
-        let stdout = ''
-        let stderr = ''
-        shell.stdout.on('data', (c) => {
-          stdout += c
-        })
-        shell.stderr.on('data', (c) => {
-          stderr += c
-        })
-        shell.once('close', (code) => resolve({ code, stdout, stderr }))
-      })
+      const result = await runProcess('bash', ['-o', 'pipefail', '-c', command], { cwd: REPO_ROOT, env })
       expect(result.code, `${command}\n${result.stderr}`).toBe(0)
       expect(result.stdout.length, command).toBeGreaterThan(0)
       expect(result.stderr, command).not.toMatch(/EPIPE|Error:|SPOR_ERR/)

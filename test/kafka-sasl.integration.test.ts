@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,31 +12,12 @@ import { attackScenarios } from '../generate/attacks.ts'
 import { buildCollector } from '../ingest/collector/app.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { type DetectHandle, startDetect, storedAlerts } from './helpers/detect.ts'
-import { REPO_ROOT, startIngest } from './helpers/ingest.ts'
+import { startIngest } from './helpers/ingest.ts'
+import { runSpor } from './helpers/run-process.ts'
 import { saslStackEnv } from './helpers/sasl.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
-/** Runs the spor CLI with an environment; resolves with its exit code and output. */
-function spor(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'spor.js'), ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    child.once('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const spor = runSpor
 
 /**
  * Every Kafka client spor creates, through TLS + SCRAM-SHA-512 on the local broker's SASL_SSL

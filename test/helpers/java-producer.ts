@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { REPO_ROOT } from './ingest.ts'
+import { runProcess } from './run-process.ts'
 
 /** Kafka's own jars, as `stack up` downloaded them (`stack/stack.sh paths`). */
 export function kafkaLibDir(): string {
@@ -56,22 +57,15 @@ export async function produceWithJava(
 /** Reads `expected` values from a topic with the official Java client (ConsumeAll.java). */
 export async function consumeWithJava(bootstrap: string, topic: string, expected: number): Promise<string[]> {
   const program = join(REPO_ROOT, 'test', 'helpers', 'java', 'ConsumeAll.java')
-  const child = spawn(
-    'java',
-    ['-Xmx256m', '-cp', `${kafkaLibDir()}/*`, program, bootstrap, topic, String(expected)],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d) => {
-    out += d
-  })
-  child.stderr.on('data', (d) => {
-    err += d
-  })
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  if (code !== 0) throw new Error(`Java consumer exited ${code}: ${err.slice(-2000)}`)
-  return out.split('\n').filter(Boolean)
+  const { code, stdout, stderr } = await runProcess('java', [
+    '-Xmx256m',
+    '-cp',
+    `${kafkaLibDir()}/*`,
+    program,
+    bootstrap,
+    topic,
+    String(expected),
+  ])
+  if (code !== 0) throw new Error(`Java consumer exited ${code}: ${stderr.slice(-2000)}`)
+  return stdout.split('\n').filter(Boolean)
 }
