@@ -1,4 +1,4 @@
-import { readFileSync, type Stats, statSync, unwatchFile, watchFile } from 'node:fs'
+import { readFileSync, type Stats, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { LRUCache } from 'lru-cache'
@@ -100,7 +100,7 @@ export class GeoDatabase implements GeoRecordSource {
   #files: LoadedFile[]
   #v4: Reader<never> | undefined
   #v6: Reader<never> | undefined
-  #watching = false
+  #timer: NodeJS.Timeout | undefined
 
   /** Opens and checks every file now; throws SPOR_ERR_GEOIP with the file and the problem. */
   constructor(paths: readonly string[]) {
@@ -164,24 +164,25 @@ export class GeoDatabase implements GeoRecordSource {
   }
 
   /**
-   * Checks the files every `intervalMs` (a stat poll: it sees replacement by rename, which
-   * fs.watch on the old inode would miss) and warns when the data is older than `maxAgeDays`.
+   * Checks the files every `intervalMs` against the version loaded (a stat poll: it sees
+   * replacement by rename, which fs.watch on the old inode would miss; and unlike fs.watchFile,
+   * which compares each poll with the previous one, a replacement made before the first poll is
+   * not missed) and warns when the data is older than `maxAgeDays`.
    */
   watch(options: { intervalMs: number; maxAgeDays: number; log: Logger }): void {
-    if (this.#watching) return
-    this.#watching = true
+    if (this.#timer) return
     const { intervalMs, maxAgeDays, log } = options
     this.#warnIfOld(maxAgeDays, log)
-    const check = () => {
+    this.#timer = setInterval(() => {
       if (this.reloadIfChanged(log)) this.#warnIfOld(maxAgeDays, log)
-    }
-    for (const path of this.paths) watchFile(path, { interval: intervalMs, persistent: false }, check)
+    }, intervalMs)
+    this.#timer.unref()
   }
 
   close(): void {
-    if (!this.#watching) return
-    for (const path of this.paths) unwatchFile(path)
-    this.#watching = false
+    if (!this.#timer) return
+    clearInterval(this.#timer)
+    this.#timer = undefined
   }
 
   #index(): void {
