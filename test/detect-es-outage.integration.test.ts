@@ -18,7 +18,7 @@ describe('detect: Elasticsearch stopped for a while, then started', () => {
   let fatal: Error | undefined
 
   beforeAll(async () => {
-    node.up()
+    await node.up()
     t = await createTestEnv('detectoutage', {
       SPOR_ES_URL: node.url,
       SPOR_MAX_RESTARTS: '1',
@@ -32,7 +32,7 @@ describe('detect: Elasticsearch stopped for a while, then started', () => {
   afterAll(async () => {
     await detect?.stop().catch(() => {})
     await t?.cleanup().catch(() => {})
-    node.remove()
+    await node.remove()
   })
 
   it('keeps running through the outage and raises the alert once afterwards', async () => {
@@ -44,14 +44,14 @@ describe('detect: Elasticsearch stopped for a while, then started', () => {
       { what: 'the alert before the outage' },
     )
 
-    node.down()
+    await node.down()
     await produce(t.kafka, t.config.kafka.eventsTopic, failures('alice', 12, now - 10 * 60_000))
     // The rule stage now looks up alice's alert (and would write it) against a stopped cluster.
     await new Promise((r) => setTimeout(r, 20_000))
     expect(fatal).toBeUndefined()
     expect(detect!.service.running).toBe(true)
 
-    node.up()
+    await node.up()
     await waitFor(
       () => storedAlerts(t),
       (a) => a.some((x) => x.subject.value.startsWith('alice')),

@@ -18,14 +18,14 @@ describe('ingest: Elasticsearch stopped for a while, then started', () => {
   let consumer: IngestConsumer
 
   beforeAll(async () => {
-    node.up()
+    await node.up()
     t = await createTestEnv('outage', { SPOR_ES_URL: node.url })
     consumer = await startIngest(t)
   })
   afterAll(async () => {
     await consumer?.stop()
     await t?.cleanup().catch(() => {})
-    node.remove()
+    await node.remove()
   })
 
   async function committed(): Promise<number> {
@@ -51,7 +51,7 @@ describe('ingest: Elasticsearch stopped for a while, then started', () => {
     const requestRetries = async () =>
       (await ingestMetrics.bulkRetries.get()).values.find((v) => v.labels.cause === 'request')?.value ?? 0
     const retriedBefore = await requestRetries()
-    node.down()
+    await node.down()
     await produce(t, during)
     // The consumer keeps retrying (seen in its retry counter, not assumed from a pause); nothing
     // may be committed for events that are not indexed.
@@ -59,7 +59,7 @@ describe('ingest: Elasticsearch stopped for a while, then started', () => {
     expect(await committed()).toBe(before.length)
     expect(consumer.state).toBe('running')
 
-    node.up()
+    await node.up()
     await waitFor(
       () => countDocs(t),
       (n) => n === all.length,

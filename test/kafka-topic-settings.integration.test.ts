@@ -4,7 +4,7 @@ import { loadConfig } from '../core/config.ts'
 import { ensureDetectTopics, repartitionTopic } from '../detect/topics.ts'
 import { ensureTopics } from '../ingest/topics.ts'
 import { ensureTombstoneIndex, tombstoneIndex } from '../privacy/tombstones.ts'
-import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
+import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 async function topicSettings(kafka: Kafka, topic: string): Promise<Record<string, string>> {
   const admin = kafka.admin()
@@ -18,6 +18,23 @@ async function topicSettings(kafka: Kafka, topic: string): Promise<Record<string
   } finally {
     await admin.disconnect()
   }
+}
+
+/**
+ * The topic's settings once they include `expected`. A broker serves describeConfigs from its
+ * metadata cache, which follows an alter a moment later (KRaft): a read right after a write can
+ * still show the old value, so the test waits for the written state instead of reading once.
+ */
+async function settingsReach(
+  kafka: Kafka,
+  topic: string,
+  expected: Record<string, string>,
+): Promise<Record<string, string>> {
+  return waitFor(
+    () => topicSettings(kafka, topic),
+    (settings) => Object.entries(expected).every(([name, value]) => settings[name] === value),
+    { what: `${topic} settings ${JSON.stringify(expected)}` },
+  )
 }
 
 /** An operator's setting, added the way `kafka-configs --alter --add-config` would (all others kept). */
@@ -45,6 +62,8 @@ async function operatorAdds(kafka: Kafka, topic: string, added: Record<string, s
   } finally {
     await admin.disconnect()
   }
+  // As on a real cluster, where the operator's change was made long before spor setup runs.
+  await settingsReach(kafka, topic, added)
 }
 
 describe('topic settings are merged, not replaced', () => {
@@ -67,13 +86,15 @@ describe('topic settings are merged, not replaced', () => {
     expect(report.updated.sort()).toEqual(
       [t.config.kafka.alertsTopic, t.config.kafka.dlqTopic, t.config.kafka.eventsTopic].sort(),
     )
-    const settings = await topicSettings(t.kafka, topic)
+    const settings = await settingsReach(t.kafka, topic, { 'retention.ms': String(48 * 3_600_000) })
     expect(settings).toMatchObject({
       'min.insync.replicas': '1',
       'compression.type': 'zstd',
       'retention.ms': String(48 * 3_600_000),
       'message.timestamp.type': 'LogAppendTime',
     })
+    for (const other of [t.config.kafka.dlqTopic, t.config.kafka.alertsTopic])
+      await settingsReach(t.kafka, other, { 'retention.ms': String(48 * 3_600_000) })
     // Nothing to change: nothing rewritten.
     expect((await ensureTopics(t.kafka, config)).updated).toEqual([])
   })
@@ -90,10 +111,8 @@ describe('topic settings are merged, not replaced', () => {
         SPOR_DETECT_LOOKBACK_HOURS: '72',
       }),
     )
-    expect(await topicSettings(t.kafka, topic)).toMatchObject({
-      'min.insync.replicas': '1',
-      'retention.ms': String(100 * 3_600_000),
-    })
+    const settings = await settingsReach(t.kafka, topic, { 'retention.ms': String(100 * 3_600_000) })
+    expect(settings).toMatchObject({ 'min.insync.replicas': '1', 'retention.ms': String(100 * 3_600_000) })
   })
 
   it("index templates and spor's single indices take their replicas from SPOR_ES_REPLICAS", async () => {

@@ -1,11 +1,13 @@
-import { spawnSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { REPO_ROOT } from './ingest.ts'
+import { runProcess } from './run-process.ts'
 
 /**
  * A second Elasticsearch node of the test's own (own data folder and ports), for tests that
- * stop Elasticsearch: the shared node must keep serving the other test files.
+ * stop Elasticsearch: the shared node must keep serving the other test files. Starting and
+ * stopping never block the test process: a consumer running in it must keep its heartbeats
+ * (a node can take longer than the group's session timeout to start on a busy machine).
  */
 export class PrivateElasticsearch {
   readonly url: string
@@ -22,27 +24,23 @@ export class PrivateElasticsearch {
     }
   }
 
-  up(): void {
-    this.#run('up')
+  async up(): Promise<void> {
+    await this.#run('up')
   }
 
-  down(): void {
-    this.#run('down')
+  async down(): Promise<void> {
+    await this.#run('down')
   }
 
-  remove(): void {
-    this.#run('down')
+  async remove(): Promise<void> {
+    await this.#run('down')
     rmSync(this.#dir, { recursive: true, force: true })
   }
 
-  #run(action: string): void {
+  async #run(action: string): Promise<void> {
     const env: Record<string, string | undefined> = { ...process.env, ...this.#env }
     delete env.SPOR_ES_URL // would mark Elasticsearch as external and start nothing
-    const result = spawnSync('bash', [join(REPO_ROOT, 'stack', 'stack.sh'), action, 'es'], {
-      env,
-      encoding: 'utf8',
-    })
-    if (result.status !== 0)
-      throw new Error(`stack.sh ${action} es failed: ${result.stdout}\n${result.stderr}`)
+    const result = await runProcess('bash', [join(REPO_ROOT, 'stack', 'stack.sh'), action, 'es'], { env })
+    if (result.code !== 0) throw new Error(`stack.sh ${action} es failed: ${result.stdout}\n${result.stderr}`)
   }
 }
