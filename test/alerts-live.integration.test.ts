@@ -12,7 +12,7 @@ import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
  * The alert rules against a live spor: `spor ingest`, `spor detect` and `spor collector` run as
  * processes; this test is the Prometheus scraper (one scrape of every /metrics per tick, `up` 0
  * when a target does not answer) and promtool evaluates the rules over what it scraped. Time is
- * dilated: one tick (about a second here) counts as one minute, and timestamp-valued metrics are
+ * dilated: one tick (a second, the scrape interval) counts as one minute, and timestamp-valued metrics are
  * rescaled the same way, so `for:` durations and rate windows play out in a test's time.
  *
  * First a healthy phase (every rule quiet), then the spor is broken on purpose: detect killed,
@@ -35,7 +35,17 @@ interface Tick {
   samples: Map<string, number>
 }
 
-async function scrape(): Promise<Tick> {
+/** The scrape interval: a tick is at least this long, however fast the machine answers. */
+const TICK_MS = 1000
+
+/**
+ * One scrape of every target, paced like a scraper's interval: the rules' windows and `for:`
+ * durations count ticks, and the services' own periodic work (the retention check every second)
+ * must get real time between them, or a fast machine plays the whole test in a few seconds.
+ */
+async function scrape(tickStartedAt: number): Promise<Tick> {
+  const wait = tickStartedAt + TICK_MS - Date.now()
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
   const at = Date.now() / 1000
   const samples = new Map<string, number>()
   await Promise.all(
@@ -153,8 +163,9 @@ describe('alert rules against a live spor, healthy then broken', () => {
     const ticks: Tick[] = []
     // Healthy: steady traffic through the collector, below its rate limit.
     for (let i = 0; i < HEALTHY_TICKS; i++) {
+      const tickStartedAt = Date.now()
       await post(1)
-      ticks.push(await scrape())
+      ticks.push(await scrape(tickStartedAt))
     }
     // Broken on purpose.
     children.get('detect')!.kill('SIGKILL')
@@ -172,13 +183,14 @@ describe('alert rules against a live spor, healthy then broken', () => {
     })
     const statuses: number[] = []
     for (let i = 0; i < BROKEN_TICKS; i++) {
+      const tickStartedAt = Date.now()
       // A producer that writes garbage, and a client that loops into the rate limit.
       await produceRaw(
         t,
         Array.from({ length: 60 }, (_, j) => `{"broken":${i * 100 + j}`),
       )
       statuses.push(...(await post(5)))
-      ticks.push(await scrape())
+      ticks.push(await scrape(tickStartedAt))
     }
     expect(statuses).toContain(429)
 
