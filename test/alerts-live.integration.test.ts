@@ -20,7 +20,9 @@ import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
  * violated), a client looping into the rate limit. Exactly the matching rules must fire.
  * (Ingest lag, Elasticsearch down, restarts and collector 5xx are in alerting/rules.test.ts.)
  */
-const PORTS = { ingest: 43201, detect: 43202, collector: 43203 } // issue 17's port range
+// Below Linux's ephemeral range (32768-60999), so no outgoing connection or port-0 listener of
+// another test file can hold them.
+const PORTS = { ingest: 28201, detect: 28202, collector: 28203 }
 const TARGETS = [
   { job: 'spor-ingest', port: PORTS.ingest },
   { job: 'spor-detect', port: PORTS.detect },

@@ -22,11 +22,12 @@ describe('spor demo: every suggested command works when pasted', () => {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       ...rest,
-      // Issue 17's port range, so a demo someone runs on the default ports is not disturbed.
-      SPOR_COLLECTOR_PORT: '43301',
-      SPOR_QUERY_PORT: '43302',
-      SPOR_INGEST_HTTP_PORT: '43303',
-      SPOR_DETECT_HTTP_PORT: '43304',
+      // Not the defaults, so a demo someone runs is not disturbed; below Linux's ephemeral range
+      // (32768-60999), so no other test's outgoing connection or port-0 listener can hold them.
+      SPOR_COLLECTOR_PORT: '28301',
+      SPOR_QUERY_PORT: '28302',
+      SPOR_INGEST_HTTP_PORT: '28303',
+      SPOR_DETECT_HTTP_PORT: '28304',
     }
     demo = spawn(process.execPath, ['bin/spor.js', 'demo'], {
       cwd: REPO_ROOT,
