@@ -3,6 +3,7 @@ import { Client, type ClientOptions, type estypes } from '@elastic/elasticsearch
 import type { SporConfig } from './config.ts'
 import type { EsConnection } from './connection-config.ts'
 import { SporError } from './errors.ts'
+import { parseReplicas } from './replicas.ts'
 
 export type { Client as EsClient }
 
@@ -62,14 +63,9 @@ function esTls(connection: EsConnection): Pick<ClientOptions, 'tls' | 'caFingerp
   return {}
 }
 
-/**
- * Index settings for SPOR_ES_REPLICAS: a count ("1") or an auto-expand range ("0-1", "0-all").
- * The default 0-1 keeps a single node green and gives every other cluster one copy.
- */
+/** Index settings for SPOR_ES_REPLICAS (parsed in core/replicas.ts, one parser for settings and counts). */
 export function replicaSettings(replicas: string): estypes.IndicesIndexSettings {
-  return /^\d+$/.test(replicas)
-    ? { number_of_replicas: Number(replicas), auto_expand_replicas: 'false' }
-    : { auto_expand_replicas: replicas }
+  return parseReplicas(replicas).settings
 }
 
 /** The replica settings configured for this client's cluster (default auto-expand 0-1). */
