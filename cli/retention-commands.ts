@@ -6,6 +6,7 @@ import { createEsClient, waitForEs } from '../core/es.ts'
 import { createKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
 import { RETENTION_CLASSES } from '../core/retention.ts'
+import { startupOptions } from '../core/startup.ts'
 import { type AuditReport, auditRetention } from '../ilm-policies/auditor.ts'
 import { type EnforceReport, enforceRetention } from '../ilm-policies/enforcer.ts'
 import { GENERATED_DIR, readPolicyFiles, writeGeneratedFiles } from '../ilm-policies/generated.ts'
@@ -34,7 +35,7 @@ export function registerRetentionCommands(program: Command): void {
       const clock = options.now ? parseNow(options.now, options.dryRun ?? false) : systemClock
       const es = createEsClient(config)
       try {
-        await waitForEs(es, 30_000)
+        await waitForEs(es, startupOptions(config, log))
         const report = await enforceRetention(es, {
           prefix: config.es.indexPrefix,
           retentionDays: config.retentionDays,
@@ -118,7 +119,7 @@ export function registerRetentionCommands(program: Command): void {
       const log = createLogger('migrate', config.logLevel)
       const es = createEsClient(config)
       try {
-        await waitForEs(es, 30_000)
+        await waitForEs(es, startupOptions(config, log))
         if (options.dryRun) {
           const { pending, expired } = await legacyIndices(es, config, new Date())
           for (const p of pending) console.log(`would move ${p.name}`)

@@ -135,6 +135,13 @@ const ConfigSchema = Type.Object(
       webhookMaxAttempts: PositiveInt,
       httpPort: Port,
     }),
+    // Start-up retries (ops, core/startup.ts) --------------------------------------------------
+    /** Each start-up step (readiness, indices, topics, tombstones) retries transient failures this long. */
+    startup: Type.Object({
+      timeoutMs: Type.Integer({ minimum: 1000, maximum: 3_600_000 }),
+      baseMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
+      maxMs: Type.Integer({ minimum: 1, maximum: 300_000 }),
+    }),
     /** Hostile-input limits (issue 15): scoped keys, limits before auth, per-tenant fairness. */
     hostile: Type.Object({
       /** Requests per minute per client address (IPv6: per /64) before authentication; 0 = off. */
@@ -228,6 +235,10 @@ const ENV_KEYS = [
   'SPOR_DETECT_WEBHOOK_SECRET',
   'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS',
   'SPOR_DETECT_HTTP_PORT',
+  // start-up retries (ops, core/startup.ts)
+  'SPOR_STARTUP_TIMEOUT_MS',
+  'SPOR_STARTUP_BACKOFF_BASE_MS',
+  'SPOR_STARTUP_BACKOFF_MAX_MS',
   // hostile input (issue 15)
   'SPOR_COLLECTOR_IP_RATE_LIMIT',
   'SPOR_QUERY_IP_RATE_LIMIT',
@@ -419,6 +430,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       webhookSecret: env.SPOR_DETECT_WEBHOOK_SECRET || undefined,
       webhookMaxAttempts: int(env, 'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS', 8),
       httpPort: int(env, 'SPOR_DETECT_HTTP_PORT', 9466),
+    },
+    // start-up retries (ops, core/startup.ts)
+    startup: {
+      timeoutMs: int(env, 'SPOR_STARTUP_TIMEOUT_MS', 60_000),
+      baseMs: int(env, 'SPOR_STARTUP_BACKOFF_BASE_MS', 250),
+      maxMs: int(env, 'SPOR_STARTUP_BACKOFF_MAX_MS', 5_000),
     },
     hostile: {
       collectorIpRatePerMinute: int(env, 'SPOR_COLLECTOR_IP_RATE_LIMIT', 20_000),
