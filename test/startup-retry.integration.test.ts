@@ -68,6 +68,30 @@ async function httpStatus(url: string): Promise<number> {
   }
 }
 
+/** Waits for `probe` to hold, failing at once (with the last log lines) if the process exits first. */
+async function whileRunning<T>(
+  started: Started,
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+): Promise<void> {
+  let exited = false
+  const early = started.exit.then((code) => {
+    exited = true
+    return code
+  })
+  const reached = waitFor(
+    async () => (exited ? undefined : await probe()),
+    (value) => exited || done(value as T),
+    { what, timeoutMs: 90_000 },
+  )
+  await reached
+  if (exited)
+    throw new Error(
+      `process exited ${await early} before ${what}: ${JSON.stringify(started.lines.slice(-5))}`,
+    )
+}
+
 function retryWarnings(lines: Record<string, unknown>[], step: string): Record<string, unknown>[] {
   return lines.filter((l) => l.msg === 'start-up step failed; retrying' && l.step === step)
 }
@@ -114,17 +138,12 @@ describe('start-up against transient Elasticsearch failures', () => {
       SPOR_ES_URL: proxy.url,
       SPOR_INGEST_HTTP_PORT: String(opsPort),
     })
-    const exited = ingest.exit.then((code) => {
-      throw new Error(`spor ingest exited ${code}: ${JSON.stringify(ingest.lines.slice(-5))}`)
-    })
-    await Promise.race([
-      exited,
-      waitFor(
-        () => httpStatus(`http://127.0.0.1:${opsPort}/ready`),
-        (s) => s === 200,
-        { what: 'ingest ready', timeoutMs: 90_000 },
-      ),
-    ])
+    await whileRunning(
+      ingest,
+      () => httpStatus(`http://127.0.0.1:${opsPort}/ready`),
+      (s) => s === 200,
+      'ingest ready',
+    )
     const faults = proxy.ledger.otherFaults.slice(faultsBefore)
     expect(faults).toHaveLength(4)
     expect(faults.every((f) => f.status === 502 && f.path.startsWith(`/${tombstones}`))).toBe(true)
@@ -148,14 +167,12 @@ describe('start-up against transient Elasticsearch failures', () => {
       }),
     ].slice(0, 50)
     await produce(t, events)
-    await Promise.race([
-      exited,
-      waitFor(
-        () => countDocs(t),
-        (n) => n === events.length,
-        { what: 'the events indexed', timeoutMs: 60_000 },
-      ),
-    ])
+    await whileRunning(
+      ingest,
+      () => countDocs(t),
+      (n) => n === events.length,
+      'the events indexed',
+    )
   })
 
   it('spor query retries 502/503 on readiness and the key index, then answers', async () => {
@@ -165,17 +182,12 @@ describe('start-up against transient Elasticsearch failures', () => {
     const faultsBefore = proxy.ledger.otherFaults.length
     const apiPort = port()
     const query = spawnSpor(t, 'query', { ...FAST, SPOR_ES_URL: proxy.url, SPOR_QUERY_PORT: String(apiPort) })
-    const exited = query.exit.then((code) => {
-      throw new Error(`spor query exited ${code}: ${JSON.stringify(query.lines.slice(-5))}`)
-    })
-    await Promise.race([
-      exited,
-      waitFor(
-        () => httpStatus(`http://127.0.0.1:${apiPort}/health`),
-        (s) => s === 200,
-        { what: 'query health', timeoutMs: 90_000 },
-      ),
-    ])
+    await whileRunning(
+      query,
+      () => httpStatus(`http://127.0.0.1:${apiPort}/health`),
+      (s) => s === 200,
+      'query health',
+    )
     expect(proxy.ledger.otherFaults.length - faultsBefore).toBe(3)
     const warnings = query.lines.filter((l) => l.msg === 'start-up step failed; retrying')
     expect(warnings).toHaveLength(3)
