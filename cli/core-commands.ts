@@ -133,7 +133,7 @@ function registerSkipCommand(ingest: Command): void {
       const config = loadConfig()
       const log = createLogger('skip', config.logLevel)
       const kafka = createKafka(config, log)
-      await waitForKafka(kafka)
+      await waitForKafka(kafka, startupOptions(config, log))
       const report = await skipPoisonBatch(kafka, config, {
         consumer: options.consumer as SkippableConsumer,
         partition: Number(options.partition),
