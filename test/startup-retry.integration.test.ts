@@ -195,6 +195,61 @@ describe('start-up against transient Elasticsearch failures', () => {
     expect(await httpStatus(`http://127.0.0.1:${apiPort}/v1/alerts`)).toBe(401)
   })
 
+  it('spor collector retries 502s on the key index, then accepts requests', async () => {
+    proxy.setPlan({ other: failFirst(2, 502, (r) => r.path.startsWith(`/${t.config.es.indexPrefix}-keys`)) })
+    const faultsBefore = proxy.ledger.otherFaults.length
+    const collectorPort = port()
+    const collector = spawnSpor(t, 'collector', {
+      ...FAST,
+      SPOR_ES_URL: proxy.url,
+      SPOR_COLLECTOR_PORT: String(collectorPort),
+    })
+    await whileRunning(
+      collector,
+      () => httpStatus(`http://127.0.0.1:${collectorPort}/health`),
+      (s) => s === 200,
+      'collector health',
+    )
+    expect(proxy.ledger.otherFaults.length - faultsBefore).toBe(2)
+    expect(retryWarnings(collector.lines, 'key index').map((l) => l.attempt)).toEqual([1, 2])
+    // The app is up, not just the socket: an event without a key gets spor's 401.
+    const unauthenticated = await fetch(`http://127.0.0.1:${collectorPort}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [] }),
+    })
+    expect(unauthenticated.status).toBe(401)
+  })
+
+  it('spor detect retries 503s on its tombstones and alert mapping, then runs', async () => {
+    const prefix = t.config.es.indexPrefix
+    proxy.setPlan({
+      other: failFirst(
+        3,
+        503,
+        (r) =>
+          r.path.startsWith(`/${prefix}-tombstones`) || (r.method === 'PUT' && r.path.endsWith('/_mapping')),
+      ),
+    })
+    const faultsBefore = proxy.ledger.otherFaults.length
+    const opsPort = port()
+    const detect = spawnSpor(t, 'detect', {
+      ...FAST,
+      SPOR_ES_URL: proxy.url,
+      SPOR_DETECT_HTTP_PORT: String(opsPort),
+    })
+    await whileRunning(
+      detect,
+      () => httpStatus(`http://127.0.0.1:${opsPort}/ready`),
+      (s) => s === 200,
+      'detect ready',
+    )
+    expect(proxy.ledger.otherFaults.length - faultsBefore).toBe(3)
+    const steps = detect.lines.filter((l) => l.msg === 'start-up step failed; retrying').map((l) => l.step)
+    expect(steps).toHaveLength(3)
+    expect(steps.every((step) => step === 'tombstones' || step === 'alert mapping')).toBe(true)
+  })
+
   it('spor setup retries a 502 on a template and finishes', async () => {
     proxy.setPlan({
       other: failFirst(2, 502, (r) => r.method === 'PUT' && r.path.startsWith('/_index_template/')),
