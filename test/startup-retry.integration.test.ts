@@ -80,12 +80,11 @@ async function whileRunning<T>(
     exited = true
     return code
   })
-  const reached = waitFor(
+  await waitFor(
     async () => (exited ? undefined : await probe()),
     (value) => exited || done(value as T),
     { what, timeoutMs: 90_000 },
   )
-  await reached
   if (exited)
     throw new Error(
       `process exited ${await early} before ${what}: ${JSON.stringify(started.lines.slice(-5))}`,
