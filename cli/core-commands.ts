@@ -9,6 +9,7 @@ import { createEsClient, waitForEs } from '../core/es.ts'
 import { eventJsonSchema } from '../core/event-schema.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
+import { startupOptions, startupSteps } from '../core/startup.ts'
 import { describeGeoDatabase } from '../enrich/geo-database.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { legacyIndices } from '../ilm-policies/migrate.ts'
@@ -61,10 +62,13 @@ export function registerCoreCommands(program: Command): void {
       const es = createEsClient(config)
       const kafka = createKafka(config, log)
       try {
-        await Promise.all([waitForEs(es), waitForKafka(kafka)])
-        const indices = await installIndexSetup(es, config)
-        const topics = await ensureTopics(kafka, config)
-        const legacy = await legacyIndices(es, config, new Date())
+        const startup = startupOptions(config, log)
+        await Promise.all([waitForEs(es, startup), waitForKafka(kafka, startup)])
+        // Every step is idempotent, so a transient failure midway is retried as a whole step.
+        const step = startupSteps(config, log)
+        const indices = await step('index templates and policies', () => installIndexSetup(es, config))
+        const topics = await step('topics', () => ensureTopics(kafka, config))
+        const legacy = await step('legacy index check', () => legacyIndices(es, config, new Date()))
         if (options.json) {
           console.log(JSON.stringify({ indices, topics, legacyIndices: legacy.pending.length }, null, 2))
           return
@@ -129,7 +133,7 @@ function registerSkipCommand(ingest: Command): void {
       const config = loadConfig()
       const log = createLogger('skip', config.logLevel)
       const kafka = createKafka(config, log)
-      await waitForKafka(kafka)
+      await waitForKafka(kafka, startupOptions(config, log))
       const report = await skipPoisonBatch(kafka, config, {
         consumer: options.consumer as SkippableConsumer,
         partition: Number(options.partition),

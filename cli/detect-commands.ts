@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { loadConfig } from '../core/config.ts'
 import { createKafka, createProducer, waitForKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
+import { startupOptions } from '../core/startup.ts'
 import { RuleBook } from '../detect/rule-config.ts'
 import { runDetect } from '../detect/run.ts'
 import { attackScenarios, benignScenarios } from '../generate/attacks.ts'
@@ -47,7 +48,7 @@ export function registerDetectCommands(program: Command): void {
           (s) => !wanted || wanted.includes(s.name),
         )
         const kafka = createKafka(config, log)
-        await waitForKafka(kafka)
+        await waitForKafka(kafka, startupOptions(config, log))
         const producer = createProducer(kafka)
         await producer.connect()
         const sent = await produceEvents(

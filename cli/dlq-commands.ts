@@ -3,6 +3,7 @@ import { loadConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
 import { createLogger } from '../core/logger.ts'
+import { startupOptions } from '../core/startup.ts'
 import {
   type ReplayRange,
   type ReplayReport,
@@ -56,8 +57,9 @@ export function registerDlqCommands(program: Command): void {
         dryRun: options.dryRun,
       }
       validateRange(range)
-      const kafka = createKafka(config, createLogger('dlq', config.logLevel))
-      await waitForKafka(kafka)
+      const log = createLogger('dlq', config.logLevel)
+      const kafka = createKafka(config, log)
+      await waitForKafka(kafka, startupOptions(config, log))
       const report = await replayDeadLetters(kafka, config, range)
       if (options.json) console.log(JSON.stringify(report, null, 2))
       else printReport(report)

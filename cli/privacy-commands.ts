@@ -6,6 +6,7 @@ import { loadConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
 import { createLogger } from '../core/logger.ts'
+import { startupOptions } from '../core/startup.ts'
 import { tombstoneSettleMs } from '../privacy/erase.ts'
 import { EXPORT_FORMATS, type ExportFormat, exportText } from '../privacy/export-stream.ts'
 import { PrivacyService } from '../privacy/service.ts'
@@ -101,6 +102,6 @@ async function privacyService() {
   const config = loadConfig()
   const log = createLogger('privacy', config.logLevel)
   const es = createEsClient(config)
-  await waitForEs(es)
+  await waitForEs(es, startupOptions(config, log))
   return { config, service: new PrivacyService({ es, config, log }), close: () => es.close() }
 }

@@ -2,9 +2,7 @@ import type { Command } from 'commander'
 import { fixedClock, systemClock } from '../core/clock.ts'
 import { loadConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
-import { createEsClient, waitForEs } from '../core/es.ts'
 import { createKafka } from '../core/kafka.ts'
-import { createLogger } from '../core/logger.ts'
 import { RETENTION_CLASSES } from '../core/retention.ts'
 import { type AuditReport, auditRetention } from '../ilm-policies/auditor.ts'
 import { type EnforceReport, enforceRetention } from '../ilm-policies/enforcer.ts'
@@ -13,6 +11,7 @@ import { EMPTIED_GRACE_MS, legacyIndices, migrateLayout } from '../ilm-policies/
 import { lifecyclePolicy, policyName } from '../ilm-policies/policies.ts'
 import { validateWithElasticsearch } from '../ilm-policies/validate/validate-policies.ts'
 import { tombstoneLifetimeMs } from '../privacy/tombstones.ts'
+import { withEs } from './es-session.ts'
 
 /** `spor retention enforce` and `spor retention audit`: the retention promise (S10), by hand. */
 export function registerRetentionCommands(program: Command): void {
@@ -29,12 +28,8 @@ export function registerRetentionCommands(program: Command): void {
     .option('--now <iso>', 'evaluate as of this instant (a future instant needs --dry-run)')
     .option('--json', 'print the report as JSON')
     .action(async (options: { dryRun?: boolean; now?: string; json?: boolean }) => {
-      const config = loadConfig()
-      const log = createLogger('retention', config.logLevel)
       const clock = options.now ? parseNow(options.now, options.dryRun ?? false) : systemClock
-      const es = createEsClient(config)
-      try {
-        await waitForEs(es, 30_000)
+      await withEs('retention', async ({ config, log, es }) => {
         const report = await enforceRetention(es, {
           prefix: config.es.indexPrefix,
           retentionDays: config.retentionDays,
@@ -46,9 +41,7 @@ export function registerRetentionCommands(program: Command): void {
         if (options.json) console.log(JSON.stringify(report, null, 2))
         else printEnforceReport(report)
         if (report.failed.length > 0) process.exitCode = 1
-      } finally {
-        await es.close()
-      }
+      })
     })
 
   retention
@@ -58,19 +51,12 @@ export function registerRetentionCommands(program: Command): void {
     )
     .option('--json', 'print the report as JSON')
     .action(async (options: { json?: boolean }) => {
-      const config = loadConfig()
-      const log = createLogger('retention', config.logLevel)
-      const es = createEsClient(config)
-      const kafka = createKafka(config, log)
-      try {
-        await waitForEs(es, 30_000)
-        const report = await auditRetention(es, config, { now: new Date(), kafka })
+      await withEs('retention', async ({ config, log, es }) => {
+        const report = await auditRetention(es, config, { now: new Date(), kafka: createKafka(config, log) })
         if (options.json) console.log(JSON.stringify(report, null, 2))
         else printAuditReport(report)
         if (report.violations.length > 0) process.exitCode = 1
-      } finally {
-        await es.close()
-      }
+      })
     })
 
   retention
@@ -114,11 +100,7 @@ export function registerRetentionCommands(program: Command): void {
     .option('--limit <n>', 'move at most this many indices this run', (v) => Number.parseInt(v, 10))
     .option('--json', 'print the report as JSON')
     .action(async (options: { dryRun?: boolean; limit?: number; json?: boolean }) => {
-      const config = loadConfig()
-      const log = createLogger('migrate', config.logLevel)
-      const es = createEsClient(config)
-      try {
-        await waitForEs(es, 30_000)
+      await withEs('migrate', async ({ config, log, es }) => {
         if (options.dryRun) {
           const { pending, expired } = await legacyIndices(es, config, new Date())
           for (const p of pending) console.log(`would move ${p.name}`)
@@ -147,9 +129,7 @@ export function registerRetentionCommands(program: Command): void {
           )
         }
         if (report.incomplete.length > 0) process.exitCode = 1
-      } finally {
-        await es.close()
-      }
+      })
     })
 
   retention

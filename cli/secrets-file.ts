@@ -29,6 +29,7 @@ export function parseSecretsFile(text: string, file: string): Record<string, str
  */
 export const SECRET_NAMES: ReadonlySet<string> = new Set([
   'SPOR_PSEUDONYM_KEY',
+  'SPOR_PSEUDONYM_KEY_PREVIOUS',
   'SPOR_ES_PASSWORD',
   'SPOR_ES_API_KEY',
   'SPOR_KAFKA_SASL_PASSWORD',

@@ -1,11 +1,9 @@
 import type { Command } from 'commander'
-import { loadConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
-import { createEsClient, waitForEs } from '../core/es.ts'
-import { createLogger } from '../core/logger.ts'
 import { DAY_MS } from '../core/retention.ts'
 import { runSegmentsJob } from '../segments/job.ts'
 import { loadSegmentTable } from '../segments/rules.ts'
+import { withEs } from './es-session.ts'
 
 /** `spor segments run|list`: automatic user categorisation (S5). */
 export function registerSegmentsCommands(program: Command): void {
@@ -16,18 +14,10 @@ export function registerSegmentsCommands(program: Command): void {
     .option('--day <YYYY-MM-DD>', 'the profile day (default: yesterday, UTC)')
     .action(async (options: { day?: string }) => {
       const day = options.day ? parseDay(options.day) : new Date(Date.now() - DAY_MS)
-      const config = loadConfig()
-      const es = createEsClient(config)
-      await waitForEs(es)
-      try {
-        const report = await runSegmentsJob(
-          { es, config, log: createLogger('segments', config.logLevel), table: loadSegmentTable() },
-          day,
-        )
+      await withEs('segments', async ({ config, log, es }) => {
+        const report = await runSegmentsJob({ es, config, log, table: loadSegmentTable() }, day)
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
-      } finally {
-        await es.close()
-      }
+      })
     })
   segments
     .command('list')

@@ -135,6 +135,18 @@ const ConfigSchema = Type.Object(
       webhookMaxAttempts: PositiveInt,
       httpPort: Port,
     }),
+    // Start-up retries and pseudonym-key rotation (ops) ------------------------------------------
+    /** Each start-up step (readiness, indices, topics, tombstones) retries transient failures this long (core/startup.ts). */
+    startup: Type.Object({
+      timeoutMs: Type.Integer({ minimum: 1000, maximum: 3_600_000 }),
+      baseMs: Type.Integer({ minimum: 1, maximum: 60_000 }),
+      maxMs: Type.Integer({ minimum: 1, maximum: 300_000 }),
+    }),
+    /**
+     * Pseudonym keys replaced by a rotation: used only to recognise the erasure tombstones made
+     * under them (privacy/tombstones.ts), never to derive pseudonyms. Secret: environment only.
+     */
+    pseudonymKeysPrevious: Type.Array(Type.String({ minLength: 32 }), { maxItems: 8 }),
     /** Hostile-input limits (issue 15): scoped keys, limits before auth, per-tenant fairness. */
     hostile: Type.Object({
       /** Requests per minute per client address (IPv6: per /64) before authentication; 0 = off. */
@@ -228,6 +240,11 @@ const ENV_KEYS = [
   'SPOR_DETECT_WEBHOOK_SECRET',
   'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS',
   'SPOR_DETECT_HTTP_PORT',
+  // start-up retries and pseudonym-key rotation (ops)
+  'SPOR_STARTUP_TIMEOUT_MS',
+  'SPOR_STARTUP_BACKOFF_BASE_MS',
+  'SPOR_STARTUP_BACKOFF_MAX_MS',
+  'SPOR_PSEUDONYM_KEY_PREVIOUS',
   // hostile input (issue 15)
   'SPOR_COLLECTOR_IP_RATE_LIMIT',
   'SPOR_QUERY_IP_RATE_LIMIT',
@@ -420,6 +437,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       webhookMaxAttempts: int(env, 'SPOR_DETECT_WEBHOOK_MAX_ATTEMPTS', 8),
       httpPort: int(env, 'SPOR_DETECT_HTTP_PORT', 9466),
     },
+    // start-up retries and pseudonym-key rotation (ops)
+    startup: {
+      timeoutMs: int(env, 'SPOR_STARTUP_TIMEOUT_MS', 60_000),
+      baseMs: int(env, 'SPOR_STARTUP_BACKOFF_BASE_MS', 250),
+      maxMs: int(env, 'SPOR_STARTUP_BACKOFF_MAX_MS', 5_000),
+    },
+    pseudonymKeysPrevious: list(env.SPOR_PSEUDONYM_KEY_PREVIOUS, []),
     hostile: {
       collectorIpRatePerMinute: int(env, 'SPOR_COLLECTOR_IP_RATE_LIMIT', 20_000),
       queryIpRatePerMinute: int(env, 'SPOR_QUERY_IP_RATE_LIMIT', 600),
@@ -499,6 +523,7 @@ export function redactedConfig(config: SporConfig): Record<string, unknown> {
     kafkaConnection: connections.kafka,
     esConnection: connections.es,
     pseudonymKey: secret(config.pseudonymKey),
+    pseudonymKeysPrevious: config.pseudonymKeysPrevious.map(() => '(set)'),
     es: { ...config.es, password: secret(config.es.password) },
     detect: { ...config.detect, webhookSecret: secret(config.detect.webhookSecret) },
     hostile: { ...config.hostile, opsToken: secret(config.hostile.opsToken) },
@@ -514,6 +539,16 @@ export function requirePseudonymKey(config: SporConfig): Buffer {
     )
   }
   return Buffer.from(config.pseudonymKey, 'utf8')
+}
+
+/**
+ * Every key an erasure tombstone may have been made under: the current pseudonym key first, then
+ * the keys it replaced (SPOR_PSEUDONYM_KEY_PREVIOUS). A rotation must not bring erased people back.
+ */
+export function requireTombstoneKeys(config: SporConfig): Buffer[] {
+  const current = requirePseudonymKey(config)
+  const previous = config.pseudonymKeysPrevious.map((key) => Buffer.from(key, 'utf8'))
+  return [current, ...previous.filter((key) => !key.equals(current))]
 }
 
 function deepFreeze<T>(value: T): T {

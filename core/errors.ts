@@ -26,6 +26,17 @@ export const ERRORS = {
     retriable: false,
     message: 'elasticsearch refused the connection (credentials or TLS certificate)',
   },
+  // Start-up (core/startup.ts): the cluster answered, and retrying the same request cannot help.
+  SPOR_ERR_ES_REJECTED: {
+    status: 502,
+    retriable: false,
+    message: 'elasticsearch rejected the request (mapping, settings or cluster state)',
+  },
+  SPOR_ERR_KAFKA_REJECTED: {
+    status: 502,
+    retriable: false,
+    message: 'kafka rejected the request (topic settings, policy or cluster state)',
+  },
   SPOR_ERR_POISON_BATCH: { status: 500, retriable: false, message: 'undecodable kafka record batch' },
   SPOR_ERR_GEOIP: { status: 500, retriable: false, message: 'geo database unusable' },
   SPOR_ERR_FATAL_RESTARTS: { status: 500, retriable: false, message: 'too many fatal errors' },

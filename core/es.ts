@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs'
 import { Client, type ClientOptions, type estypes } from '@elastic/elasticsearch'
 import type { SporConfig } from './config.ts'
 import type { EsConnection } from './connection-config.ts'
-import { SporError } from './errors.ts'
+import { parseReplicas } from './replicas.ts'
+import { DEFAULT_STARTUP_POLICY, retryStartup, type StartupOptions } from './startup.ts'
 
 export type { Client as EsClient }
 
@@ -62,14 +63,9 @@ function esTls(connection: EsConnection): Pick<ClientOptions, 'tls' | 'caFingerp
   return {}
 }
 
-/**
- * Index settings for SPOR_ES_REPLICAS: a count ("1") or an auto-expand range ("0-1", "0-all").
- * The default 0-1 keeps a single node green and gives every other cluster one copy.
- */
+/** Index settings for SPOR_ES_REPLICAS (parsed in core/replicas.ts, one parser for settings and counts). */
 export function replicaSettings(replicas: string): estypes.IndicesIndexSettings {
-  return /^\d+$/.test(replicas)
-    ? { number_of_replicas: Number(replicas), auto_expand_replicas: 'false' }
-    : { auto_expand_replicas: replicas }
+  return parseReplicas(replicas).settings
 }
 
 /** The replica settings configured for this client's cluster (default auto-expand 0-1). */
@@ -77,45 +73,22 @@ export function replicasOf(es: Client): estypes.IndicesIndexSettings {
   return clusterReplicas.get(es) ?? replicaSettings('0-1')
 }
 
-// A refused key or an untrusted certificate will not heal by waiting: readiness stops at once.
-const TLS_TRUST =
-  /self[-_ ]signed|unable[-_ ]to[-_ ]verify|unable[-_ ]to[-_ ]get[-_ ]issuer|CERT_|ERR_TLS_CERT|certificate|fingerprint/i
-
-function esSecurityError(error: unknown): SporError | undefined {
-  const e = error as {
-    meta?: { statusCode?: number }
-    message?: string
-    code?: string
-    cause?: { code?: string }
-  }
-  const status = e?.meta?.statusCode
-  if (status === 401 || status === 403) {
-    return new SporError(
-      'SPOR_ERR_ES_AUTH',
-      `elasticsearch answered ${status}: check SPOR_ES_API_KEY or SPOR_ES_USERNAME/SPOR_ES_PASSWORD`,
-      { cause: error },
-    )
-  }
-  const code = e?.code ?? e?.cause?.code ?? ''
-  if (TLS_TRUST.test(code) || TLS_TRUST.test(e?.message ?? '')) {
-    return new SporError(
-      'SPOR_ERR_ES_AUTH',
-      `elasticsearch's TLS certificate is not trusted (${e?.message}); check SPOR_ES_CA_FILE or SPOR_ES_CA_FINGERPRINT`,
-      { cause: error },
-    )
-  }
-  return undefined
-}
-
 /**
  * Waits until the cluster answers health with yellow or green. `GET /` is not served by every
  * distribution (the local integ-test node answers 405), so health is the readiness probe.
+ * Transient failures are retried with backoff (core/startup.ts); a refused key or an untrusted
+ * certificate will not heal by waiting and ends the wait at once (SPOR_ERR_ES_AUTH). A number is
+ * the timeout with the default backoff.
  */
-export async function waitForEs(es: Client, timeoutMs = 60_000): Promise<{ version?: string }> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
+export async function waitForEs(
+  es: Client,
+  options: StartupOptions | number = {},
+): Promise<{ version?: string }> {
+  const opts =
+    typeof options === 'number' ? { policy: { ...DEFAULT_STARTUP_POLICY, timeoutMs: options } } : options
+  return retryStartup(
+    'elasticsearch ready',
+    async () => {
       await es.cluster.health({ wait_for_status: 'yellow', timeout: '5s' })
       const nodes = await es.nodes
         .info({ node_id: '_local', metric: '_none' } as never)
@@ -124,16 +97,8 @@ export async function waitForEs(es: Client, timeoutMs = 60_000): Promise<{ versi
         ? Object.values((nodes as { nodes: Record<string, { version: string }> }).nodes)[0]?.version
         : undefined
       return { version }
-    } catch (error) {
-      const fatal = esSecurityError(error)
-      if (fatal) throw fatal
-      last = error
-      await new Promise((r) => setTimeout(r, 500))
-    }
-  }
-  throw new SporError(
-    'SPOR_ERR_UNAVAILABLE',
-    `elasticsearch not ready after ${timeoutMs} ms: ${(last as Error)?.message}`,
+    },
+    opts,
   )
 }
 

@@ -12,10 +12,11 @@ import kafkajs, {
 import { compressionType, registerCodecs } from './codecs.ts'
 import type { SporConfig } from './config.ts'
 import { SporError } from './errors.ts'
-import { kafkaClientSecurity, preflightTls, securityError } from './kafka-security.ts'
+import { kafkaClientSecurity, preflightTls } from './kafka-security.ts'
 import type { Logger } from './logger.ts'
 import { guardPoison, handlePoisonBatch, poisonOf } from './poison.ts'
 import { restartBudget } from './restart-budget.ts'
+import { DEFAULT_STARTUP_POLICY, retryStartup, type StartupOptions } from './startup.ts'
 
 // CommonJS: Node's ESM loader does not see these among kafkajs's named exports.
 const { ConfigResourceTypes, ConfigSource } = kafkajs
@@ -66,36 +67,30 @@ export function createKafka(config: SporConfig, log: Logger, clientId = config.k
 
 const kafkaSettings = new WeakMap<Kafka, SporConfig>()
 
-/** Waits for the broker to answer admin calls (it logs "coordinator loading" for a few seconds). */
-// Wrong credentials or an untrusted certificate do not heal by retrying: they end the wait at
-// once with one clear line (SPOR_ERR_KAFKA_AUTH) instead of a minute of retries.
-export async function waitForKafka(kafka: Kafka, timeoutMs = 60_000): Promise<void> {
+/**
+ * Waits for the broker to answer admin calls (it logs "coordinator loading" for a few seconds).
+ * Transient failures are retried with backoff (core/startup.ts); wrong credentials or an
+ * untrusted certificate do not heal by retrying and end the wait at once with one clear line
+ * (SPOR_ERR_KAFKA_AUTH). A number is the timeout with the default backoff.
+ */
+export async function waitForKafka(kafka: Kafka, options: StartupOptions | number = {}): Promise<void> {
+  const opts =
+    typeof options === 'number' ? { policy: { ...DEFAULT_STARTUP_POLICY, timeoutMs: options } } : options
   const config = kafkaSettings.get(kafka)
   if (config) await preflightTls(config.kafka.brokers, config.kafkaConnection)
   const admin = kafka.admin()
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      await admin.connect()
-      await admin.describeCluster()
-      await admin.disconnect()
-      return
-    } catch (error) {
-      const fatal = securityError(error)
-      if (fatal) {
-        await admin.disconnect().catch(() => {})
-        throw fatal
-      }
-      last = error
-      await new Promise((r) => setTimeout(r, 500))
-    }
+  try {
+    await retryStartup(
+      'kafka ready',
+      async () => {
+        await admin.connect()
+        await admin.describeCluster()
+      },
+      opts,
+    )
+  } finally {
+    await admin.disconnect().catch(() => {})
   }
-  await admin.disconnect().catch(() => {})
-  throw new SporError(
-    'SPOR_ERR_UNAVAILABLE',
-    `kafka not ready after ${timeoutMs} ms: ${(last as Error)?.message}`,
-  )
 }
 
 /**
@@ -203,7 +198,7 @@ export async function createTopicsReady(
       if (!NOT_YET.has((error as { type?: string }).type ?? '')) throw error
     }
     if (Date.now() > deadline)
-      throw new Error(`topics ${names.join(', ')} have no leader after ${timeoutMs} ms`)
+      throw new SporError('SPOR_ERR_KAFKA', `topics ${names.join(', ')} have no leader after ${timeoutMs} ms`)
     await new Promise((r) => setTimeout(r, 100))
   }
 }

@@ -7,6 +7,7 @@ import { createKafka, waitForKafka } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
+import { startupOptions, startupSteps } from '../core/startup.ts'
 import { startTombstoneCache } from '../privacy/tombstones.ts'
 import { RuleBook } from './rule-config.ts'
 import { DetectService } from './service.ts'
@@ -32,10 +33,11 @@ export async function runDetect(config: SporConfig, log: Logger): Promise<never>
   }
   const es = createEsClient(config)
   const kafka = createKafka(config, log)
-  await Promise.all([waitForEs(es), waitForKafka(kafka)])
+  const startup = startupOptions(config, log)
+  await Promise.all([waitForEs(es, startup), waitForKafka(kafka, startup)])
   // Erased subjects (S9), as in ingest: loaded before consuming starts, so replaying the events
   // or the repartition topic cannot raise alerts about them again.
-  const tombstones = await startTombstoneCache(es, config, log)
+  const tombstones = await startupSteps(config, log)('tombstones', () => startTombstoneCache(es, config, log))
   const service = new DetectService({
     config,
     es,

@@ -5,6 +5,7 @@ import type { SporConfig } from '../core/config.ts'
 import { SporError } from '../core/errors.ts'
 import { consumerFatalError } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
+import { startupSteps } from '../core/startup.ts'
 import { createGeoLookup } from '../enrich/geo.ts'
 import { configuredGeoDbPaths, sharedGeoDatabase } from '../enrich/geo-database.ts'
 import { createUserAgentParser } from '../enrich/user-agent.ts'
@@ -106,8 +107,9 @@ export class DetectService {
   }
 
   async start(): Promise<void> {
-    await ensureDetectTopics(this.#deps.kafka, this.#deps.config)
-    await this.#store.ensureMapping()
+    const step = startupSteps(this.#deps.config, this.#deps.log)
+    await step('detect topics', () => ensureDetectTopics(this.#deps.kafka, this.#deps.config))
+    await step('alert mapping', () => this.#store.ensureMapping())
     await this.#rules.start()
     await this.#repartitioner.start()
     this.#deps.log.info(

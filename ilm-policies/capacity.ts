@@ -8,6 +8,7 @@ import {
   projectedPrimaries,
   SHARD_BUDGET,
 } from '../core/indices.ts'
+import { parseReplicas } from '../core/replicas.ts'
 import { RETENTION_CLASSES, type RetentionClass } from '../core/retention.ts'
 
 /**
@@ -150,7 +151,7 @@ export async function auditCapacity(es: Client, config: SporConfig): Promise<Cap
     settingOf(settings.persistent, key) ??
     settingOf(settings.defaults as Record<string, unknown> | undefined, key)
   const health = await es.cluster.health()
-  const replicas = effectiveReplicas(config.esConnection.replicas, health.number_of_data_nodes)
+  const replicas = parseReplicas(config.esConnection.replicas).replicasOn(health.number_of_data_nodes)
   return assessCapacity({
     budget: SHARD_BUDGET,
     projected: projectedPrimaries(config.retentionDays),
@@ -163,14 +164,4 @@ export async function auditCapacity(es: Client, config: SporConfig): Promise<Cap
     dataNodes: health.number_of_data_nodes,
     clusterShards: health.active_shards + health.initializing_shards + health.unassigned_shards,
   })
-}
-
-/** Copies per primary that SPOR_ES_REPLICAS gives on this cluster (an auto-expand range is capped by the data nodes). */
-export function effectiveReplicas(setting: string, dataNodes: number): number {
-  if (/^\d+$/.test(setting)) return Number(setting)
-  const [low, high] = setting.split('-')
-  const upper = high === 'all' ? Number.POSITIVE_INFINITY : Number(high)
-  const lower = Number(low)
-  if (!Number.isFinite(lower)) return 0
-  return Math.max(lower, Math.min(Number.isFinite(upper) ? upper : dataNodes - 1, dataNodes - 1))
 }

@@ -7,6 +7,7 @@ import { JobLeases } from '../core/lease.ts'
 import type { Logger } from '../core/logger.ts'
 import { registerOpsRoutes } from '../core/ops-plugin.ts'
 import { runUntilSignal } from '../core/service.ts'
+import { startupOptions, startupSteps } from '../core/startup.ts'
 import { configuredGeoDbPaths, sharedGeoDatabase } from '../enrich/geo-database.ts'
 import { createEnrichers } from '../enrich/index.ts'
 import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
@@ -27,10 +28,12 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
   })
   const es = createEsClient(config)
   const kafka = createKafka(config, log)
-  await Promise.all([waitForEs(es), waitForKafka(kafka)])
+  const startup = startupOptions(config, log)
+  await Promise.all([waitForEs(es, startup), waitForKafka(kafka, startup)])
 
   // Erased subjects (S9): loaded before consuming starts, so a replay cannot bring anyone back.
-  const tombstones = await startTombstoneCache(es, config, log)
+  // A one-off 502 while creating the tombstone index is retried, not an exit.
+  const tombstones = await startupSteps(config, log)('tombstones', () => startTombstoneCache(es, config, log))
   const consumer = new IngestConsumer({
     config,
     es,

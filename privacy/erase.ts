@@ -141,7 +141,8 @@ export async function eraseSubject(
 
 /** Is there anything on the person, or were they erased before (so a retry is not a 404)? */
 export async function subjectKnown(es: Client, prefix: string, subject: Subject): Promise<boolean> {
-  if (await findTombstone(es, prefix, subject.hash)) return true
+  // A tombstone made before a pseudonym-key rotation carries the old key's hash.
+  for (const hash of subject.hashes) if (await findTombstone(es, prefix, hash)) return true
   for (const cls of ['short', 'long', 'alerts', 'profiles'] as const) {
     const result = await es.count({
       index: classIndexPattern(prefix, cls),

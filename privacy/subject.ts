@@ -1,5 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
-import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
+import { requirePseudonymKey, requireTombstoneKeys, type SporConfig } from '../core/config.ts'
 import { classPattern } from '../core/indices.ts'
 import { createPseudonymizer } from '../enrich/pseudonym.ts'
 import { tombstoneHasher } from './tombstones.ts'
@@ -13,16 +13,21 @@ export interface Subject {
   user: string
   /** The per-tenant pseudonym (profiles, audit records). */
   pseudo: string
-  /** The tombstone hash. */
+  /** The tombstone hash (under the current pseudonym key: what a new erasure writes). */
   hash: string
+  /** The tombstone hashes under every active key, current first (SPOR_PSEUDONYM_KEY_PREVIOUS). */
+  hashes: string[]
 }
 
 /** Turns tenant + user into the identifiers the indices use; one instance per process. */
 export function subjectResolver(config: SporConfig): (tenant: string, user: string) => Subject {
   const key = requirePseudonymKey(config)
   const pseudonym = createPseudonymizer(key)
-  const hash = tombstoneHasher(key)
-  return (tenant, user) => ({ tenant, user, pseudo: pseudonym(tenant, user), hash: hash(tenant, user) })
+  const hashers = requireTombstoneKeys(config).map(tombstoneHasher)
+  return (tenant, user) => {
+    const hashes = hashers.map((hash) => hash(tenant, user))
+    return { tenant, user, pseudo: pseudonym(tenant, user), hash: hashes[0]!, hashes }
+  }
 }
 
 const term = (field: string, value: string): estypes.QueryDslQueryContainer => ({ term: { [field]: value } })

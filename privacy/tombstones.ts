@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
-import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
+import { requireTombstoneKeys, type SporConfig } from '../core/config.ts'
 import { ensureSingleIndex } from '../core/es.ts'
 import type { Logger } from '../core/logger.ts'
 import { DAY_MS } from '../core/retention.ts'
@@ -151,17 +151,19 @@ export async function markTombstoneCompleted(
 export class TombstoneCache {
   readonly #es: Client
   readonly #prefix: string
-  readonly #hash: (tenant: string, user: string) => string
+  /** One hasher per active key (current first): tombstones made before a rotation still match. */
+  readonly #hashers: ((tenant: string, user: string) => string)[]
   readonly #refreshMs: number
   readonly #log: Logger
   #hashes = new Set<string>()
   #timer: NodeJS.Timeout | undefined
   #loadedAt: Date | undefined
 
-  constructor(deps: { es: Client; prefix: string; key: Buffer; refreshMs: number; log: Logger }) {
+  constructor(deps: { es: Client; prefix: string; keys: readonly Buffer[]; refreshMs: number; log: Logger }) {
+    if (deps.keys.length === 0) throw new Error('TombstoneCache needs at least one key')
     this.#es = deps.es
     this.#prefix = deps.prefix
-    this.#hash = tombstoneHasher(deps.key)
+    this.#hashers = deps.keys.map(tombstoneHasher)
     this.#refreshMs = deps.refreshMs
     this.#log = deps.log.child({ component: 'tombstones' })
   }
@@ -175,13 +177,18 @@ export class TombstoneCache {
   }
 
   isErased(tenant: string, user: string): boolean {
-    return this.#hashes.size > 0 && this.#hashes.has(this.#hash(tenant, user))
+    if (this.#hashes.size === 0) return false
+    for (const hash of this.#hashers) if (this.#hashes.has(hash(tenant, user))) return true
+    return false
   }
 
   async start(): Promise<void> {
     await ensureTombstoneIndex(this.#es, this.#prefix)
     await this.reload()
-    this.#log.info({ tombstones: this.#hashes.size, refreshMs: this.#refreshMs }, 'tombstones loaded')
+    this.#log.info(
+      { tombstones: this.#hashes.size, keys: this.#hashers.length, refreshMs: this.#refreshMs },
+      'tombstones loaded',
+    )
     this.#schedule()
   }
 
@@ -241,7 +248,7 @@ export async function startTombstoneCache(
   const cache = new TombstoneCache({
     es,
     prefix: config.es.indexPrefix,
-    key: requirePseudonymKey(config),
+    keys: requireTombstoneKeys(config),
     refreshMs: config.privacy.tombstoneRefreshMs,
     log,
   })

@@ -4,15 +4,16 @@ import { createEsClient, waitForEs } from '../core/es.ts'
 import { KeyStore } from '../core/keys.ts'
 import type { Logger } from '../core/logger.ts'
 import { runUntilSignal } from '../core/service.ts'
+import { startupOptions, startupSteps } from '../core/startup.ts'
 import { buildQueryApp } from './app.ts'
 import { startRollupSchedule } from './rollups/job.ts'
 
 /** `spor query`: the API and dashboard server. */
 export async function runQuery(config: SporConfig, log: Logger): Promise<never> {
   const es = createEsClient(config)
-  await waitForEs(es)
+  await waitForEs(es, startupOptions(config, log))
   const keys = new KeyStore(es, config.es.indexPrefix, config.collector.keyCacheMs)
-  await keys.ensureIndex()
+  await startupSteps(config, log)('key index', () => keys.ensureIndex())
   const app = await buildQueryApp({ config, es, keys, log, clock: systemClock })
   await app.listen({ host: config.query.host, port: config.query.port })
   log.info({ url: `http://${config.query.host}:${config.query.port}` }, 'query API listening (docs at /docs)')

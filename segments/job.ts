@@ -1,5 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
+import { requirePseudonymKey, requireTombstoneKeys, type SporConfig } from '../core/config.ts'
 import { classIndex, classPattern } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
 import { DAY_MS, isoDay, utcDayStart } from '../core/retention.ts'
@@ -37,7 +37,13 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
   const prefix = config.es.indexPrefix
   const key = requirePseudonymKey(config)
   const pseudonym = createPseudonymizer(key)
-  const tombstones = new TombstoneCache({ es, prefix, key, refreshMs: 60_000, log })
+  const tombstones = new TombstoneCache({
+    es,
+    prefix,
+    keys: requireTombstoneKeys(config),
+    refreshMs: 60_000,
+    log,
+  })
   // No fallback: without the tombstones nobody would count as erased and an erased person's
   // profile could be re-created. The error fails the run; the schedule logs it and retries.
   await tombstones.reload()

@@ -587,12 +587,30 @@ es_prepare_user() {
 
 # Per-instance config dir (ES_PATH_CONF): the keystore and settings of two instances must not
 # collide, and the shared distribution stays untouched.
+# Made in one step: the copy is built in a private work folder (mktemp: ours, mode 0700, so
+# nobody, not even the Elasticsearch user who owns ES_DIR once it ran, can plant a link in it)
+# and renamed into place; whatever stood at config before (a half copy, a planted symlink) is
+# renamed aside first, which moves a link itself, never its target. Two preparations at once
+# both end with one complete config (the loser of the last rename keeps the winner's), never a
+# nested config/config or a copy written through a link.
+es_config_ready() { [[ -f $ES_DIR/config/elasticsearch.yml && ! -L $ES_DIR/config ]]; }
 es_prepare_instance() {
   mkdir -p "$ES_DIR/data" "$ES_DIR/logs" "$ES_DIR/tmp"
-  if [[ ! -f $ES_DIR/config/elasticsearch.yml ]]; then
-    rm -rf "$ES_DIR/config"
-    cp -R "$ES_HOME/config" "$ES_DIR/config"
+  es_config_ready && return 0
+  local work
+  work=$(mktemp -d "$ES_DIR/.config-prep.XXXXXX") || die "cannot create a work folder in $ES_DIR"
+  cp -R "$ES_HOME/config" "$work/new" || { rm -rf -- "$work"; die "cannot copy $ES_HOME/config"; }
+  if [[ -e $ES_DIR/config || -L $ES_DIR/config ]]; then
+    mv -T -- "$ES_DIR/config" "$work/old" 2>/dev/null || true # another preparation may have moved it
   fi
+  if ! mv -T -- "$work/new" "$ES_DIR/config" 2>/dev/null; then
+    # Something took the name between the two renames: a finished config from a concurrent
+    # preparation is fine, anything else is refused.
+    rm -rf -- "$work"
+    es_config_ready || die "cannot put the instance config in place at $ES_DIR/config (something else is there)"
+    return 0
+  fi
+  rm -rf -- "$work"
 }
 
 es_health_code() { # HTTP status of a yellow-or-better health check (200 = ready)
@@ -837,4 +855,7 @@ main() {
   esac
 }
 
-main "$@"
+# Run as a command; sourced (by test/stack-prepare.test.ts), it only defines the functions.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

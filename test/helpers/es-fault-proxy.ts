@@ -11,6 +11,7 @@ import { gunzipSync } from 'node:zlib'
  * Per-item faults are real, not cosmetic: a faulted item is removed from the body the proxy
  * forwards (Elasticsearch never sees it) and its slot in the response carries the injected status;
  * the other items are indexed by Elasticsearch and keep their true result, in the original order.
+ * Requests other than `_bulk` can be answered with a status instead (start-up faults: `other`).
  * Whole-request faults: a 503 answer without forwarding, a delay (or a gate the test opens), and a
  * connection dropped mid-response after Elasticsearch has performed the writes (the client sees a
  * failure for a bulk that did happen: the resend must not duplicate anything).
@@ -37,7 +38,19 @@ export interface BulkItemInfo {
   seen: number
 }
 
+/** A request that is not `_bulk` (start-up: health, index creation, templates, searches). */
+export interface OtherRequestInfo {
+  method: string
+  /** Path without the query string, e.g. `/t1-tombstones`. */
+  path: string
+}
+
 export interface FaultPlan {
+  /**
+   * Status answer (without forwarding) for the `n`th request that is not `_bulk` (0-based over
+   * the proxy's life); undefined passes it through to Elasticsearch.
+   */
+  other?: (n: number, request: OtherRequestInfo) => { status: number; type?: string } | undefined
   /** Whole-request fault for the `n`th bulk request (0-based, counted over the proxy's life). */
   request?: (n: number, items: BulkItemInfo[]) => RequestFault | undefined
   /** Per-item fault; undefined lets the item through to Elasticsearch. */
@@ -54,6 +67,9 @@ export interface FaultLedger {
   itemFaults: Record<number, number>
   /** Attempts per document id (every bulk request that carried it). */
   attempts: Map<string, number>
+  /** Requests other than `_bulk`, and those the plan answered with a status (in order). */
+  otherRequests: number
+  otherFaults: (OtherRequestInfo & { status: number })[]
 }
 
 export interface EsFaultProxy {
@@ -84,6 +100,8 @@ export async function startEsFaultProxy(target: string, plan: FaultPlan = {}): P
     requestFaults: {},
     itemFaults: {},
     attempts: new Map(),
+    otherRequests: 0,
+    otherFaults: [],
   }
 
   const server = createServer((req, res) => {
@@ -100,8 +118,20 @@ export async function startEsFaultProxy(target: string, plan: FaultPlan = {}): P
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req)
     const path = new URL(req.url ?? '/', 'http://proxy').pathname
-    if (req.method !== 'POST' && req.method !== 'PUT') return passThrough(req, res, body)
-    if (!BULK_PATH.test(path)) return passThrough(req, res, body)
+    if (!((req.method === 'POST' || req.method === 'PUT') && BULK_PATH.test(path))) {
+      const info = { method: req.method ?? 'GET', path }
+      const fault = current.other?.(ledger.otherRequests++, info)
+      if (!fault) return passThrough(req, res, body)
+      ledger.otherFaults.push({ ...info, status: fault.status })
+      res.writeHead(fault.status, ES_HEADERS)
+      res.end(
+        JSON.stringify({
+          error: { type: fault.type ?? 'fault_injected', reason: `injected ${fault.status}` },
+          status: fault.status,
+        }),
+      )
+      return
+    }
 
     const n = ledger.bulkRequests++
     const text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString('utf8')

@@ -1,52 +1,19 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ALERT_RULES, type AlertRule, alertRulesYaml } from '../../alerting/rules.ts'
+import { ensureDebianBinary } from './debian-package.ts'
 
 /**
  * Prometheus's own `promtool` (Debian package `prometheus`, 2.42 on bookworm) judges spor's alert
  * rules: `check rules` for syntax and `test rules` to evaluate them over time series with
- * Prometheus's PromQL engine and `for:` semantics. Installed on demand like Chromium (CI starts
- * from a fresh machine); the apt lock directory is shared with test/helpers/chromium.ts.
+ * Prometheus's PromQL engine and `for:` semantics. Installed on demand like Chromium
+ * (test/helpers/debian-package.ts).
  */
 export const PROMTOOL = '/usr/bin/promtool'
-const LOCK = '/tmp/spor-chromium-install.lock'
-
-export async function ensurePromtool(): Promise<string> {
-  if (existsSync(PROMTOOL)) return PROMTOOL
-  if (process.getuid?.() !== 0)
-    throw new Error(
-      `${PROMTOOL} is missing and installing it needs root: run "apt-get install -y prometheus"`,
-    )
-  const deadline = Date.now() + 20 * 60_000
-  for (;;) {
-    try {
-      mkdirSync(LOCK)
-      break
-    } catch {
-      if (existsSync(PROMTOOL)) return PROMTOOL
-      if (Date.now() > deadline) throw new Error(`waited too long for another apt-get (${LOCK})`)
-      await new Promise((r) => setTimeout(r, 2000))
-    }
-  }
-  try {
-    const apt = (args: string[]) =>
-      spawnSync('apt-get', args, {
-        encoding: 'utf8',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      })
-    let result = apt(['install', '-y', '--no-install-recommends', 'prometheus'])
-    if (result.status !== 0) {
-      apt(['update'])
-      result = apt(['install', '-y', '--no-install-recommends', 'prometheus'])
-    }
-    if (!existsSync(PROMTOOL))
-      throw new Error(`apt-get install prometheus failed:\n${result.stderr?.slice(-2000)}`)
-    return PROMTOOL
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true })
-  }
+export function ensurePromtool(): Promise<string> {
+  return ensureDebianBinary(PROMTOOL, 'prometheus')
 }
 
 export function promtool(args: string[]): Promise<{ code: number | null; output: string }> {
