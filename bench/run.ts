@@ -15,6 +15,13 @@ const only =
 const wants = (name: string) => !only || only.includes(name)
 /** `--ingest-cpu-prof=DIR`: the `spor ingest` children of this code write V8 CPU profiles to DIR. */
 const cpuProfDir = process.argv.find((a) => a.startsWith('--ingest-cpu-prof='))?.slice(18)
+/** `--ingest-node-args="--max-semi-space-size=4 …"`: Node options for those children (to try GC settings). */
+const ingestNodeArgs =
+  process.argv
+    .find((a) => a.startsWith('--ingest-node-args='))
+    ?.slice(19)
+    .split(' ')
+    .filter(Boolean) ?? []
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 
 if (wants('enrich')) {
@@ -27,7 +34,7 @@ if (wants('enrich')) {
 
 if (wants('ingest')) {
   const r = await runIngestBench(Number(process.env.SPOR_BENCH_INGEST_EVENTS ?? 100_000), {
-    nodeArgs: cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [],
+    nodeArgs: [...ingestNodeArgs, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
   })
   const pct = (n: number) => `${((100 * n) / r.rawBulkPerSecond).toFixed(0)}%`
   console.log(
