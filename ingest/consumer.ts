@@ -278,8 +278,19 @@ export class IngestConsumer {
       lane.followed = true // reported here, not by the lane
       cancelled = true
       await committed.catch(() => {})
-      if (!(error instanceof BatchAbandoned)) throw error
-      this.#abandoned(partition, lane.firstOffset, error)
+      // The earliest failure of the partition is the one reported, and the fetch position goes
+      // back to its batch: kafkajs already moved it past the previous batch, and its own retry
+      // of this handler must not commit this batch past a previous one that was never written.
+      const earlier = previous
+        ? await previous.committed.then(
+            () => undefined,
+            (e: Error) => e,
+          )
+        : undefined
+      const failure = earlier ?? (error as Error)
+      this.#rewind(batch.topic, partition, earlier ? previous!.firstOffset : lane.firstOffset, failure)
+      if (!(failure instanceof BatchAbandoned)) throw failure
+      this.#abandoned(partition, lane.firstOffset, failure)
       return
     }
     // The consumer stops right after this handler (an undecodable batch follows): the records
@@ -309,9 +320,20 @@ export class IngestConsumer {
     // kafkajs's position is already past this batch: bring it back, and fail the re-fetched
     // batch's handler with this error (kafkajs then retries and restarts the consumer, as for a
     // failure thrown by a handler). The next fetch sees the seek: FETCH_MAX_WAIT_MS bounds that.
-    this.#failures.set(partition, error)
+    this.#rewind(topic, partition, lane.firstOffset, error)
+  }
+
+  /**
+   * Moves the partition's fetch position back to `offset` (the first batch not committed) and,
+   * unless the batch was only abandoned, keeps `error` to fail the partition's handler until the
+   * group is joined again. After a rebalance or during stop nothing is needed: positions then
+   * come from the committed offsets.
+   */
+  #rewind(topic: string, partition: number, offset: string, error: Error): void {
+    if (this.#state !== 'running') return
+    if (!(error instanceof BatchAbandoned)) this.#failures.set(partition, error)
     try {
-      this.#consumer.seek({ topic, partition, offset: lane.firstOffset })
+      this.#consumer.seek({ topic, partition, offset })
     } catch (seekError) {
       this.#log.warn(
         { err: (seekError as Error).message, partition },
