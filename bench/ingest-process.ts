@@ -2,6 +2,22 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
+export interface MemorySample {
+  rssMb: number
+  heapUsedMb: number
+  heapTotalMb: number
+  externalMb: number
+}
+
+const MB = 1024 * 1024
+/** prom-client default metrics (prefixed `spor_` by core/ops-plugin.ts) → sample fields. */
+const MEMORY_METRICS: Record<string, keyof MemorySample> = {
+  spor_process_resident_memory_bytes: 'rssMb',
+  spor_nodejs_heap_size_used_bytes: 'heapUsedMb',
+  spor_nodejs_heap_size_total_bytes: 'heapTotalMb',
+  spor_nodejs_external_memory_bytes: 'externalMb',
+}
+
 /**
  * `spor ingest` as its own process, as it runs in production, so the bench measures that
  * process's throughput and memory (VmHWM from /proc), not the bench driver's.
@@ -10,10 +26,11 @@ export class IngestProcess {
   readonly #child: ChildProcess
   readonly #metricsUrl: string
   #stderr = ''
+  #memoryAtPeak: MemorySample | undefined
 
-  constructor(repoRoot: string, env: Record<string, string>, httpPort: number) {
+  constructor(repoRoot: string, env: Record<string, string>, httpPort: number, nodeArgs: string[] = []) {
     this.#metricsUrl = `http://127.0.0.1:${httpPort}/metrics`
-    this.#child = spawn(process.execPath, [join(repoRoot, 'bin', 'spor.js'), 'ingest'], {
+    this.#child = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'bin', 'spor.js'), 'ingest'], {
       cwd: repoRoot,
       env: {
         PATH: process.env.PATH,
@@ -57,23 +74,50 @@ export class IngestProcess {
     }
   }
 
-  /** Events the process has finished (indexed, dead-lettered or dropped), from its /metrics; undefined until it answers. */
+  /**
+   * Events the process has finished (indexed, dead-lettered or dropped), from its /metrics;
+   * undefined until it answers. Each call also samples the process's memory (prom-client's
+   * default metrics), keeping the sample with the highest RSS: see `memoryAtPeak`.
+   */
   async handled(): Promise<{ indexed: number; total: number } | undefined> {
     if (this.exited) throw new Error(`spor ingest exited early: ${this.#stderr}`)
     try {
       const text = await (await fetch(this.#metricsUrl)).text()
       let indexed = 0
       let total = 0
+      const memory: Partial<Record<keyof MemorySample, number>> = {}
       for (const line of text.split('\n')) {
-        if (!line.startsWith('spor_ingest_events_total{')) continue
         const value = Number(line.slice(line.lastIndexOf(' ') + 1))
-        total += value
-        if (line.includes('outcome="indexed"')) indexed += value
+        if (line.startsWith('spor_ingest_events_total{')) {
+          total += value
+          if (line.includes('outcome="indexed"')) indexed += value
+          continue
+        }
+        const name = line.slice(0, line.indexOf(' '))
+        const field = MEMORY_METRICS[name]
+        if (field) memory[field] = value / MB
+      }
+      if (memory.rssMb !== undefined && memory.rssMb > (this.#memoryAtPeak?.rssMb ?? -1)) {
+        this.#memoryAtPeak = {
+          rssMb: memory.rssMb,
+          heapUsedMb: memory.heapUsedMb ?? Number.NaN,
+          heapTotalMb: memory.heapTotalMb ?? Number.NaN,
+          externalMb: memory.externalMb ?? Number.NaN,
+        }
       }
       return { indexed, total }
     } catch {
       return undefined
     }
+  }
+
+  /**
+   * The sampled memory at the highest RSS seen (undefined if the process exports no default
+   * metrics): JS heap used and reserved, and memory outside the heap (Buffers: the geo database,
+   * Kafka fetches, bulk bodies). RSS minus heap minus external is code, stacks and allocator slack.
+   */
+  get memoryAtPeak(): MemorySample | undefined {
+    return this.#memoryAtPeak
   }
 
   /** SIGTERM (graceful: finishes and commits), then waits for the exit. */

@@ -17,7 +17,7 @@ import { installIndexSetup } from '../ilm-policies/install.ts'
 import { partitionKey } from '../ingest/collector/app.ts'
 import { documentId } from '../ingest/plan-batch.ts'
 import { ensureTopics } from '../ingest/topics.ts'
-import { IngestProcess } from './ingest-process.ts'
+import { IngestProcess, type MemorySample } from './ingest-process.ts'
 
 export interface IngestRun {
   label: string
@@ -27,6 +27,13 @@ export interface IngestRun {
   steadyPerSecond: number
   /** VmHWM of the `spor ingest` process. */
   peakRssMb: number
+  /** Heap and external memory when the sampled RSS was highest (undefined: no default metrics). */
+  memory?: MemorySample
+}
+
+export interface IngestBenchOptions {
+  /** Node options for the `spor ingest` children of this code (e.g. `--cpu-prof`). */
+  nodeArgs?: string[]
 }
 
 export interface IngestBenchResult {
@@ -115,9 +122,10 @@ async function ingestRun(
   events: number,
   port: number,
   current: boolean,
+  nodeArgs: string[] = [],
 ): Promise<IngestRun> {
   const started = performance.now()
-  const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, current), port)
+  const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, current), port, nodeArgs)
   let readyAt: number | undefined
   try {
     while (!(await child.ready())) await tick(50)
@@ -139,6 +147,7 @@ async function ingestRun(
       fromStartPerSecond: events / ((finished - started) / 1000),
       steadyPerSecond: events / ((finished - readyAt) / 1000),
       peakRssMb,
+      memory: child.memoryAtPeak,
     }
     console.error(
       `  (${label}: ${Math.round(run.steadyPerSecond)} events/s steady, VmHWM ${run.peakRssMb.toFixed(0)} MB)`,
@@ -291,7 +300,11 @@ async function measureLatency(
  * on a topic whose batches the broker stores zstd-compressed; finally produce → searchable latency
  * at half the measured rate. Events are produced before the clocks start.
  */
-export async function runIngestBench(count = 100_000): Promise<IngestBenchResult> {
+export async function runIngestBench(
+  count = 100_000,
+  options: IngestBenchOptions = {},
+): Promise<IngestBenchResult> {
+  const nodeArgs = options.nodeArgs ?? []
   const stamp = Date.now().toString(36)
   const repoRoot = new URL('..', import.meta.url).pathname
   const baselineRoot = process.env.SPOR_BENCH_BASELINE_ROOT
@@ -391,6 +404,7 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
         events.length,
         await freePort(),
         true,
+        nodeArgs,
       ),
     )
     const zstd = zstdCodec
@@ -403,6 +417,7 @@ export async function runIngestBench(count = 100_000): Promise<IngestBenchResult
           events.length,
           await freePort(),
           true,
+          nodeArgs,
         )
       : { skipped: 'no zstd codec registered in kafkajs (core/kafka.ts)' }
     const after = await rawBulkSeconds(es, configs.rawAfter, events, enrichers)

@@ -13,6 +13,15 @@ const only =
     .split(',') ??
   (process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]!.split(',') : undefined)
 const wants = (name: string) => !only || only.includes(name)
+/** `--ingest-cpu-prof=DIR`: the `spor ingest` children of this code write V8 CPU profiles to DIR. */
+const cpuProfDir = process.argv.find((a) => a.startsWith('--ingest-cpu-prof='))?.slice(18)
+/** `--ingest-node-args="--max-semi-space-size=4 …"`: Node options for those children (to try GC settings). */
+const ingestNodeArgs =
+  process.argv
+    .find((a) => a.startsWith('--ingest-node-args='))
+    ?.slice(19)
+    .split(' ')
+    .filter(Boolean) ?? []
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 
 if (wants('enrich')) {
@@ -24,7 +33,9 @@ if (wants('enrich')) {
 }
 
 if (wants('ingest')) {
-  const r = await runIngestBench(Number(process.env.SPOR_BENCH_INGEST_EVENTS ?? 100_000))
+  const r = await runIngestBench(Number(process.env.SPOR_BENCH_INGEST_EVENTS ?? 100_000), {
+    nodeArgs: [...ingestNodeArgs, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
+  })
   const pct = (n: number) => `${((100 * n) / r.rawBulkPerSecond).toFixed(0)}%`
   console.log(
     `\ningest end to end (${fmt(r.events)} events, \`spor ingest\` as its own process, Kafka → enrich → Elasticsearch, committed)`,
@@ -37,6 +48,13 @@ if (wants('ingest')) {
     console.log(
       `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${pct(run.steadyPerSecond).padStart(4)} of the ceiling; ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
     )
+    const m = run.memory
+    if (m) {
+      const other = m.rssMb - m.heapTotalMb - m.externalMb
+      console.log(
+        `  ${''.padEnd(28)} at the highest sampled RSS (${m.rssMb.toFixed(0)} MB): JS heap ${m.heapUsedMb.toFixed(0)} MB used of ${m.heapTotalMb.toFixed(0)} MB, external (Buffers) ${m.externalMb.toFixed(0)} MB, code/stacks/other ${other.toFixed(0)} MB`,
+      )
+    }
   }
   if (!('label' in r.zstd)) console.log(`  zstd batches: skipped (${r.zstd.skipped})`)
   const l = r.latency

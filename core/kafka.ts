@@ -142,7 +142,7 @@ export function createGroupConsumer(
     groupId: string
     consumer: string
     fields?: Record<string, unknown>
-    fetch?: Pick<ConsumerConfig, 'maxBytes' | 'maxBytesPerPartition'>
+    fetch?: Pick<ConsumerConfig, 'maxBytes' | 'maxBytesPerPartition' | 'maxWaitTimeInMs'>
   },
 ): Consumer {
   const { sessionTimeoutMs } = config.kafka

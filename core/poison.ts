@@ -60,13 +60,27 @@ export function poisonError(
 }
 
 /** The batch as far as the record before `end`: what the consumer may process before it stops. */
+/** Batches handed on cut short before a stand-in record (see `isCutBeforePoison`). */
+const cutBeforePoison = new WeakSet<Batch>()
+
 function truncated(batch: Batch, end: number): Batch {
   const messages = batch.messages.slice(0, end)
-  return Object.create(batch, {
+  const cut = Object.create(batch, {
     messages: { value: messages },
     messagesWithinOffset: { value: messages },
     rawMessages: { value: messages },
   }) as Batch
+  cutBeforePoison.add(cut)
+  return cut
+}
+
+/**
+ * True for a batch that ends just before an undecodable one: the consumer fails right after its
+ * handler returns, so a handler that commits after returning (ingest's pipelined batches) must
+ * commit this one before it returns.
+ */
+export function isCutBeforePoison(batch: Batch): boolean {
+  return cutBeforePoison.has(batch)
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { UaInfo } from './types.ts'
-import { createUserAgentParser } from './user-agent.ts'
+import { createUserAgentParser, uaCacheEntryBytes } from './user-agent.ts'
 
 /** The fields the table asserts; toEqual also fails when a field expected absent is present. */
 const view = (u: UaInfo) => ({
@@ -252,6 +252,21 @@ describe('cache', () => {
       first.bot = true
     }).toThrow(TypeError)
     expect(view(parse(UA.iphone))).toEqual(cases.find((c) => c.ua === UA.iphone)?.want)
+  })
+
+  it('is bounded in bytes: long User-Agents evict earlier entries long before the count limit', () => {
+    const long = (n: number) => `${UA.chromeWindows} ${String(n).repeat(4000)}`
+    const budget = 2 * uaCacheEntryBytes(long(1)) + 10 // room for two long entries, not three
+    const bounded = createUserAgentParser({ cacheSize: 1000, cacheMaxBytes: budget })
+    const first = bounded(long(1))
+    expect(bounded(long(1))).toBe(first) // cached
+    bounded(long(2))
+    expect(bounded(long(1))).toBe(first) // two fit
+    bounded(long(3)) // the third evicts the least recently used (long(2))
+    bounded(long(4)) // and the fourth long(1)
+    const again = bounded(long(1))
+    expect(again).not.toBe(first)
+    expect(again).toEqual(first)
   })
 
   it('keeps at most cacheSize entries and still answers correctly after eviction', () => {

@@ -85,14 +85,35 @@ function parse(ua: string): UaInfo {
   })
 }
 
+/** The UA cache's memory bound: 5 000 typical entries (~150-char UAs) take about 3.5 MB. */
+export const UA_CACHE_MAX_BYTES = 8 * 1024 * 1024
+
+/** Estimated bytes of one cache entry: the key (UTF-16) and the parsed result's objects. */
+export function uaCacheEntryBytes(ua: string): number {
+  return 2 * ua.length + 512
+}
+
 /**
  * Parses a User-Agent header. Results are deep-frozen, so the cached object can be handed out
  * directly and a caller that mutates one gets a TypeError instead of poisoning the cache. Both
  * paths freeze, so behaviour does not depend on `cacheSize`.
  */
-export function createUserAgentParser(options: { cacheSize: number }): (ua: string | undefined) => UaInfo {
+export function createUserAgentParser(options: {
+  cacheSize: number
+  /** Bound on the cache's memory (estimated bytes); UA_CACHE_MAX_BYTES unless given. */
+  cacheMaxBytes?: number
+}): (ua: string | undefined) => UaInfo {
   // lru-cache refuses max 0; 0 means "no cache" so the benchmark can compare the two.
-  const cache = options.cacheSize > 0 ? new LRUCache<string, UaInfo>({ max: options.cacheSize }) : undefined
+  const cache =
+    options.cacheSize > 0
+      ? new LRUCache<string, UaInfo>({
+          max: options.cacheSize,
+          // Bounded in bytes too: User-Agent strings come from clients and can be long (up to the
+          // event size limit), so a count alone does not bound the memory.
+          maxSize: options.cacheMaxBytes ?? UA_CACHE_MAX_BYTES,
+          sizeCalculation: (_info, ua) => uaCacheEntryBytes(ua),
+        })
+      : undefined
   return function parseUserAgent(ua) {
     if (ua === undefined || ua.trim() === '') return NONE
     if (cache === undefined) return parse(ua)

@@ -260,7 +260,8 @@ export class BatchWrite<R> {
     }
   }
 
-  async finish(): Promise<BulkOutcome<R>> {
+  /** Starts the last, partly filled request; resolves once every request of the batch is started. */
+  async launchRest(): Promise<void> {
     try {
       if (this.#chunk.length > 0) await this.#launch()
     } catch (error) {
@@ -268,6 +269,10 @@ export class BatchWrite<R> {
       await Promise.allSettled(this.#inFlight)
       throw error
     }
+  }
+
+  async finish(): Promise<BulkOutcome<R>> {
+    await this.launchRest()
     const results = await Promise.allSettled(this.#inFlight)
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failure) throw failure.reason

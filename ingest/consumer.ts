@@ -5,9 +5,10 @@ import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import { consumerFatalError, createGroupConsumer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
+import { isCutBeforePoison } from '../core/poison.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { BulkBudget } from './bulk-budget.ts'
-import { BulkWriter } from './bulk-writer.ts'
+import { type BulkOutcome, BulkWriter } from './bulk-writer.ts'
 import { type DlqRecord, dlqRecord } from './dlq-record.ts'
 import { DlqTransactions } from './dlq-transaction.ts'
 import { ingestMetrics } from './metrics.ts'
@@ -23,6 +24,16 @@ export interface IngestConsumerDeps {
   enrichers: Enrichers
   clock: Clock
   isErased?: (tenant: string, user: string) => boolean
+}
+
+/** The batch of a partition written after its handler returned (one per partition at most). */
+interface Lane {
+  /** Settles when the batch is committed; rejects with why it was not. */
+  committed: Promise<void>
+  /** True once a later batch's handler (or its own) reports this batch's failure. */
+  followed: boolean
+  firstOffset: string
+  generation: number
 }
 
 export type ConsumerState = 'starting' | 'joining' | 'running' | 'stopping' | 'stopped' | 'crashed'
@@ -51,6 +62,15 @@ export class IngestConsumer {
   #state: ConsumerState = 'starting'
   #lastBatchAt: Date | undefined
   #fatal: Promise<Error>
+  /** Per partition, the last batch still being written or committed. */
+  readonly #lanes = new Map<number, Lane>()
+  /** Errors of batches that failed with no later batch to report them, thrown when re-fetched
+   * (until the group is joined again). */
+  readonly #failures = new Map<number, Error>()
+  /** Every batch being written or committed, awaited on stop. */
+  readonly #work = new Set<Promise<unknown>>()
+  /** Bumped when the group rebalances or the consumer restarts: batches of an older one are abandoned. */
+  #generation = 0
   #reportFatal!: (error: Error) => void
 
   constructor(deps: IngestConsumerDeps) {
@@ -78,7 +98,7 @@ export class IngestConsumer {
     this.#consumer = createGroupConsumer(kafka, config, this.#log, {
       groupId: config.kafka.ingestGroup,
       consumer: 'ingest',
-      fetch: fetchSizes(config),
+      fetch: { ...fetchSizes(config), maxWaitTimeInMs: FETCH_MAX_WAIT_MS },
     })
     this.#dlq = new DlqTransactions(kafka, config, this.#log)
   }
@@ -98,7 +118,13 @@ export class IngestConsumer {
 
   async start(): Promise<void> {
     const { config } = this.#deps
+    // Batches in flight belong to the group generation they were fetched in: a rebalance or a
+    // restart abandons them (the group reads again from the committed offsets).
+    this.#consumer.on(this.#consumer.events.REBALANCING, () => {
+      this.#generation++
+    })
     this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
+      this.#generation++
       if (payload.restart) return
       this.#state = 'crashed'
       const fatal = consumerFatalError(payload.error)
@@ -112,6 +138,8 @@ export class IngestConsumer {
     })
     // Ready means joined: until the group has assigned partitions nothing is being consumed.
     this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.#generation++
+      this.#failures.clear() // positions now come from the committed offsets
       if (this.#state === 'starting' || this.#state === 'joining') this.#state = 'running'
       // Dead-letter producers of partitions this instance no longer owns are closed.
       const owned = payload.memberAssignment[config.kafka.eventsTopic] ?? []
@@ -137,12 +165,19 @@ export class IngestConsumer {
     )
   }
 
-  /** Graceful stop: the in-flight batch finishes (or, while Elasticsearch is down, is left uncommitted). */
+  /**
+   * Graceful stop: the batches in flight finish and are committed while the group is still
+   * joined (or, past the 15 s deadline, e.g. while Elasticsearch is down, are left uncommitted).
+   */
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return
     this.#state = 'stopping'
     const stopAbort = setTimeout(() => this.#stopping.abort(), 15_000)
     try {
+      try {
+        this.#consumer.pause([{ topic: this.#deps.config.kafka.eventsTopic }])
+      } catch {} // not running (never started, or crashed): nothing is fetched anyway
+      await this.#drain()
       await this.#consumer.disconnect()
       await this.#dlq.close()
     } finally {
@@ -151,10 +186,26 @@ export class IngestConsumer {
     }
   }
 
-  #finishingBeforeStop(): boolean {
-    return this.#state === 'stopping' && !this.#stopping.signal.aborted
-  }
-
+  /**
+   * One Kafka batch, pipelined one batch deep per partition: the handler returns as soon as
+   * every bulk request of this batch is started and the partition's previous batch is
+   * committed, so kafkajs fetches (and spor enriches) the next batch while Elasticsearch is
+   * still indexing this one. kafkajs waits for the handlers of a fetch before fetching again;
+   * awaiting the whole write here left the CPU idle while Elasticsearch worked and the reverse.
+   *
+   * The delivery guarantees stay those of a synchronous handler:
+   *  - a batch is committed only when all its documents are written or dead-lettered, and only
+   *    after the partition's previous batch was committed (commits follow each other in offset
+   *    order, so nothing is committed past a failure);
+   *  - a failure of the previous batch cancels this one (its requests stopped and awaited) and is
+   *    thrown here, as before: kafkajs restarts the consumer within the restart budget, and the
+   *    group reads again from the committed offsets;
+   *  - a batch that fails when no later batch of its partition is being handled moves the fetch
+   *    position back to its first offset (seek) and its error is thrown by the handler of that
+   *    re-fetched batch;
+   *  - a rebalance, a restart or the stop deadline abandons the batches in flight uncommitted
+   *    (their documents are re-read and overwrite themselves under deterministic ids).
+   */
   async #handleBatch({
     batch,
     heartbeat,
@@ -162,52 +213,164 @@ export class IngestConsumer {
     isStale,
     resolveOffset,
   }: EachBatchPayload): Promise<void> {
-    if (batch.isEmpty()) return
+    if (batch.isEmpty() || this.#state === 'stopping') return
+    // A seek is pending for this partition: this batch was fetched before it and is re-read.
+    if (isStale()) return
+    const { partition } = batch
+    // Kept until the consumer rejoins (kafkajs's restart, within the restart budget): its own
+    // retries of this handler would otherwise each need a failed write and a re-fetch to see it.
+    const failure = this.#failures.get(partition)
+    if (failure) throw failure
     const started = performance.now()
+    const generation = this.#generation
+    let cancelled = false
     const control: WriteControl = {
-      // While spor stops, the in-flight batch goes on until the stop deadline (15 s): SIGTERM
-      // finishes and commits it rather than abandoning a half-written batch to be re-read.
-      shouldContinue: () => !isStale() && (isRunning() || this.#finishingBeforeStop()),
+      // While spor stops, the batches in flight go on until the stop deadline (15 s): SIGTERM
+      // finishes and commits them rather than abandoning half-written batches to be re-read.
+      shouldContinue: () =>
+        !cancelled &&
+        generation === this.#generation &&
+        !isStale() &&
+        (this.#state === 'stopping' ? !this.#stopping.signal.aborted : isRunning()),
       heartbeat,
       signal: this.#stopping.signal,
     }
-    try {
-      const rejects = await this.#deliver(batch.topic, batch.partition, batch.messages, control)
-      // Partition revoked meanwhile: the new owner re-processes the batch; ids make that harmless.
-      if (isStale()) throw new BatchAbandoned()
-      const next = (BigInt(batch.lastOffset()) + 1n).toString()
-      if (rejects.length > 0) {
-        // Dead letters and the commit in one transaction: a crash in between cannot repeat them.
-        await this.#dlq.publishAndCommit(batch, rejects, next, control)
-      } else {
-        await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+    const previous = this.#lanes.get(partition)
+    // From here on this handler reports the previous batch's failure, not the previous lane.
+    if (previous) previous.followed = true
+    const launched = this.#deliver(batch.topic, partition, batch.messages, control)
+    launched.catch(() => {}) // awaited below and in `committed`
+    const committed = (async () => {
+      const { done } = await launched
+      try {
+        const [rejects] = await Promise.all([done, previous?.committed])
+        if (!control.shouldContinue()) throw new BatchAbandoned()
+        const next = (BigInt(batch.lastOffset()) + 1n).toString()
+        if (rejects.length > 0) {
+          // Dead letters and the commit in one transaction: a crash in between cannot repeat them.
+          await this.#dlq.publishAndCommit(batch, rejects, next, control)
+        } else {
+          await this.#consumer.commitOffsets([{ topic: batch.topic, partition, offset: next }])
+        }
+      } catch (error) {
+        cancelled = true
+        await done.catch(() => {}) // nothing of this batch is still writing when the failure is reported
+        throw error
       }
+      this.#lastBatchAt = new Date()
+      ingestMetrics.batchSize.observe(batch.messages.length)
+      ingestMetrics.batchSeconds.observe((performance.now() - started) / 1000)
+      ingestMetrics.lag.set({ partition: String(partition) }, Number(batch.offsetLag()))
+    })()
+    const lane: Lane = { committed, followed: false, firstOffset: batch.firstOffset()!, generation }
+    this.#lanes.set(partition, lane)
+    this.#track(committed)
+    committed.then(
+      () => {
+        if (this.#lanes.get(partition) === lane) this.#lanes.delete(partition)
+      },
+      (error: unknown) => this.#laneFailed(batch.topic, partition, lane, error as Error),
+    )
+    try {
+      await launched
+      if (previous) await previous.committed
     } catch (error) {
-      if (!(error instanceof BatchAbandoned)) throw error
-      ingestMetrics.abandonedBatches.inc()
-      this.#log.warn({ partition: batch.partition, firstOffset: batch.firstOffset() }, error.message)
+      lane.followed = true // reported here, not by the lane
+      cancelled = true
+      await committed.catch(() => {})
+      // The earliest failure of the partition is the one reported, and the fetch position goes
+      // back to its batch: kafkajs already moved it past the previous batch, and its own retry
+      // of this handler must not commit this batch past a previous one that was never written.
+      const earlier = previous
+        ? await previous.committed.then(
+            () => undefined,
+            (e: Error) => e,
+          )
+        : undefined
+      const failure = earlier ?? (error as Error)
+      this.#rewind(batch.topic, partition, earlier ? previous!.firstOffset : lane.firstOffset, failure)
+      if (!(failure instanceof BatchAbandoned)) throw failure
+      this.#abandoned(partition, lane.firstOffset, failure)
       return
     }
-    // resolveOffset moves kafkajs's fetch position (without it the batch is fetched again);
-    // the commit above is what survives a restart.
+    // The consumer stops right after this handler (an undecodable batch follows): the records
+    // before it are committed first, as the poison report promises.
+    if (isCutBeforePoison(batch)) {
+      lane.followed = true
+      await committed
+    }
+    // resolveOffset moves kafkajs's fetch position (the next batch is fetched while this one is
+    // written); the commit in `committed` is what survives a restart.
     resolveOffset(batch.lastOffset())
-    this.#lastBatchAt = new Date()
-    ingestMetrics.batchSize.observe(batch.messages.length)
-    ingestMetrics.batchSeconds.observe((performance.now() - started) / 1000)
-    ingestMetrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()))
+  }
+
+  /** A batch failed after its handler returned, and no later batch of its partition reports it. */
+  #laneFailed(topic: string, partition: number, lane: Lane, error: Error): void {
+    if (this.#lanes.get(partition) === lane) this.#lanes.delete(partition)
+    if (lane.followed) return
+    if (
+      error instanceof BatchAbandoned ||
+      lane.generation !== this.#generation ||
+      this.#state !== 'running'
+    ) {
+      // Rebalance, restart or stop: the group reads again from the committed offsets.
+      this.#abandoned(partition, lane.firstOffset, error)
+      return
+    }
+    // kafkajs's position is already past this batch: bring it back, and fail the re-fetched
+    // batch's handler with this error (kafkajs then retries and restarts the consumer, as for a
+    // failure thrown by a handler). The next fetch sees the seek: FETCH_MAX_WAIT_MS bounds that.
+    this.#rewind(topic, partition, lane.firstOffset, error)
   }
 
   /**
-   * Plans and writes the batch's documents; returns the dead-letter records (published with the
-   * commit). The batch is planned in slices and each full bulk request is sent as soon as it is
-   * serialised, so enrichment of the rest overlaps with Elasticsearch indexing the first part.
+   * Moves the partition's fetch position back to `offset` (the first batch not committed) and,
+   * unless the batch was only abandoned, keeps `error` to fail the partition's handler until the
+   * group is joined again. After a rebalance or during stop nothing is needed: positions then
+   * come from the committed offsets.
+   */
+  #rewind(topic: string, partition: number, offset: string, error: Error): void {
+    if (this.#state !== 'running') return
+    if (!(error instanceof BatchAbandoned)) this.#failures.set(partition, error)
+    try {
+      this.#consumer.seek({ topic, partition, offset })
+    } catch (seekError) {
+      this.#log.warn(
+        { err: (seekError as Error).message, partition },
+        'could not rewind after a failed batch',
+      )
+    }
+  }
+
+  #abandoned(partition: number, firstOffset: string, error: Error): void {
+    ingestMetrics.abandonedBatches.inc()
+    this.#log.warn({ partition, firstOffset }, error.message)
+  }
+
+  #track(work: Promise<unknown>): void {
+    this.#work.add(work)
+    const untrack = () => this.#work.delete(work)
+    work.then(untrack, untrack)
+  }
+
+  /** Waits until no batch is being written or committed (the stop deadline abandons them). */
+  async #drain(): Promise<void> {
+    while (this.#work.size > 0) await Promise.allSettled([...this.#work])
+  }
+
+  /**
+   * Plans the batch and starts writing its documents; resolves once every bulk request is
+   * started (room in the shared budget is the backpressure), with the promise of the batch's
+   * dead-letter records (published with the commit) once every request is settled. The batch is
+   * planned in slices and each full bulk request is sent as soon as it is serialised, so
+   * enrichment of the rest overlaps with Elasticsearch indexing the first part.
    */
   async #deliver(
     topic: string,
     partition: number,
     messages: KafkaMessage[],
     control: WriteControl,
-  ): Promise<DlqRecord[]> {
+  ): Promise<{ done: Promise<DlqRecord[]> }> {
     const { config, clock, enrichers, isErased } = this.#deps
     // The plan checked tombstones once; a batch held by retries is checked again before each
     // resend, so an erasure that happened meanwhile is not undone by a late write.
@@ -234,7 +397,6 @@ export class IngestConsumer {
     const write = this.#writer.begin<MessageRef>(control, dropBefore)
     const rejected: DlqRecord[] = []
     const dropped: BatchPlan['dropped'] = {}
-    let outcome: Awaited<ReturnType<typeof write.finish>>
     try {
       for (let from = 0; from < messages.length; from += PLAN_SLICE) {
         if (from > 0) await setImmediate() // let answers of requests already sent be handled
@@ -245,11 +407,22 @@ export class IngestConsumer {
         }
         await write.add(plan.index)
       }
-      outcome = await write.finish()
+      await write.launchRest()
     } catch (error) {
       await write.abort()
       throw error
     }
+    const done = write.finish().then((outcome) => this.#account(outcome, rejected, dropped))
+    done.catch(() => {}) // awaited by the caller
+    return { done } // wrapped: an async function returning the promise itself would wait for it
+  }
+
+  /** Counts a written batch's outcome and returns all its dead letters (planning and bulk). */
+  #account(
+    outcome: BulkOutcome<MessageRef>,
+    rejected: DlqRecord[],
+    dropped: BatchPlan['dropped'],
+  ): DlqRecord[] {
     if (outcome.dropped > 0) dropped.subject_erased = (dropped.subject_erased ?? 0) + outcome.dropped
     const failedAt = this.#deps.clock()
     for (const f of outcome.failed) {
@@ -270,6 +443,13 @@ export class IngestConsumer {
     return rejected
   }
 }
+
+/**
+ * How long a fetch waits on the broker for new records (kafkajs's default is 5 s). A fetch
+ * returns at once when records are there; the wait only matters on an idle topic, where it
+ * bounds how late a seek (after a batch failed behind the handler's back) takes effect.
+ */
+const FETCH_MAX_WAIT_MS = 1000
 
 /** Messages enriched between two looks at the event loop (a few milliseconds of CPU). */
 const PLAN_SLICE = 256
