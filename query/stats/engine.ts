@@ -33,6 +33,8 @@ export interface StatsContext {
   now: Date
   /** Days rollups are kept (stats class): older days cannot hold data. */
   statsRetentionDays: number
+  /** Tenants whose browser-key-only users count (raw-rows.ts `attested users`). */
+  clientUserTenants: readonly string[]
 }
 
 export interface StatsFilter {
@@ -149,17 +151,28 @@ function checkRange(ctx: StatsContext, from: string, to: string, interval: Inter
 
 /**
  * The question a request asks, for the budget (query/stats/budget.ts): what is asked about which
- * scope, over the days that actually hold rows. Two phrasings that differ only in days without
- * data, in paging or in the source are the same question.
+ * scope, over the days that actually hold rows, and the tenants whose rows the answer is made of
+ * (a product-wide question spends from each of their budgets too). Two phrasings that differ
+ * only in days without data, in paging or in the source are the same question.
  */
-function questionOf(kind: string, detail: string, filter: StatsFilter, rows: DayRow[]): string {
+export interface Question {
+  text: string
+  tenants: string[]
+}
+
+function questionOf(kind: string, detail: string, filter: StatsFilter, rows: DayRow[]): Question {
   let first: string | undefined
   let last: string | undefined
+  const tenants = new Set<string>()
   for (const row of rows) {
     if (first === undefined || row.day < first) first = row.day
     if (last === undefined || row.day > last) last = row.day
+    tenants.add(row.tenant)
   }
-  return JSON.stringify([kind, detail, filter.tenant ?? '*', filter.module ?? '*', first ?? '', last ?? ''])
+  return {
+    text: JSON.stringify([kind, detail, filter.tenant ?? '*', filter.module ?? '*', first ?? '', last ?? '']),
+    tenants: [...tenants].sort(),
+  }
 }
 
 /**
@@ -196,6 +209,7 @@ async function rowsFor(
     rawDays: ctx.rawDays,
     now: ctx.now,
     k: ctx.k,
+    clientUserTenants: ctx.clientUserTenants,
   })
 }
 

@@ -23,6 +23,8 @@ export interface LoadOptions {
   now: Date
   /** The per-day k rule of `computeRawDayRows`; must equal the one the rollup job used. */
   k: number
+  /** Tenants whose browser-key-only users count (raw-rows.ts `attested users`); default none. */
+  clientUserTenants?: readonly string[]
 }
 
 export interface LoadedRows {
@@ -69,6 +71,7 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
           tenant: options.tenant,
           dims: breakdownDims,
           k: options.k,
+          ...(options.clientUserTenants ? { clientUserTenants: options.clientUserTenants } : {}),
         }),
       ),
     )
