@@ -100,6 +100,12 @@ function mixWorld(): SporEvent[] {
   ]
 }
 
+/** Tenant `act`, one day: 20 attested users, a cell shown with the default noise. */
+const ACT_USERS = 20
+function activeWorld(): SporEvent[] {
+  return Array.from({ length: ACT_USERS }, (_, u) => userDay('act', `act${u}`, MIX_DAY, ['crm'], true)).flat()
+}
+
 /** A dotted field path as a nested object holding `leaf`. */
 function nested(path: string, leaf: unknown): Record<string, unknown> {
   return path
@@ -149,7 +155,7 @@ async function ask(instance: FastifyInstance, url: string) {
 
 beforeAll(async () => {
   t = await createTestEnv('padding', { SPOR_K_ANONYMITY: String(K), SPOR_STATS_NOISE_SD: '1' })
-  const indexed = await indexEvents(t, [...paddingWorld(), ...mixWorld()])
+  const indexed = await indexEvents(t, [...paddingWorld(), ...mixWorld(), ...activeWorld()])
   await stampOrigins(t, indexed)
   await rollupDays(t.es, t.config.es.indexPrefix, [MIX_DAY], NOW, countingRules(t.config))
   const store = new KeyStore(t.es, t.config.es.indexPrefix, 0)
@@ -224,6 +230,28 @@ describe('what browser-key-only users change in a shown cell', () => {
     const body = await ask(instance, url('raw'))
     await instance.close()
     expect(body).toMatchObject({ suppressed: false, users: K + 3, events: 3 * (K + 3), sessions: K + 3 })
+  })
+
+  it('a member adding activity of their own does not redraw the noise of the users figure', async () => {
+    // Noise is seeded by the people in a cell, not by their activity: otherwise each page view a
+    // member (or a browser key) adds would be a fresh draw to average away. Five additions in a
+    // row: with the activity in the seed, five independent draws would all round to the first
+    // figure only by chance (well under 1 %).
+    const url = `/v1/stats/summary?tenant=act&from=${MIX_DAY}&to=${MIX_DAY}&source=raw`
+    const before = await app()
+    const first = await ask(before, url)
+    await before.close()
+    expect(first.suppressed).toBe(false)
+    for (let i = 0; i < 5; i++) {
+      const [extra] = userDay('act', 'act0', MIX_DAY, [], true).slice(1, 2)
+      const indexed = await indexEvents(t, [extra!])
+      await stampOrigins(t, indexed)
+      const instance = await app()
+      const again = await ask(instance, url)
+      await instance.close()
+      expect(again.users).toBe(first.users)
+      expect(again.suppressed).toBe(false)
+    }
   })
 
   it('no answer names an invented user', () => {

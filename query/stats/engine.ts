@@ -93,17 +93,18 @@ function mergeCells(cells: Cell[]): Cell {
 }
 
 /**
- * The cell's content as a seed: the set of day rows it unites plus its user-set sketch and true
- * values. Whatever question reaches the same rows — a range padded with empty days, another
- * endpoint or interval, another key or instance — gets the same seed and so the same noise;
- * a cell with one person more or less gets an independent draw.
+ * The cell's content as a seed: the set of day rows it unites and the set of people in it (its
+ * user sketch and their count). Whatever question reaches the same rows — a range padded with
+ * empty days, another endpoint or interval, another key or instance — gets the same seed and so
+ * the same noise; a cell with one person more or less gets an independent draw. The events and
+ * sessions are deliberately not in it: a user of the tenant who adds activity of their own (a
+ * page view, another session) would otherwise redraw the noise of every cell they are in at
+ * will and average it away; the people, not their activity, decide the noise.
  */
 function contentSeed(cell: Cell, trueUsers: number): string {
   const rows = createHash('sha256')
   for (const id of [...new Set(cell.rows)].sort()) rows.update(id).update('\n')
-  return [rows.digest('hex').slice(0, 32), cell.users.digest(), trueUsers, cell.events, cell.sessions].join(
-    '|',
-  )
+  return [rows.digest('hex').slice(0, 32), cell.users.digest(), trueUsers].join('|')
 }
 
 /** Whether a cell may be shown: at least k users and at least its sticky noisy threshold. */
