@@ -105,8 +105,12 @@ export async function daysDue(es: Client, config: SporConfig, now: Date): Promis
 }
 
 /** Raw (short-class) daily indices that exist: day (UTC) → documents in it. */
-async function countRawPerDay(es: Client, prefix: string): Promise<Map<string, number>> {
-  await es.indices.refresh({ index: classPattern(prefix, 'short'), allow_no_indices: true })
+export async function countRawPerDay(
+  es: Client,
+  prefix: string,
+  refresh = true,
+): Promise<Map<string, number>> {
+  if (refresh) await es.indices.refresh({ index: classPattern(prefix, 'short'), allow_no_indices: true })
   const rows = (await es.cat.indices({
     index: classPattern(prefix, 'short'),
     format: 'json',
