@@ -1,9 +1,9 @@
 import { loadConfig } from '../core/config.ts'
 import { createEsClient } from '../core/es.ts'
 import { isoDay } from '../core/retention.ts'
+import { statsNoiseSecret } from '../query/anonymity.ts'
 import { readRollupRows } from '../query/rollups/store.ts'
 import { summaryStats } from '../query/stats/engine.ts'
-import { statsNoiseSecret } from '../query/anonymity.ts'
 
 /**
  * Where a rollup-path statistics answer spends its time: Elasticsearch (`took`, the server's own
