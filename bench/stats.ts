@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process'
 import { createHmac } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fixedClock } from '../core/clock.ts'
 import { loadConfig } from '../core/config.ts'
 import { createEsClient } from '../core/es.ts'
@@ -11,6 +15,7 @@ import { MODULES } from '../generate/traffic.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { buildQueryApp } from '../query/app.ts'
 import { rollupDays } from '../query/rollups/job.ts'
+import { countingRules } from '../query/stats/raw-rows.ts'
 
 /**
  * Statistics latency, raw path against rollup path, over a generated data set written straight
@@ -39,8 +44,8 @@ export const DEFAULT_STATS_BENCH: StatsBenchOptions = {
   tenants: 20,
   usersPerTenant: 500,
   prefix: 'benchstats',
-  rawRuns: 3,
-  rollupRuns: 10,
+  rawRuns: 5,
+  rollupRuns: 20,
   reuse: true,
 }
 
@@ -48,6 +53,17 @@ export interface Percentiles {
   p50: number
   p95: number
   runs: number
+}
+
+/** One question's latency per read path; absent where the path does not apply. */
+export interface QueryTimings {
+  name: string
+  /** Default path: rollups, and raw events for the last SPOR_STATS_RAW_DAYS days. */
+  auto?: Percentiles
+  rollup?: Percentiles
+  raw?: Percentiles
+  /** The same question on the baseline checkout (SPOR_BENCH_BASELINE_ROOT), if given. */
+  baseline?: { raw?: Percentiles; rollup?: Percentiles; failed?: string }
 }
 
 export interface StatsBenchResult {
@@ -60,8 +76,12 @@ export interface StatsBenchResult {
   rollupRows: number
   rawStoreBytes: number
   rollupStoreBytes: number
-  queries: { name: string; raw: Percentiles; rollup: Percentiles; speedup: number }[]
+  queries: QueryTimings[]
+  baselineRoot?: string
 }
+
+/** p95 target of issue 13 item 6 for every statistics question of the bench. */
+export const STATS_P95_TARGET_MS = 100
 
 const BROWSERS = [
   ['Chrome', '131', 'Windows', 'desktop', 'Microsoft'],
@@ -181,6 +201,9 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
     SPOR_ES_TIMEOUT_MS: String(30 * 60_000),
     SPOR_ROLLUP_EVERY_MS: '0',
     SPOR_QUERY_RATE_LIMIT: '1000000',
+    // Every run computes its answer: no answer cache, and a budget no bench exhausts.
+    SPOR_STATS_CACHE_MS: '0',
+    SPOR_STATS_BUDGET_QUESTIONS: '1000000',
   })
   const log = createLogger('bench-stats', 'warn')
   const es = createEsClient(config)
@@ -229,7 +252,7 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
     }
 
     const rollupStarted = Date.now()
-    const rolled = await rollupDays(es, options.prefix, days, now, config.query.kAnonymity, (r, n) =>
+    const rolled = await rollupDays(es, options.prefix, days, now, countingRules(config), (r, n) =>
       process.stderr.write(`rolled up ${r.day}: ${r.rows} rows in ${r.ms} ms (${n}/${days.length})\n`),
     )
     const rollupSeconds = (Date.now() - rollupStarted) / 1000
@@ -240,12 +263,11 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
         .filter(([name]) => name.includes(`-${cls}-`))
         .reduce((sum, [, s]) => sum + (s.total?.store?.size_in_bytes ?? 0), 0)
 
-    const keys = new KeyStore(es, options.prefix, 60_000)
-    await keys.ensureIndex()
-    const { key } = await keys.create({ kind: 'api', scope: 'product', name: 'bench' })
-    const app = await buildQueryApp({ config, es, keys, log, clock: fixedClock(now.toISOString()) })
     const from = days[0]!
     const to = days.at(-1)!
+    // 24 months back from today: the rollups' retention (25 months) covers it.
+    const longFrom = isoDay(new Date(now.getTime() - 730 * 86_400_000))
+    const today = isoDay(now)
     const queries = [
       ['summary, 30 days, all tenants', `/v1/stats/summary?from=${from}&to=${to}`],
       [
@@ -258,24 +280,46 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
       ],
       ['breakdown by module, all tenants', `/v1/stats/breakdown?by=module&from=${from}&to=${to}`],
     ] as const
-    const results: StatsBenchResult['queries'] = []
-    for (const [name, url] of queries) {
-      const timings: Record<'raw' | 'rollup', number[]> = { raw: [], rollup: [] }
-      for (const source of ['rollup', 'raw'] as const) {
-        const runs = source === 'raw' ? options.rawRuns : options.rollupRuns
-        for (let i = 0; i < runs; i++) {
-          const started = performance.now()
-          const response = await app.inject({
-            url: `${url}&source=${source}`,
-            headers: { authorization: `Bearer ${key}` },
-          })
-          if (response.statusCode !== 200) throw new Error(`${url}: ${response.statusCode} ${response.body}`)
-          timings[source].push(performance.now() - started)
-        }
+    const longQueries: [string, string][] = [
+      ['summary, 24 months, rollups', `/v1/stats/summary?from=${longFrom}&to=${today}&source=rollup`],
+      [
+        'users per month, 24 months, rollups',
+        `/v1/stats/timeseries?metric=users&interval=month&from=${longFrom}&to=${today}&source=rollup`,
+      ],
+    ]
+
+    // The baseline first, on a cold cache like the current code, reading the same raw indices.
+    const baselineRoot = process.env.SPOR_BENCH_BASELINE_ROOT
+    const baseline = baselineRoot
+      ? await runBaseline(es, baselineRoot, options, days, [...queries], longQueries)
+      : undefined
+
+    const keys = new KeyStore(es, options.prefix, 60_000)
+    await keys.ensureIndex()
+    const { key } = await keys.create({ kind: 'api', scope: 'product', name: 'bench' })
+    const app = await buildQueryApp({ config, es, keys, log, clock: fixedClock(now.toISOString()) })
+    const measure = async (url: string, runs: number): Promise<Percentiles> => {
+      const samples: number[] = []
+      for (let i = 0; i < runs; i++) {
+        const started = performance.now()
+        const response = await app.inject({ url, headers: { authorization: `Bearer ${key}` } })
+        if (response.statusCode !== 200) throw new Error(`${url}: ${response.statusCode} ${response.body}`)
+        samples.push(performance.now() - started)
       }
-      const raw = percentiles(timings.raw)
-      const rollup = percentiles(timings.rollup)
-      results.push({ name, raw, rollup, speedup: Math.round((raw.p50 / Math.max(1, rollup.p50)) * 10) / 10 })
+      return percentiles(samples)
+    }
+    const results: QueryTimings[] = []
+    for (const [name, url] of queries) {
+      const rollup = await measure(`${url}&source=rollup`, options.rollupRuns)
+      const auto = await measure(url, options.rollupRuns)
+      const raw = await measure(`${url}&source=raw`, options.rawRuns)
+      const old = baseline?.queries.find((q) => q.name === name)
+      results.push({ name, auto, rollup, raw, ...(old ? { baseline: old.baseline } : {}) })
+    }
+    for (const [name, url] of longQueries) {
+      const rollup = await measure(url, options.rollupRuns)
+      const old = baseline?.queries.find((q) => q.name === name)
+      results.push({ name, rollup, ...(old ? { baseline: old.baseline } : {}) })
     }
     await app.close()
     const result: StatsBenchResult = {
@@ -289,11 +333,90 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
       rawStoreBytes: bytes('short'),
       rollupStoreBytes: bytes('stats'),
       queries: results,
+      ...(baselineRoot ? { baselineRoot } : {}),
     }
     printStatsBench(result)
     return result
   } finally {
     await es.close()
+  }
+}
+
+/**
+ * The baseline checkout's own statistics bench in a child process, on the same raw events: the
+ * old code reads `<prefix>-short-<day>` by name, so its prefix gets one alias per day onto this
+ * bench's indices; it builds its own rollups under its own prefix.
+ */
+async function runBaseline(
+  es: ReturnType<typeof createEsClient>,
+  root: string,
+  options: StatsBenchOptions,
+  days: string[],
+  queries: (readonly [string, string])[],
+  longQueries: [string, string][],
+): Promise<{ queries: QueryTimings[] }> {
+  const prefix = `${options.prefix}base`
+  const actions = days.map((day) => ({
+    add: {
+      index: dailyIndex(options.prefix, 'short', new Date(day)),
+      alias: dailyIndex(prefix, 'short', new Date(day)),
+    },
+  }))
+  await es.indices.updateAliases({ actions })
+  const dir = mkdtempSync(join(tmpdir(), 'spor-bench-baseline-'))
+  const out = join(dir, 'result.json')
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', new URL('./stats-baseline.ts', import.meta.url).pathname],
+        {
+          cwd: root,
+          stdio: ['ignore', 'inherit', 'inherit'],
+          env: {
+            ...process.env,
+            SPOR_BENCH_BASELINE_ROOT: root,
+            SPOR_BENCH_BASELINE_OUT: out,
+            SPOR_BENCH_BASELINE_OPTIONS: JSON.stringify({
+              esUrl: options.esUrl,
+              events: options.events,
+              days: options.days,
+              prefix,
+              rawRuns: options.rawRuns,
+              rollupRuns: options.rollupRuns,
+              longQueries,
+            }),
+          },
+        },
+      )
+      child.on('error', reject)
+      child.on('exit', resolve)
+    })
+    if (code !== 0) throw new Error(`the baseline statistics bench in ${root} exited with ${code}`)
+    const parsed = JSON.parse(readFileSync(out, 'utf8')) as {
+      result: { queries: { name: string; raw: Percentiles; rollup: Percentiles }[] }
+      long: { name: string; samples: number[]; status: number; error?: string }[]
+    }
+    return {
+      queries: [
+        ...parsed.result.queries
+          .filter((q) => queries.some(([name]) => name === q.name))
+          .map((q) => ({ name: q.name, baseline: { raw: q.raw, rollup: q.rollup } })),
+        ...parsed.long.map((q) => ({
+          name: q.name,
+          baseline:
+            q.status === 200
+              ? { rollup: percentiles(q.samples) }
+              : { failed: `HTTP ${q.status} ${q.error ?? ''}`.trim() },
+        })),
+      ],
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    await es.indices.deleteAlias(
+      { index: `${options.prefix}-short-*`, name: `${prefix}-short-*` },
+      { ignore: [404] },
+    )
   }
 }
 
@@ -309,15 +432,26 @@ export function printStatsBench(r: StatsBenchResult): void {
     `rollup job: ${r.rollupSeconds.toFixed(1)} s for ${r.days} days, ${r.rollupRows} rows; ` +
       `store raw ${mb(r.rawStoreBytes)}, rollups ${mb(r.rollupStoreBytes)}`,
   )
+  const cell = (p?: Percentiles) => (p ? `${p.p50} / ${p.p95}` : '-')
+  console.log(
+    `latency p50 / p95 in ms (${r.queries[0]?.rollup?.runs ?? 0} runs per path, ${r.queries[0]?.raw?.runs ?? 0} raw)` +
+      (r.baselineRoot
+        ? `; "before" = ${r.baselineRoot} in the same run`
+        : '; no baseline (SPOR_BENCH_BASELINE_ROOT)'),
+  )
   console.table(
-    r.queries.map((q) => ({
-      query: q.name,
-      'raw p50 ms': q.raw.p50,
-      'raw p95 ms': q.raw.p95,
-      'rollup p50 ms': q.rollup.p50,
-      'rollup p95 ms': q.rollup.p95,
-      'raw/rollup (p50)': q.speedup,
-    })),
+    r.queries.map((q) => {
+      const main = q.auto ?? q.rollup
+      return {
+        query: q.name,
+        'default path': cell(q.auto),
+        rollups: cell(q.rollup),
+        'raw events': cell(q.raw),
+        'before: raw': q.baseline?.failed ?? cell(q.baseline?.raw),
+        'before: rollups': q.baseline?.failed ?? cell(q.baseline?.rollup),
+        [`p95 <= ${STATS_P95_TARGET_MS}`]: main ? (main.p95 <= STATS_P95_TARGET_MS ? 'yes' : 'NO') : '-',
+      }
+    }),
   )
 }
 

@@ -6,6 +6,7 @@ import { isoDay } from '../core/retention.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { daysDue, rollupDays } from '../query/rollups/job.ts'
 import { purgeRowsBelowK } from '../query/rollups/store.ts'
+import { countingRules } from '../query/stats/raw-rows.ts'
 import { daysBetween } from '../query/stats/time.ts'
 import { progress } from './progress.ts'
 
@@ -49,7 +50,7 @@ export function registerStatsCommands(program: Command): void {
           config.es.indexPrefix,
           days,
           now,
-          config.query.kAnonymity,
+          countingRules(config),
           (_result, done) => bar.update(done),
         )
         bar.done(`rolled up ${results.length} day(s), ${results.reduce((s, r) => s + r.rows, 0)} rows`)

@@ -111,6 +111,11 @@ const ConfigSchema = Type.Object(
       statsBudgetWindowHours: Type.Integer({ minimum: 1, maximum: 24 * 366 }),
       /** How long an answer is served from the instance's cache without recomputing (ms). */
       statsCacheMs: Type.Integer({ minimum: 0, maximum: 3_600_000 }),
+      /**
+       * Tenants (or `*`) whose users reported by browser keys alone count in statistics: for
+       * tenants without a server key, who accept that a public key can pad their populations.
+       */
+      statsClientUserTenants: Type.Array(Type.String({ minLength: 1 })),
     }),
     privacy: Type.Object({
       /** How often consumers reload erasure tombstones. */
@@ -229,6 +234,7 @@ const ENV_KEYS = [
   'SPOR_STATS_BUDGET_QUESTIONS',
   'SPOR_STATS_BUDGET_WINDOW_HOURS',
   'SPOR_STATS_CACHE_MS',
+  'SPOR_STATS_CLIENT_USER_TENANTS',
   'SPOR_PSEUDONYM_KEY',
   'SPOR_TOMBSTONE_REFRESH_MS',
   'SPOR_ERASE_GRACE_MS',
@@ -421,6 +427,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       statsBudgetQuestions: int(env, 'SPOR_STATS_BUDGET_QUESTIONS', 1000),
       statsBudgetWindowHours: int(env, 'SPOR_STATS_BUDGET_WINDOW_HOURS', 24),
       statsCacheMs: int(env, 'SPOR_STATS_CACHE_MS', 60_000),
+      statsClientUserTenants: list(env.SPOR_STATS_CLIENT_USER_TENANTS, []),
     },
     privacy: {
       tombstoneRefreshMs: int(env, 'SPOR_TOMBSTONE_REFRESH_MS', 5_000),

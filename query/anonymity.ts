@@ -12,7 +12,8 @@ import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
  *    isolate the hidden few (the classic differencing of a total against its parts).
  * 3. Sticky noise in data space (statistics routes): every count gets noise whose seed is an
  *    HMAC of a server secret and the cell's *content* — the day rows it unites, its user-set
- *    sketch and its true values — never the phrasing of the question. Every way of reaching the
+ *    sketch and its true user count (not its events: activity added by a member would redraw
+ *    it) — never the phrasing of the question. Every way of reaching the
  *    same rows (another range padded with empty days, endpoint, interval, key, instance, a
  *    restart) gives the same number, so averaging rephrasings gains nothing; cells that differ
  *    by one person get independent noise (their difference is not a clean ±1).

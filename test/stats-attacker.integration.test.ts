@@ -309,7 +309,13 @@ describe('one cell, one number', () => {
 })
 
 describe('the question budget', () => {
-  const budgetEnv = { SPOR_STATS_BUDGET_QUESTIONS: '3', SPOR_STATS_CACHE_MS: '0' }
+  // A window of their own (1 h, not the 24 h above): the re-asking attack's product-wide
+  // questions spend from every tenant they cover, `bud` and `bud2` included, in the 24 h window.
+  const budgetEnv = {
+    SPOR_STATS_BUDGET_QUESTIONS: '3',
+    SPOR_STATS_CACHE_MS: '0',
+    SPOR_STATS_BUDGET_WINDOW_HOURS: '1',
+  }
   // Days 36..40: `bud` has data up to day 39, none after.
   const question = (n: number) => `/v1/stats/summary?tenant=bud&from=${DAYS[35 + n]}&to=${DAYS[35 + n]}`
 

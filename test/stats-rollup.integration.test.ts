@@ -359,3 +359,21 @@ it('setup adds fields introduced since to existing indices (strict mappings)', a
   await t.es.index({ index, document: marker, refresh: true })
   expect(await t.es.count({ index })).toEqual(expect.objectContaining({ count: 1 }))
 })
+
+it('days of the raw window come from their rollup while it is fresh, from raw events once a late event arrives', async () => {
+  const url = `/v1/stats/summary?from=${RECENT_FROM}&to=${day(NOW)}`
+  const raw = await answer(url, 'raw')
+  // The schedule rolls up every day before today, the raw window included.
+  const rolled = daysBetween(RECENT_FROM, day(NOW)).filter((d) => d < day(NOW))
+  await rollupDays(t.es, t.config.es.indexPrefix, rolled, NOW, t.config.query.kAnonymity)
+  const fresh = await answer(url)
+  expect(fresh.sources).toEqual({ raw: 1, rollup: rolled.length })
+  expect(fresh.figures).toEqual(raw.figures)
+
+  // A late event for the first of those days: its rollup is stale, that day is read raw again.
+  const sample = data.find((x) => day(x.event.ts) === RECENT_FROM)!
+  await indexEvents(t, [{ ...sample.event, id: `${sample.event.id}-late` }])
+  const stale = await answer(url)
+  expect(stale.sources).toEqual({ raw: 2, rollup: rolled.length - 1 })
+  expect(stale.figures).toEqual((await answer(url, 'raw')).figures)
+})

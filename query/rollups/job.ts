@@ -6,8 +6,9 @@ import { JobLeases } from '../../core/lease.ts'
 import type { Logger } from '../../core/logger.ts'
 import { isoDay } from '../../core/retention.ts'
 import { LEASE_TTL_MS, type Schedule, startSchedule } from '../../core/schedule.ts'
+import { questionBudget } from '../stats/budget.ts'
 import { statsMetrics } from '../stats/metrics.ts'
-import { computeRawDayRows } from '../stats/raw-rows.ts'
+import { type CountingRules, computeRawDayRows, countingRules } from '../stats/raw-rows.ts'
 import { DIMENSIONS, parseDay } from '../stats/rows.ts'
 import { daysBetween } from '../stats/time.ts'
 import { purgeRowsBelowK, readRollupMarkers, writeDayRollup } from './store.ts'
@@ -29,8 +30,9 @@ export async function rollupDay(
   prefix: string,
   day: string,
   now: Date,
-  k: number,
+  rules: number | CountingRules,
 ): Promise<RollupDayResult> {
+  const { k, clientUserTenants } = typeof rules === 'number' ? { k: rules, clientUserTenants: [] } : rules
   const started = Date.now()
   const raw = dailyIndex(prefix, 'short', parseDay(day))
   if (!(await es.indices.exists({ index: raw }))) {
@@ -47,6 +49,7 @@ export async function rollupDay(
       day,
       dims: DIMENSIONS.filter((d) => d !== 'total'),
       k,
+      clientUserTenants,
     })
     await writeDayRollup(es, prefix, day, rows, now, sourceEvents)
     statsMetrics.rollupDays.inc({ outcome: 'ok' })
@@ -63,12 +66,13 @@ export async function rollupDays(
   prefix: string,
   days: string[],
   now: Date,
-  k: number,
+  /** k, or k and the tenants whose browser-key-only users count (raw-rows.ts `attested users`). */
+  rules: number | CountingRules,
   onDay?: (result: RollupDayResult, done: number) => void,
 ): Promise<RollupDayResult[]> {
   const results: RollupDayResult[] = []
   for (const day of days) {
-    const result = await rollupDay(es, prefix, day, now, k)
+    const result = await rollupDay(es, prefix, day, now, rules)
     results.push(result)
     onDay?.(result, results.length)
   }
@@ -101,8 +105,12 @@ export async function daysDue(es: Client, config: SporConfig, now: Date): Promis
 }
 
 /** Raw (short-class) daily indices that exist: day (UTC) → documents in it. */
-async function countRawPerDay(es: Client, prefix: string): Promise<Map<string, number>> {
-  await es.indices.refresh({ index: classPattern(prefix, 'short'), allow_no_indices: true })
+export async function countRawPerDay(
+  es: Client,
+  prefix: string,
+  refresh = true,
+): Promise<Map<string, number>> {
+  if (refresh) await es.indices.refresh({ index: classPattern(prefix, 'short'), allow_no_indices: true })
   const rows = (await es.cat.indices({
     index: classPattern(prefix, 'short'),
     format: 'json',
@@ -140,8 +148,11 @@ export function startRollupSchedule(
       const purged = await purgeRowsBelowK(es, config.es.indexPrefix, config.query.kAnonymity)
       if (purged > 0) log.warn({ rows: purged }, 'deleted stored rollup rows below k users')
       const days = await daysDue(es, config, clock())
-      const results = await rollupDays(es, config.es.indexPrefix, days, clock(), config.query.kAnonymity)
+      const results = await rollupDays(es, config.es.indexPrefix, days, clock(), countingRules(config))
       log.info({ days: results.length, rows: results.reduce((sum, r) => sum + r.rows, 0) }, 'rollups written')
+      // The question budget's ended windows (query/stats/budget.ts) go with the same lease.
+      const expired = await questionBudget(es, config).deleteExpired(clock())
+      if (expired > 0) log.info({ documents: expired }, 'expired question-budget windows deleted')
     },
   })
 }

@@ -188,10 +188,12 @@ export interface RollupReadOptions {
 export async function readRollupRows(
   es: Client,
   options: RollupReadOptions,
-): Promise<{ rows: DayRow[]; completeDays: Set<string> }> {
+): Promise<{ rows: DayRow[]; completeDays: Set<string>; sourceEvents: Map<string, number | undefined> }> {
   const rows: DayRow[] = []
   const completeDays = new Set<string>()
-  if (options.days.length === 0) return { rows, completeDays }
+  /** Per complete day, the raw documents its rollup was computed from (its marker's count). */
+  const sourceEvents = new Map<string, number | undefined>()
+  if (options.days.length === 0) return { rows, completeDays, sourceEvents }
   const filter: estypes.QueryDslQueryContainer[] = []
   if (options.tenant) filter.push({ term: { tenant: options.tenant } })
   const rowFilter: estypes.QueryDslQueryContainer[] = [{ terms: { dim: options.dims } }]
@@ -235,13 +237,14 @@ export async function readRollupRows(
       if (!wanted.has(doc.day)) continue
       if (doc.dim === COMPLETE_DIM) {
         completeDays.add(doc.day)
+        sourceEvents.set(doc.day, doc.source_events)
         continue
       }
       rows.push(fromDoc(doc))
     }
     after = hits.length === 5000 ? hits[hits.length - 1]?.sort : undefined
   } while (after)
-  return { rows: rows.filter((row) => completeDays.has(row.day)), completeDays }
+  return { rows: rows.filter((row) => completeDays.has(row.day)), completeDays, sourceEvents }
 }
 
 /**

@@ -8,13 +8,14 @@ import { chargedScope, limitPerTenant, TenantConcurrency } from '../../core/tena
 import { statsNoiseSecret } from '../anonymity.ts'
 import { scopedTenant } from '../auth.ts'
 import { AnswerCache } from '../stats/answer-cache.ts'
-import { QuestionBudget } from '../stats/budget.ts'
+import { PRODUCT_WIDE, questionBudget } from '../stats/budget.ts'
 import {
   BREAKDOWNS,
   type Breakdown,
   breakdownStats,
   METRICS,
   type Metric,
+  type Question,
   type StatsContext,
   type StatsFilter,
   summaryStats,
@@ -97,10 +98,7 @@ interface FilterQuery {
 export async function statsRoutes(app: FastifyInstance): Promise<void> {
   const { es, config, clock } = app.deps
   const noiseSecret = statsNoiseSecret(config)
-  const budget = new QuestionBudget(es, config.es.indexPrefix, {
-    questions: config.query.statsBudgetQuestions,
-    windowMs: config.query.statsBudgetWindowHours * 3_600_000,
-  })
+  const budget = questionBudget(es, config)
   const cache = new AnswerCache<object>(config.query.statsCacheMs)
 
   /**
@@ -113,15 +111,15 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     request: FastifyRequest,
     filter: StatsFilter,
     kind: string,
-    compute: () => Promise<{ question: string; body: T }>,
+    compute: () => Promise<{ question: Question; body: T }>,
   ): Promise<T> => {
-    const scope = filter.tenant ?? '*'
+    const scope = filter.tenant ?? PRODUCT_WIDE
     const cacheKey = JSON.stringify([kind, scope, request.query])
     const cached = cache.get(cacheKey, Date.now())
     if (cached) return cached as T
     try {
       const { question, body } = await compute()
-      await budget.charge(scope, question, clock())
+      await budget.chargeCovering(scope, question.text, question.tenants, clock())
       cache.set(cacheKey, body, Date.now())
       return body
     } catch (error) {
@@ -145,6 +143,7 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     maxRangeDays: config.query.statsMaxRangeDays,
     now: clock(),
     statsRetentionDays: config.retentionDays.stats,
+    clientUserTenants: config.query.statsClientUserTenants,
   })
   const filterOf = (request: FastifyRequest, query: FilterQuery): StatsFilter => {
     const to = query.to ?? isoDay(clock())

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
 import type { Client, estypes } from '@elastic/elasticsearch'
+import type { SporConfig } from '../../core/config.ts'
 import { SporError } from '../../core/errors.ts'
 import { ensureSingleIndex } from '../../core/es.ts'
+import { deleteMatching } from '../../privacy/pit-scan.ts'
 
 /**
  * A budget of distinct statistics questions per data scope, kept in Elasticsearch
@@ -55,11 +57,25 @@ const LEDGER_MAPPINGS: estypes.MappingTypeMapping = {
   },
 }
 
+/** The scope of questions asked without `tenant=` by a product-wide key. */
+export const PRODUCT_WIDE = '*'
+
+/** Tenant budgets charged in parallel for one product-wide question (bounded round trips). */
+const TENANT_CHARGES_AT_ONCE = 16
+
 /** Attempts at the counter's compare-and-set before giving up (only under heavy contention). */
 const MAX_ATTEMPTS = 50
 
 export function budgetIndex(prefix: string): string {
   return `${prefix}-question-budget`
+}
+
+/** The budget as configured (SPOR_STATS_BUDGET_QUESTIONS per SPOR_STATS_BUDGET_WINDOW_HOURS). */
+export function questionBudget(es: Client, config: SporConfig): QuestionBudget {
+  return new QuestionBudget(es, config.es.indexPrefix, {
+    questions: config.query.statsBudgetQuestions,
+    windowMs: config.query.statsBudgetWindowHours * 3_600_000,
+  })
 }
 
 export class QuestionBudget {
@@ -74,12 +90,56 @@ export class QuestionBudget {
     this.#options = options
   }
 
+  /**
+   * Charges a question to its scope's budget and, for a product-wide question (scope `*`), to
+   * the budget of every tenant whose data the answer is made of: a product-wide key must not
+   * learn about a tenant more than that tenant's own budget allows (e.g. through `by=tenant`).
+   * A product-wide question already charged in this window is free, as any repeated question.
+   * Tenants are charged before `*`: if one of them is spent the question is refused and stays
+   * unrecorded for `*`, so it is tried again next time (the tenants already charged keep the
+   * charge: the budget errs on the side of the data subject).
+   */
+  async chargeCovering(scope: string, question: string, tenants: string[], now: Date): Promise<Charge> {
+    if (scope !== PRODUCT_WIDE || tenants.length === 0) return this.charge(scope, question, now)
+    const known = await this.#asked(scope, question, now)
+    if (known) return known
+    for (let i = 0; i < tenants.length; i += TENANT_CHARGES_AT_ONCE)
+      await Promise.all(
+        tenants.slice(i, i + TENANT_CHARGES_AT_ONCE).map((tenant) => this.charge(tenant, question, now)),
+      )
+    return this.charge(scope, question, now)
+  }
+
+  /** The charge of a question already asked in this window (cost 0), or undefined. */
+  async #asked(scope: string, question: string, now: Date): Promise<Charge | undefined> {
+    await this.#ensureIndex()
+    const { window, windowEnds } = this.#window(now)
+    const [asked, counter] = await Promise.all([
+      this.#es.get<LedgerDoc>(
+        { index: this.#index, id: ledgerId('question', scope, window, question) },
+        { ignore: [404] },
+      ),
+      this.#es.get<LedgerDoc>(
+        { index: this.#index, id: ledgerId('counter', scope, window) },
+        { ignore: [404] },
+      ),
+    ])
+    if (!asked.found) return undefined
+    return { cost: 0, spent: counter._source?.spent ?? 0, limit: this.#options.questions, windowEnds }
+  }
+
+  #window(now: Date): { window: string; windowEnds: string } {
+    const windowStart = Math.floor(now.getTime() / this.#options.windowMs) * this.#options.windowMs
+    return {
+      window: new Date(windowStart).toISOString(),
+      windowEnds: new Date(windowStart + this.#options.windowMs).toISOString(),
+    }
+  }
+
   /** Charges a question to its scope's budget, or throws SPOR_ERR_BUDGET_SPENT. */
   async charge(scope: string, question: string, now: Date): Promise<Charge> {
     await this.#ensureIndex()
-    const windowStart = Math.floor(now.getTime() / this.#options.windowMs) * this.#options.windowMs
-    const window = new Date(windowStart).toISOString()
-    const windowEnds = new Date(windowStart + this.#options.windowMs).toISOString()
+    const { window, windowEnds } = this.#window(now)
     const limit = this.#options.questions
     const questionId = ledgerId('question', scope, window, question)
     const counterId = ledgerId('counter', scope, window)
@@ -126,6 +186,17 @@ export class QuestionBudget {
       return { cost: 1, spent: spent + 1, limit, windowEnds }
     }
     throw new SporError('SPOR_ERR_ES', 'the question budget is too contended to update; try again')
+  }
+
+  /**
+   * Deletes the ledger of windows that have ended (counters and questions): they no longer
+   * decide anything. Point-in-time pages and bulk deletes by id (no `_delete_by_query` on the
+   * local node); run by the rollup schedule, which holds a lease, so one instance at a time.
+   */
+  async deleteExpired(now: Date): Promise<number> {
+    await this.#ensureIndex()
+    const current = this.#window(now).window
+    return deleteMatching(this.#es, this.#index, { range: { window: { lt: current } } })
   }
 
   #ensureIndex(): Promise<void> {

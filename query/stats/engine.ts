@@ -33,6 +33,8 @@ export interface StatsContext {
   now: Date
   /** Days rollups are kept (stats class): older days cannot hold data. */
   statsRetentionDays: number
+  /** Tenants whose browser-key-only users count (raw-rows.ts `attested users`). */
+  clientUserTenants: readonly string[]
 }
 
 export interface StatsFilter {
@@ -91,17 +93,18 @@ function mergeCells(cells: Cell[]): Cell {
 }
 
 /**
- * The cell's content as a seed: the set of day rows it unites plus its user-set sketch and true
- * values. Whatever question reaches the same rows — a range padded with empty days, another
- * endpoint or interval, another key or instance — gets the same seed and so the same noise;
- * a cell with one person more or less gets an independent draw.
+ * The cell's content as a seed: the set of day rows it unites and the set of people in it (its
+ * user sketch and their count). Whatever question reaches the same rows — a range padded with
+ * empty days, another endpoint or interval, another key or instance — gets the same seed and so
+ * the same noise; a cell with one person more or less gets an independent draw. The events and
+ * sessions are deliberately not in it: a user of the tenant who adds activity of their own (a
+ * page view, another session) would otherwise redraw the noise of every cell they are in at
+ * will and average it away; the people, not their activity, decide the noise.
  */
 function contentSeed(cell: Cell, trueUsers: number): string {
   const rows = createHash('sha256')
   for (const id of [...new Set(cell.rows)].sort()) rows.update(id).update('\n')
-  return [rows.digest('hex').slice(0, 32), cell.users.digest(), trueUsers, cell.events, cell.sessions].join(
-    '|',
-  )
+  return [rows.digest('hex').slice(0, 32), cell.users.digest(), trueUsers].join('|')
 }
 
 /** Whether a cell may be shown: at least k users and at least its sticky noisy threshold. */
@@ -149,17 +152,28 @@ function checkRange(ctx: StatsContext, from: string, to: string, interval: Inter
 
 /**
  * The question a request asks, for the budget (query/stats/budget.ts): what is asked about which
- * scope, over the days that actually hold rows. Two phrasings that differ only in days without
- * data, in paging or in the source are the same question.
+ * scope, over the days that actually hold rows, and the tenants whose rows the answer is made of
+ * (a product-wide question spends from each of their budgets too). Two phrasings that differ
+ * only in days without data, in paging or in the source are the same question.
  */
-function questionOf(kind: string, detail: string, filter: StatsFilter, rows: DayRow[]): string {
+export interface Question {
+  text: string
+  tenants: string[]
+}
+
+function questionOf(kind: string, detail: string, filter: StatsFilter, rows: DayRow[]): Question {
   let first: string | undefined
   let last: string | undefined
+  const tenants = new Set<string>()
   for (const row of rows) {
     if (first === undefined || row.day < first) first = row.day
     if (last === undefined || row.day > last) last = row.day
+    tenants.add(row.tenant)
   }
-  return JSON.stringify([kind, detail, filter.tenant ?? '*', filter.module ?? '*', first ?? '', last ?? ''])
+  return {
+    text: JSON.stringify([kind, detail, filter.tenant ?? '*', filter.module ?? '*', first ?? '', last ?? '']),
+    tenants: [...tenants].sort(),
+  }
 }
 
 /**
@@ -196,6 +210,7 @@ async function rowsFor(
     rawDays: ctx.rawDays,
     now: ctx.now,
     k: ctx.k,
+    clientUserTenants: ctx.clientUserTenants,
   })
 }
 

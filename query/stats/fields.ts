@@ -19,12 +19,18 @@ export const EVENT_FIELDS = {
   deviceVendor: 'ua.device.vendor',
   country: 'source.geo.country',
   region: 'source.geo.region',
+  /** `client` | `server`: which kind of key sent the event (collector header `spor-origin`). */
+  origin: 'spor.origin',
 } as const
 
 /**
- * Hook for issue 13 item 3 (ingest keys cannot pad the population): when ingest stamps each event
- * with a marker of the client key that sent it and whether the key was allowed to claim it, the
- * filter that keeps only allowed events belongs here, applied by every raw statistics read (and
- * so by the rollup job). Until such a field exists nothing is filtered: no field is invented.
+ * Filter every raw statistics read applies (and so the rollup job). Issue 13 item 3 (ingest keys
+ * cannot pad the population): the collector already refuses what a browser key may not claim
+ * (types, backdating, reserved ids); which of the allowed events statistics count depends on the
+ * tenant and on the other events of the same user and day, so it is decided in raw-rows.ts
+ * (`countedEventsQuery`, `attested users`) rather than by a fixed filter here.
  */
 export const COUNTED_EVENTS_FILTER: readonly object[] = []
+
+/** The value of EVENT_FIELDS.origin on events a public (browser) key sent. */
+export const CLIENT_ORIGIN = 'client'

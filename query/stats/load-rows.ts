@@ -1,5 +1,6 @@
 import type { Client } from '@elastic/elasticsearch'
 import { isoDay } from '../../core/retention.ts'
+import { countRawPerDay } from '../rollups/job.ts'
 import { readRollupRows } from '../rollups/store.ts'
 import { statsMetrics } from './metrics.ts'
 import { computeRawDayRows, daysWithRawEvents } from './raw-rows.ts'
@@ -23,6 +24,8 @@ export interface LoadOptions {
   now: Date
   /** The per-day k rule of `computeRawDayRows`; must equal the one the rollup job used. */
   k: number
+  /** Tenants whose browser-key-only users count (raw-rows.ts `attested users`); default none. */
+  clientUserTenants?: readonly string[]
 }
 
 export interface LoadedRows {
@@ -31,25 +34,41 @@ export interface LoadedRows {
 }
 
 /**
- * Rows for a range, seamlessly: `auto` reads complete rollups for days older than the raw window
- * and computes the rest from raw events (also any older day whose rollup is missing, while its
- * raw index still exists). `raw` and `rollup` force one path (benchmarks, consistency tests).
+ * Rows for a range, seamlessly: `auto` reads complete rollups for days older than the raw window,
+ * and for days inside it while their rollup is fresh, and computes the rest from raw events (also
+ * any older day whose rollup is missing, while its raw index still exists). `raw` and `rollup`
+ * force one path (benchmarks, consistency tests).
  */
 export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
   const days = daysBetween(options.from, options.to).filter((day) => day <= isoDay(options.now))
   const rawCutoff = isoDay(new Date(options.now.getTime() - options.rawDays * 86_400_000))
-  const rollupCandidates =
-    options.source === 'raw' ? [] : days.filter((day) => options.source === 'rollup' || day < rawCutoff)
+  const rollupCandidates = options.source === 'raw' ? [] : days
   const moduleFilter = (module: string) =>
     options.modules === 'each' ? module !== ALL_MODULES : module === options.modules
-  const { rows: rollupRows, completeDays } = await readRollupRows(options.es, {
+  const read = await readRollupRows(options.es, {
     prefix: options.prefix,
     days: rollupCandidates,
     tenant: options.tenant,
     dims: options.dims,
     ...(options.modules === 'each' ? {} : { modules: [options.modules] }),
   })
-  const rows = rollupRows.filter((row) => moduleFilter(row.module))
+  const completeDays = new Set(read.completeDays)
+  if (options.source === 'auto') {
+    // Days of the raw window (late events still arrive) are answered from their rollup only while
+    // it is fresh: the raw documents of the day are still the ones it was computed from (index
+    // document counts, metadata only; the rollup schedule re-rolls these days every run). A stale
+    // or missing rollup falls back to raw events, so answers are the same either way; only the
+    // cost differs (an aggregation over a day of raw events against a few stored rows).
+    const recent = [...completeDays].filter((day) => day >= rawCutoff)
+    if (recent.length > 0) {
+      const counts = await countRawPerDay(options.es, options.prefix, false)
+      for (const day of recent) {
+        const recorded = read.sourceEvents.get(day)
+        if (recorded === undefined || counts.get(day) !== recorded) completeDays.delete(day)
+      }
+    }
+  }
+  const rows = read.rows.filter((row) => completeDays.has(row.day) && moduleFilter(row.module))
   const withoutRollup = options.source === 'rollup' ? [] : days.filter((day) => !completeDays.has(day))
   // Only days that hold raw events are computed (one cheap histogram first): a 25-month range
   // without rollups is not 760 empty aggregations.
@@ -69,6 +88,7 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
           tenant: options.tenant,
           dims: breakdownDims,
           k: options.k,
+          ...(options.clientUserTenants ? { clientUserTenants: options.clientUserTenants } : {}),
         }),
       ),
     )

@@ -1,6 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
+import type { SporConfig } from '../../core/config.ts'
 import { classPattern } from '../../core/indices.ts'
-import { COUNTED_EVENTS_FILTER, EVENT_FIELDS as F } from './fields.ts'
+import { CLIENT_ORIGIN, COUNTED_EVENTS_FILTER, EVENT_FIELDS as F } from './fields.ts'
 import { type HashedValue, hashValue } from './hll.ts'
 import {
   ALL_MODULES,
@@ -32,7 +33,58 @@ export interface RawRowsOptions {
    * fewer than k people and both paths still yield the same rows.
    */
   k: number
+  /**
+   * Tenants (or `*`) whose users reported by browser keys alone count (SPOR_STATS_CLIENT_USER_TENANTS,
+   * for tenants without a server key). Default none: see `attested users` below.
+   */
+  clientUserTenants?: readonly string[]
   pageSize?: number
+}
+
+/** The counting rules the raw path and the rollup job share (they must be equal). */
+export interface CountingRules {
+  k: number
+  clientUserTenants: readonly string[]
+}
+
+export function countingRules(config: SporConfig): CountingRules {
+  return { k: config.query.kAnonymity, clientUserTenants: config.query.statsClientUserTenants }
+}
+
+/**
+ * Attested users (issue 13 item 3). An ingest key embedded in a web client is public: anyone can
+ * post events for invented users with it, k − 1 of them would make "is the one real user in this
+ * cell?" a yes/no question, and each fresh post would change the cell's content and so redraw its
+ * noise. So statistics count a user on a day only when at least one of that day's events of the
+ * user did not come from a browser key (origin `server`, or no origin: events from before the
+ * marker, and producers writing to Kafka directly, which only trusted services can). The events of
+ * users who are not counted are not counted either, nor anonymous events a browser key sent: what
+ * a browser key alone reports changes no row. Tenants listed in `clientUserTenants` have no
+ * server key and accept the padding risk (documented in query/stats/DESIGN.md).
+ */
+const NOT_FROM_CLIENT: estypes.QueryDslQueryContainer = {
+  bool: { must_not: [{ term: { [F.origin]: CLIENT_ORIGIN } }] },
+}
+
+function trusts(tenants: readonly string[], tenant: string): boolean {
+  return tenants.includes('*') || tenants.includes(tenant)
+}
+
+/** Drops anonymous browser-key events (no user to attest them) unless the tenant opted in. */
+function countedEventsQuery(tenants: readonly string[]): estypes.QueryDslQueryContainer[] {
+  if (tenants.includes('*')) return []
+  return [
+    {
+      bool: {
+        should: [
+          NOT_FROM_CLIENT,
+          { exists: { field: F.userPseudonym } },
+          ...(tenants.length > 0 ? [{ terms: { [F.tenant]: [...tenants] } }] : []),
+        ],
+        minimum_should_match: 1,
+      },
+    },
+  ]
 }
 
 type Aggs = Record<string, estypes.AggregationsAggregationContainer>
@@ -86,12 +138,16 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
   const end = new Date(start.getTime() + 86_400_000)
   // The class pattern and a range on the event time: works with daily or coarser indices.
   const index = classPattern(prefix, 'short')
+  const clientUserTenants = options.clientUserTenants ?? []
   const filter: estypes.QueryDslQueryContainer[] = [
     { range: { [F.timestamp]: { gte: start.toISOString(), lt: end.toISOString() } } },
     ...(COUNTED_EVENTS_FILTER as estypes.QueryDslQueryContainer[]),
+    ...countedEventsQuery(clientUserTenants),
   ]
   if (options.tenant) filter.push({ term: { [F.tenant]: options.tenant } })
   const rows = new RowSet()
+  /** `tenant\nuser` of the users not counted today (only browser-key events): their sessions go too. */
+  const unattested = new Set<string>()
   const pageSize = options.pageSize ?? 250
 
   let after: Record<string, string | number | null> | undefined
@@ -112,7 +168,7 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
             ],
             ...(after ? { after } : {}),
           },
-          aggs: userAggs(dims),
+          aggs: { ...userAggs(dims), attested: { filter: NOT_FROM_CLIENT } },
         },
       },
     })
@@ -121,6 +177,14 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
       | undefined
     for (const bucket of agg?.buckets ?? []) {
       const tenant = bucket.key.tenant
+      if (
+        bucket.key.user &&
+        (bucket.attested as { doc_count: number }).doc_count === 0 &&
+        !trusts(clientUserTenants, tenant)
+      ) {
+        unattested.add(`${tenant}\n${bucket.key.user}`)
+        continue
+      }
       const hashed: HashedValue | undefined = bucket.key.user ? hashValue(bucket.key.user) : undefined
       const add = (row: DayRow, events: number) => {
         row.events += events
@@ -147,7 +211,7 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
     after = agg && agg.buckets.length === pageSize ? agg.after_key : undefined
   } while (after)
 
-  await addSessions(es, index, filter, day, rows)
+  await addSessions(es, index, filter, day, rows, unattested)
   return keepRowsWithKUsers(rows.rows(), options.k)
 }
 
@@ -207,6 +271,7 @@ async function addSessions(
   filter: estypes.QueryDslQueryContainer[],
   day: string,
   rows: RowSet,
+  unattested: Set<string>,
 ): Promise<void> {
   let after: Record<string, string | number | null> | undefined
   const pageSize = 2000
@@ -231,6 +296,7 @@ async function addSessions(
             first: { min: { field: F.timestamp } },
             last: { max: { field: F.timestamp } },
             ...MODULE_AGG,
+            ...(unattested.size > 0 ? { u: { terms: { field: F.userPseudonym, size: 1 } } } : {}),
           },
         },
       },
@@ -239,6 +305,8 @@ async function addSessions(
       | { buckets: (Bucket & { key: { tenant: string } })[]; after_key?: typeof after }
       | undefined
     for (const bucket of agg?.buckets ?? []) {
+      const user = (bucket.u as { buckets: Bucket[] } | undefined)?.buckets[0]?.key
+      if (user !== undefined && unattested.has(`${bucket.key.tenant}\n${user}`)) continue
       const first = (bucket.first as { value: number }).value
       const last = (bucket.last as { value: number }).value
       const bucketIndex = durationBucket((last - first) / 1000)
