@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto'
 import { fixedClock } from '../core/clock.ts'
 import { loadConfig } from '../core/config.ts'
 import { createEsClient } from '../core/es.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { createLogger } from '../core/logger.ts'
 import { isoDay } from '../core/retention.ts'
@@ -87,6 +87,8 @@ const PLACES = [
 
 interface BenchUser {
   fixed: string
+  /** spor.* members of the user, joined into the event's spor object. */
+  spor: string
 }
 
 function users(options: StatsBenchOptions): BenchUser[] {
@@ -104,7 +106,9 @@ function users(options: StatsBenchOptions): BenchUser[] {
       const [country, region] = PLACES[Math.floor(random() * PLACES.length)]!
       // The fields every event of this user shares, pre-serialised once (the generator is hot).
       out.push({
-        fixed: `"tenant":"${tenant}","user":{"id":"${id}","pseudo":"${pseudo}"},"ua":{"browser":{"name":"${name}","major":"${major}"},"os":{"name":"${os}"},"device":{"type":"${type}","vendor":"${vendor}"}},"source":{"geo":{"country":"${country}","region":"${region}"}}`,
+        // ECS names (core/ecs-fields.ts), as enrich/enrich-event.ts writes them.
+        fixed: `"organization":{"id":"${tenant}"},"user":{"id":"${id}","hash":"${pseudo}"},"user_agent":{"name":"${name}","os":{"name":"${os}"}},"device":{"manufacturer":"${vendor}"},"source":{"geo":{"country_iso_code":"${country}","region_name":"${region}"}}`,
+        spor: `"user_agent":{"major":"${major}","bot":false,"source":"ua"},"device":{"type":"${type}"}`,
       })
     }
   }
@@ -144,7 +148,7 @@ function* dayBodies(
         extra = `,"module":"${module}","function":"${fns[Math.floor(random() * fns.length)]}"`
       }
       lines.push(
-        `${action}{"@timestamp":"${new Date(Math.min(ts, dayStart + 86_399_000)).toISOString()}","event":{"type":"${type}","v":1},"session":{"id":"${sid}"},${user.fixed}${extra}}\n`,
+        `${action}{"@timestamp":"${new Date(Math.min(ts, dayStart + 86_399_000)).toISOString()}","event":{"action":"${type}","kind":"event"},${user.fixed},"spor":{"event_version":1,"session":{"id":"${sid}"},${user.spor}${extra}}}\n`,
       )
       if (lines.length === 5000) {
         yield lines.join('')
@@ -192,7 +196,7 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
   const perDay = Math.ceil(options.events / options.days)
   try {
     await installIndexSetup(es, config)
-    const indices = days.map((d) => dailyIndex(options.prefix, 'short', new Date(d)))
+    const indices = days.map((d) => classIndex(options.prefix, 'short', new Date(d)))
     const existing = await es
       .count({ index: indices, ignore_unavailable: true, allow_no_indices: true })
       .catch(() => ({ count: 0 }))

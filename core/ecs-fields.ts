@@ -168,6 +168,7 @@ export const EVENT_PATHS = Object.freeze({
   osName: ecsName('ua.os.name'),
   deviceType: ecsName('ua.device.type'),
   deviceVendor: ecsName('ua.device.vendor'),
+  userAgentOriginal: ecsName('ua.original'),
   deviceId: 'device.id',
   deviceHash: ecsName('device.pseudo'),
   origin: 'spor.origin',
