@@ -244,6 +244,41 @@ describe('enrichEvent builds the ECS document', () => {
     expect(noDeviceId.spor.device).toStrictEqual({ type: 'desktop' })
   })
 
+  it('sets only what is there: a user without a username, no session, an unparsable address, a device id without a maker', () => {
+    const bare: UaInfo = {
+      browser: {},
+      engine: {},
+      os: {},
+      device: { type: 'desktop' },
+      bot: false,
+      source: 'ua',
+    }
+    const doc = enrichEvent(
+      {
+        v: 1,
+        id: 'b',
+        type: 'page.view',
+        ts: event.ts,
+        tenant: 't',
+        user: 'u',
+        ip: 'not-an-ip',
+        device: { ua: 'x', deviceId: 'd' },
+      },
+      'short',
+      stubs(bare, null),
+      received,
+    )
+    expect(doc.user).toStrictEqual({ id: 'u', hash: 'h(t|u)' })
+    expect(doc.device).toStrictEqual({ id: 'd' })
+    expect(doc.source).toStrictEqual({ ip: 'not-an-ip' })
+    expect(Object.keys(doc.spor).sort()).toEqual(['device', 'event_version', 'user_agent'])
+    expect(hasUndefined(doc)).toBe(false)
+    // A long-class document when the address has no geo entry at all.
+    const long = enrichEvent({ ...event, type: 'job.start' }, 'long', stubs(FULL_UA, null), received)
+    expect(long.source).toBeUndefined()
+    expect(hasUndefined(long)).toBe(false)
+  })
+
   it('a position without an accuracy has only the location', () => {
     const doc = enrichEvent({ ...event, position: { lat: 1, lon: 2 } }, 'short', stubs(), received)
     expect(doc.spor.position).toStrictEqual({ location: { lat: 1, lon: 2 } })
