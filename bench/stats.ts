@@ -6,13 +6,14 @@ import { join } from 'node:path'
 import { fixedClock } from '../core/clock.ts'
 import { loadConfig } from '../core/config.ts'
 import { createEsClient } from '../core/es.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex, dailyIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { createLogger } from '../core/logger.ts'
 import { isoDay } from '../core/retention.ts'
 import { seededRandom } from '../generate/random.ts'
 import { MODULES } from '../generate/traffic.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
+import { ecsShapeFirstNameAliases } from '../ilm-policies/mappings.ts'
 import { buildQueryApp } from '../query/app.ts'
 import { rollupDays } from '../query/rollups/job.ts'
 import { countingRules } from '../query/stats/raw-rows.ts'
@@ -107,6 +108,8 @@ const PLACES = [
 
 interface BenchUser {
   fixed: string
+  /** spor.* members of the user, joined into the event's spor object. */
+  spor: string
 }
 
 function users(options: StatsBenchOptions): BenchUser[] {
@@ -124,7 +127,9 @@ function users(options: StatsBenchOptions): BenchUser[] {
       const [country, region] = PLACES[Math.floor(random() * PLACES.length)]!
       // The fields every event of this user shares, pre-serialised once (the generator is hot).
       out.push({
-        fixed: `"tenant":"${tenant}","user":{"id":"${id}","pseudo":"${pseudo}"},"ua":{"browser":{"name":"${name}","major":"${major}"},"os":{"name":"${os}"},"device":{"type":"${type}","vendor":"${vendor}"}},"source":{"geo":{"country":"${country}","region":"${region}"}}`,
+        // ECS names (core/ecs-fields.ts), as enrich/enrich-event.ts writes them.
+        fixed: `"organization":{"id":"${tenant}"},"user":{"id":"${id}","hash":"${pseudo}"},"user_agent":{"name":"${name}","os":{"name":"${os}"}},"device":{"manufacturer":"${vendor}"},"source":{"geo":{"country_iso_code":"${country}","region_name":"${region}"}}`,
+        spor: `"user_agent":{"major":"${major}","bot":false,"source":"ua"},"device":{"type":"${type}"}`,
       })
     }
   }
@@ -164,7 +169,7 @@ function* dayBodies(
         extra = `,"module":"${module}","function":"${fns[Math.floor(random() * fns.length)]}"`
       }
       lines.push(
-        `${action}{"@timestamp":"${new Date(Math.min(ts, dayStart + 86_399_000)).toISOString()}","event":{"type":"${type}","v":1},"session":{"id":"${sid}"},${user.fixed}${extra}}\n`,
+        `${action}{"@timestamp":"${new Date(Math.min(ts, dayStart + 86_399_000)).toISOString()}","event":{"action":"${type}","kind":"event"},${user.fixed},"spor":{"event_version":1,"session":{"id":"${sid}"},${user.spor}${extra}}}\n`,
       )
       if (lines.length === 5000) {
         yield lines.join('')
@@ -215,7 +220,7 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
   const perDay = Math.ceil(options.events / options.days)
   try {
     await installIndexSetup(es, config)
-    const indices = days.map((d) => dailyIndex(options.prefix, 'short', new Date(d)))
+    const indices = days.map((d) => classIndex(options.prefix, 'short', new Date(d)))
     const existing = await es
       .count({ index: indices, ignore_unavailable: true, allow_no_indices: true })
       .catch(() => ({ count: 0 }))
@@ -344,8 +349,8 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
 
 /**
  * The baseline checkout's own statistics bench in a child process, on the same raw events: the
- * old code reads `<prefix>-short-<day>` by name, so its prefix gets one alias per day onto this
- * bench's indices; it builds its own rollups under its own prefix.
+ * old code reads `<prefix>-short-<day>` by name and the first field names, so its prefix gets one
+ * index alias per day onto this bench's indices and those get field aliases by the first names; it builds its own rollups under its own prefix.
  */
 async function runBaseline(
   es: ReturnType<typeof createEsClient>,
@@ -358,11 +363,17 @@ async function runBaseline(
   const prefix = `${options.prefix}base`
   const actions = days.map((day) => ({
     add: {
-      index: dailyIndex(options.prefix, 'short', new Date(day)),
+      index: classIndex(options.prefix, 'short', new Date(day)),
       alias: dailyIndex(prefix, 'short', new Date(day)),
     },
   }))
   await es.indices.updateAliases({ actions })
+  // The old code queries the first field names (tenant, user.pseudo, …): alias them onto ECS.
+  const mappings = await es.indices.getMapping({ index: actions.map((a) => a.add.index) })
+  for (const [index, { mappings: mapping }] of Object.entries(mappings)) {
+    const aliases = ecsShapeFirstNameAliases(mapping.properties ?? {})
+    if (Object.keys(aliases).length > 0) await es.indices.putMapping({ index, properties: aliases })
+  }
   const dir = mkdtempSync(join(tmpdir(), 'spor-bench-baseline-'))
   const out = join(dir, 'result.json')
   try {

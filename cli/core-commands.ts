@@ -81,7 +81,7 @@ export function registerCoreCommands(program: Command): void {
         console.log(`index templates: ${indices.templates.join(', ')}`)
         if (legacy.pending.length > 0) {
           console.log(
-            `${legacy.pending.length} daily indices of the first layout: run \`spor migrate\` to move them into monthly/yearly indices (readers see both meanwhile)`,
+            `${legacy.pending.length} indices of the first layout (daily, or event documents before ECS field names): run \`spor migrate\` to move them into the current indices (readers see both meanwhile)`,
           )
         }
         console.log(

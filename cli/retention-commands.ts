@@ -94,7 +94,7 @@ export function registerRetentionCommands(program: Command): void {
   program
     .command('migrate')
     .description(
-      'move daily indices of the first layout into the monthly/yearly indices of the current one (idempotent, resumable, safe with ingest running)',
+      'move indices of the first layout (daily indices; event documents before ECS field names) into the current ones, renaming fields to ECS (idempotent, resumable, safe with ingest running)',
     )
     .option('--dry-run', 'list the daily indices that would be moved')
     .option('--limit <n>', 'move at most this many indices this run', (v) => Number.parseInt(v, 10))

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { ECS_RENAMES, isFirstShape, toEcsDocument } from './ecs-fields.ts'
+import {
+  ECS_RENAMES,
+  EVENT_PATHS,
+  ecsCategory,
+  isFirstShape,
+  toEcsDocument,
+  toFirstShape,
+} from './ecs-fields.ts'
 
 const FIRST = {
   '@timestamp': '2026-03-01T10:00:00.000Z',
@@ -38,7 +45,13 @@ describe('ECS field names', () => {
     const ecs = toEcsDocument(FIRST)
     expect(ecs).toEqual({
       '@timestamp': '2026-03-01T10:00:00.000Z',
-      event: { ingested: '2026-03-01T10:00:01.000Z', id: 'e1', action: 'session.login' },
+      event: {
+        ingested: '2026-03-01T10:00:01.000Z',
+        id: 'e1',
+        action: 'session.login',
+        kind: 'event',
+        category: ['authentication', 'session'],
+      },
       spor: {
         event_version: 1,
         session: { id: 's1' },
@@ -55,7 +68,7 @@ describe('ECS field names', () => {
         ip: '8.8.8.8',
         geo: {
           country_iso_code: 'US',
-          region_iso_code: 'CA',
+          region_name: 'CA',
           city_name: 'X',
           location: { lat: 1, lon: 2 },
           timezone: 'America/Chicago',
@@ -73,6 +86,33 @@ describe('ECS field names', () => {
     })
     expect(isFirstShape(ecs)).toBe(false)
     expect(toEcsDocument(ecs)).toBe(ecs)
+  })
+
+  it('turns an ECS document back into the first shape, leaving out what that shape never had', () => {
+    const ecs = {
+      ...toEcsDocument(FIRST),
+      spor: { ...(toEcsDocument(FIRST).spor as object), origin: 'client' },
+    }
+    expect(toFirstShape(ecs)).toEqual(FIRST)
+    expect(toFirstShape(FIRST)).toBe(FIRST)
+    expect(() => toFirstShape({ organization: { id: 'a' }, surprise: 1 })).toThrow(/surprise/)
+  })
+
+  it.each([
+    ['session.login', ['authentication', 'session']],
+    ['page.view', ['web']],
+    ['admin.role_change', ['iam', 'configuration']],
+    ['abuse.report', undefined],
+    ['nodot', undefined],
+  ])('categorises %s', (action, category) => {
+    expect(ecsCategory(action)).toEqual(category)
+  })
+
+  it('names the reader paths by the table', () => {
+    expect(EVENT_PATHS.tenant).toBe('organization.id')
+    expect(EVENT_PATHS.userHash).toBe('user.hash')
+    expect(EVENT_PATHS.regionName).toBe('source.geo.region_name')
+    expect(EVENT_PATHS.origin).toBe('spor.origin')
   })
 
   it('refuses a field it has no name for instead of dropping it', () => {

@@ -35,8 +35,8 @@ describe('daily index names', () => {
 describe('index layout by class', () => {
   const at = new Date('2026-03-17T12:00:00Z')
   it.each([
-    ['short', 'spor-short-2026.03.17'],
-    ['long', 'spor-long-month-2026.03.01'],
+    ['short', 'spor-short-ecs-2026.03.17'],
+    ['long', 'spor-long-ecs-month-2026.03.01'],
     ['alerts', 'spor-alerts-month-2026.03.01'],
     ['profiles', 'spor-profiles-month-2026.03.01'],
     ['stats', 'spor-stats-year-2026.01.01'],
@@ -51,6 +51,13 @@ describe('index layout by class', () => {
 
   it.each([
     ['spor-long-2026.03.17', { layout: 'legacy', period: 'day' }],
+    // first-shape event indices (field names before ECS) await the move too
+    ['spor-short-2026.03.17', { layout: 'legacy', period: 'day' }],
+    ['spor-long-month-2026.03.01', { layout: 'legacy', period: 'month' }],
+    ['spor-alerts-month-2026.03.01', { layout: 'current', period: 'month' }],
+    ['spor-alerts-ecs-month-2026.03.01', undefined], // alerts keep their names: no generation
+    ['spor-long-ecs-2026.03.17', undefined], // ECS names were never daily for long
+    ['spor-short-ecs-month-2026.03.01', undefined],
     ['spor-stats-2026.03.17', { layout: 'legacy', period: 'day' }],
     ['spor-long-month-2026.03.02', undefined], // a month index is named by the 1st only
     ['spor-stats-year-2026.02.01', undefined],

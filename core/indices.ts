@@ -26,6 +26,19 @@ export const INDEX_PERIODS: Readonly<Record<RetentionClass, IndexPeriod>> = Obje
   profiles: 'month',
 })
 
+/**
+ * Schema generation in the names of the event classes' indices. Event documents moved to ECS
+ * field names (core/ecs-fields.ts); one index cannot hold both shapes (`tenant` cannot be a field
+ * in one document and `organization.id` an alias of it in the next), and the short class keeps
+ * one index per day, so today's first-shape index and today's ECS index need different names:
+ * `<prefix>-short-ecs-YYYY.MM.DD`, `<prefix>-long-ecs-month-YYYY.MM.01`. Both still match the
+ * class pattern `<prefix>-<class>-*` that readers use, and still end in the period's first day.
+ */
+export const SCHEMA_GENERATION: Readonly<Partial<Record<RetentionClass, 'ecs'>>> = Object.freeze({
+  short: 'ecs',
+  long: 'ecs',
+})
+
 /** The steady-state budget of primary shards for one installation with the default table. */
 export const SHARD_BUDGET = 100
 
@@ -56,7 +69,7 @@ export function periodEnd(period: IndexPeriod, date: Date): Date {
   return new Date(start.getTime() + DAY_MS)
 }
 
-/** The first layout's daily index name (still the short class's layout). */
+/** The first layout's daily index name (first-shape documents; `spor migrate` moves them). */
 export function dailyIndex(prefix: string, cls: RetentionClass, date: Date): string {
   return `${prefix}-${cls}-${dotted(date)}`
 }
@@ -64,8 +77,16 @@ export function dailyIndex(prefix: string, cls: RetentionClass, date: Date): str
 /** The one index a document of class `cls` whose event date is `date` is written to. */
 export function classIndex(prefix: string, cls: RetentionClass, date: Date): string {
   const period = INDEX_PERIODS[cls]
-  if (period === 'day') return dailyIndex(prefix, cls, date)
-  return `${prefix}-${cls}-${period}-${dotted(periodStart(period, date))}`
+  const generation = SCHEMA_GENERATION[cls]
+  const base = generation ? `${prefix}-${cls}-${generation}` : `${prefix}-${cls}`
+  if (period === 'day') return `${base}-${dotted(date)}`
+  return `${base}-${period}-${dotted(periodStart(period, date))}`
+}
+
+/** The pattern of the indices spor writes today for a class (what its template applies to). */
+export function currentPattern(prefix: string, cls: RetentionClass): string {
+  const generation = SCHEMA_GENERATION[cls]
+  return generation ? `${prefix}-${cls}-${generation}-*` : `${prefix}-${cls}-*`
 }
 
 /** The read pattern of a class: both layouts, always combined with a range query by readers. */
@@ -80,17 +101,23 @@ export interface ParsedIndex {
   /** First instant of the index's period, and the first instant after it. */
   start: Date
   end: Date
-  /** `legacy`: a daily index of a class that is no longer daily (awaiting `spor migrate`). */
+  /**
+   * `legacy`: an index `spor migrate` still has to move: a daily index of a class that is no
+   * longer daily, or an event index of the first shape (field names before ECS).
+   */
   layout: 'current' | 'legacy'
+  /** `first`: event documents with spor's first field names (short and long classes only). */
+  generation: 'ecs' | 'first'
 }
 
-const CLASS_INDEX = /^(.+)-(short|long|alerts|stats|profiles)-(?:(month|year)-)?(\d{4})\.(\d{2})\.(\d{2})$/
+const CLASS_INDEX =
+  /^(.+)-(short|long|alerts|stats|profiles)-(?:(ecs)-)?(?:(month|year)-)?(\d{4})\.(\d{2})\.(\d{2})$/
 
 /** Parses an index name of either layout; undefined for anything that is not exactly spor's. */
 export function parseClassIndex(name: string): ParsedIndex | undefined {
   const match = CLASS_INDEX.exec(name)
   if (!match) return undefined
-  const [, prefix, clsText, periodText, y, m, d] = match
+  const [, prefix, clsText, generationText, periodText, y, m, d] = match
   const cls = clsText as RetentionClass
   const date = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)))
   // Reject impossible dates such as 2026.02.31 rather than letting Date roll them over.
@@ -99,11 +126,23 @@ export function parseClassIndex(name: string): ParsedIndex | undefined {
   // A coarse index is named by its period's first day and nothing else.
   if (periodStart(period, date).getTime() !== date.getTime()) return undefined
   const expected = INDEX_PERIODS[cls]
+  const generation = SCHEMA_GENERATION[cls]
+  if (generationText && generationText !== generation) return undefined // not a name spor makes
+  // A first-layout name carries no generation; ECS-named indices only ever had today's periods.
+  if (generationText && period !== expected) return undefined
   let layout: ParsedIndex['layout']
-  if (period === expected) layout = 'current'
-  else if (period === 'day') layout = 'legacy'
+  if (period === expected && generationText === generation) layout = 'current'
+  else if (period === 'day' || period === expected) layout = 'legacy'
   else return undefined // a coarse name for a class that does not use that period: not ours
-  return { prefix: prefix!, cls, period, start: date, end: periodEnd(period, date), layout }
+  return {
+    prefix: prefix!,
+    cls,
+    period,
+    start: date,
+    end: periodEnd(period, date),
+    layout,
+    generation: generationText ? 'ecs' : generation ? 'first' : 'ecs',
+  }
 }
 
 /** Parses a daily index name (either layout's daily indices); undefined otherwise. */

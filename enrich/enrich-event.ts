@@ -1,4 +1,6 @@
+import { ECS_EVENT_KIND, ecsCategory } from '../core/ecs-fields.ts'
 import type { SporEvent } from '../core/event-schema.ts'
+import type { EventOrigin } from '../core/key-scopes.ts'
 import type { EventClass } from '../core/retention.ts'
 import { mergeClientHints } from './client-hints.ts'
 import { truncateIp } from './ip.ts'
@@ -11,122 +13,187 @@ export interface Enrichers {
   pseudonym: (tenant: string, value: string) => string
 }
 
-/** Document shape of both classes; the long class leaves out every short-only field. */
+type Point = { lat: number; lon: number }
+
+/**
+ * The event document, in Elastic Common Schema names (core/ecs-fields.ts is the table; README
+ * "Event document fields"). Both classes share it; the long class leaves out every short-only
+ * field (ilm-policies/mappings.ts SHORT_ONLY_FIELDS). A member is either set or absent, never
+ * `undefined`, so the document goes to the bulk body as built (no cleaning copy per event).
+ */
 export interface EventDocument {
   '@timestamp': string
-  received_at: string
-  event: { id: string; type: string; v: 1 }
-  tenant: string
-  user?: { id?: string; pseudo?: string; name?: string }
+  event: { id: string; action: string; kind: string; category?: readonly string[]; ingested: string }
+  organization: { id: string }
+  user?: { id?: string; hash?: string; name?: string }
+  source?: {
+    ip?: string
+    geo?: {
+      country_iso_code?: string
+      region_name?: string
+      region_iso_code?: string
+      city_name?: string
+      location?: Point
+      timezone?: string
+    }
+  }
+  user_agent?: {
+    original?: string
+    name?: string
+    version?: string
+    os?: { name?: string; version?: string }
+    device?: { name?: string }
+  }
+  device?: { id?: string; manufacturer?: string }
+  spor: SporFields
+  props?: Record<string, string | number | boolean>
+}
+
+/** spor's own fields, where ECS has no name for them. */
+export interface SporFields {
+  event_version: 1
+  origin?: EventOrigin
   session?: { id: string }
   module?: string
   function?: string
   object?: { type: string; id: string }
-  source?: {
-    ip?: string
-    ip_prefix?: string
-    geo?: GeoFields
-  }
-  ua?: UaInfo & { original?: string }
-  device?: {
-    id?: string
-    pseudo?: string
-    screen?: { w: number; h: number }
-    network?: { type?: string; id?: string }
-  }
-  position?: { location: { lat: number; lon: number }; accuracy_m?: number }
-  props?: Record<string, string | number | boolean>
+  source?: { ip_prefix: string }
+  geo?: { accuracy_km: number }
+  user_agent?: { major?: string; engine?: { name?: string; version?: string }; bot: boolean; source: string }
+  device?: { type: string; hash?: string; screen?: { w: number; h: number } }
+  network?: { type?: string; id?: string }
+  position?: { location: Point; accuracy_m?: number }
 }
 
-interface GeoFields {
-  country?: string
-  region?: string
-  city?: string
-  location?: { lat: number; lon: number }
-  accuracy_km?: number
-  timezone?: string
+type Geo = NonNullable<NonNullable<EventDocument['source']>['geo']>
+
+function shortGeo(geo: GeoInfo): Geo | undefined {
+  const out: Geo = {}
+  if (geo.country !== undefined) out.country_iso_code = geo.country
+  if (geo.region !== undefined) out.region_name = geo.region
+  if (geo.regionIsoCode !== undefined) out.region_iso_code = geo.regionIsoCode
+  if (geo.city !== undefined) out.city_name = geo.city
+  if (geo.location !== undefined) out.location = geo.location
+  if (geo.timezone !== undefined) out.timezone = geo.timezone
+  return Object.keys(out).length > 0 ? out : undefined
 }
 
-function geoFields(geo: GeoInfo | undefined, cls: EventClass): GeoFields | undefined {
-  if (!geo) return undefined
-  if (cls === 'long') return geo.country ? { country: geo.country } : undefined
-  return {
-    country: geo.country,
-    region: geo.region,
-    city: geo.city,
-    location: geo.location,
-    accuracy_km: geo.accuracyKm,
-    timezone: geo.timezone,
+function userAgent(ua: UaInfo, original: string | undefined): EventDocument['user_agent'] {
+  const out: NonNullable<EventDocument['user_agent']> = {}
+  if (original !== undefined) out.original = original
+  if (ua.browser.name !== undefined) out.name = ua.browser.name
+  if (ua.browser.version !== undefined) out.version = ua.browser.version
+  if (ua.os.name !== undefined || ua.os.version !== undefined) {
+    const os: { name?: string; version?: string } = {}
+    if (ua.os.name !== undefined) os.name = ua.os.name
+    if (ua.os.version !== undefined) os.version = ua.os.version
+    out.os = os
   }
+  if (ua.device.model !== undefined) out.device = { name: ua.device.model }
+  return Object.keys(out).length > 0 ? out : undefined
+}
+
+function sporUserAgent(ua: UaInfo): NonNullable<SporFields['user_agent']> {
+  const out: NonNullable<SporFields['user_agent']> = { bot: ua.bot, source: ua.source }
+  if (ua.browser.major !== undefined) out.major = ua.browser.major
+  if (ua.engine.name !== undefined || ua.engine.version !== undefined) {
+    const engine: { name?: string; version?: string } = {}
+    if (ua.engine.name !== undefined) engine.name = ua.engine.name
+    if (ua.engine.version !== undefined) engine.version = ua.engine.version
+    out.engine = engine
+  }
+  return out
 }
 
 /**
  * Builds the document for an event's class. Short-class documents carry device, connection and
  * precise location (S1, S3); long-class documents carry only "who did what" (S2) with a
- * truncated IP, because they are kept for a year (S10).
+ * truncated IP, because they are kept for a year (S10). `origin` is the Kafka header
+ * `spor-origin` (client | server), absent when no collector stamped it.
  */
 export function enrichEvent(
   event: SporEvent,
   cls: EventClass,
   enrichers: Enrichers,
   receivedAt: Date,
+  origin?: EventOrigin,
 ): EventDocument {
-  const geo = event.ip ? enrichers.lookupGeo(event.ip) : undefined
-  const ipPrefix = event.ip ? truncateIp(event.ip) : undefined
-  const userPseudo = event.user ? enrichers.pseudonym(event.tenant, event.user) : undefined
+  const short = cls === 'short'
+  const meta: EventDocument['event'] = {
+    id: event.id,
+    action: event.type,
+    kind: ECS_EVENT_KIND,
+    ingested: receivedAt.toISOString(),
+  }
+  const category = ecsCategory(event.type)
+  if (category) meta.category = category
+  const spor: SporFields = { event_version: 1 }
   const doc: EventDocument = {
     '@timestamp': new Date(event.ts).toISOString(),
-    received_at: receivedAt.toISOString(),
-    event: { id: event.id, type: event.type, v: 1 },
-    tenant: event.tenant,
-    user: event.user ? { id: event.user, pseudo: userPseudo } : undefined,
-    session: event.session ? { id: event.session } : undefined,
-    module: event.module,
-    function: event.function,
-    object: event.object,
-    source: event.ip ? { ip_prefix: ipPrefix, geo: geoFields(geo, cls) } : undefined,
-    props: event.props,
+    event: meta,
+    organization: { id: event.tenant },
+    spor,
   }
-  if (cls === 'long') return stripUndefined(doc)
+  if (origin) spor.origin = origin
 
-  if (event.username) doc.user = { ...doc.user, name: event.username }
-  if (event.ip) doc.source = { ...doc.source, ip: event.ip }
+  if (event.user !== undefined || (short && event.username !== undefined)) {
+    const user: NonNullable<EventDocument['user']> = {}
+    if (event.user !== undefined) {
+      user.id = event.user
+      user.hash = enrichers.pseudonym(event.tenant, event.user)
+    }
+    if (short && event.username !== undefined) user.name = event.username
+    doc.user = user
+  }
+  if (event.session !== undefined) spor.session = { id: event.session }
+  if (event.module !== undefined) spor.module = event.module
+  if (event.function !== undefined) spor.function = event.function
+  if (event.object !== undefined) spor.object = event.object
+  if (event.props !== undefined && Object.keys(event.props).length > 0) doc.props = event.props
+
+  if (event.ip !== undefined) {
+    const ipPrefix = truncateIp(event.ip)
+    if (ipPrefix !== undefined) spor.source = { ip_prefix: ipPrefix }
+    const geo = enrichers.lookupGeo(event.ip)
+    const source: NonNullable<EventDocument['source']> = {}
+    if (short) {
+      source.ip = event.ip
+      const fields = geo && shortGeo(geo)
+      if (fields) source.geo = fields
+      if (geo?.accuracyKm !== undefined) spor.geo = { accuracy_km: geo.accuracyKm }
+    } else if (geo?.country !== undefined) {
+      source.geo = { country_iso_code: geo.country }
+    }
+    if (source.ip !== undefined || source.geo !== undefined) doc.source = source
+  }
+  if (!short) return doc
+
   const device = event.device
   if (device) {
     const ua = mergeClientHints(enrichers.parseUserAgent(device.ua), device.ch)
-    doc.ua = { ...ua, original: device.ua }
-    doc.device = {
-      id: device.deviceId,
-      pseudo: device.deviceId ? enrichers.pseudonym(event.tenant, `device:${device.deviceId}`) : undefined,
-      screen: device.screen,
-      network: device.network,
+    const agent = userAgent(ua, device.ua)
+    if (agent) doc.user_agent = agent
+    spor.user_agent = sporUserAgent(ua)
+    const sporDevice: NonNullable<SporFields['device']> = { type: ua.device.type }
+    if (device.deviceId !== undefined) {
+      sporDevice.hash = enrichers.pseudonym(event.tenant, `device:${device.deviceId}`)
     }
+    if (device.screen !== undefined) sporDevice.screen = device.screen
+    spor.device = sporDevice
+    if (device.deviceId !== undefined || ua.device.vendor !== undefined) {
+      const ecsDevice: NonNullable<EventDocument['device']> = {}
+      if (device.deviceId !== undefined) ecsDevice.id = device.deviceId
+      if (ua.device.vendor !== undefined) ecsDevice.manufacturer = ua.device.vendor
+      doc.device = ecsDevice
+    }
+    if (device.network !== undefined && Object.keys(device.network).length > 0) spor.network = device.network
   }
   if (event.position) {
-    doc.position = {
+    const position: NonNullable<SporFields['position']> = {
       location: { lat: event.position.lat, lon: event.position.lon },
-      accuracy_m: event.position.accuracyM,
     }
+    if (event.position.accuracyM !== undefined) position.accuracy_m = event.position.accuracyM
+    spor.position = position
   }
-  return stripUndefined(doc)
-}
-
-/** Drops undefined members and objects left empty, so documents stay small and exports clean. */
-function stripUndefined<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(stripUndefined) as T
-  if (value === null || typeof value !== 'object') return value
-  const out: Record<string, unknown> = {}
-  for (const [key, child] of Object.entries(value)) {
-    if (child === undefined) continue
-    const cleaned = stripUndefined(child)
-    if (
-      cleaned &&
-      typeof cleaned === 'object' &&
-      !Array.isArray(cleaned) &&
-      Object.keys(cleaned).length === 0
-    )
-      continue
-    out[key] = cleaned
-  }
-  return out as T
+  return doc
 }

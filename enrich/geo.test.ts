@@ -114,7 +114,8 @@ describe('geoInfoFromRecord', () => {
       },
       want: {
         country: 'NO',
-        region: '03',
+        region: 'Oslo County',
+        regionIsoCode: 'NO-03',
         city: 'Oslo',
         location: { lat: 59.9, lon: 10.7 },
         accuracyKm: 20,

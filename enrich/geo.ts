@@ -59,7 +59,10 @@ export function geoInfoFromRecord(record: unknown): GeoInfo | undefined {
     const mm = record as MaxMindCityRecord
     geo.country = text(mm.country?.iso_code)
     const subdivision = Array.isArray(mm.subdivisions) ? mm.subdivisions[0] : undefined
-    geo.region = text(subdivision?.iso_code) ?? text(subdivision?.names?.en)
+    // ECS: region_name is the subdivision's name, region_iso_code "<country>-<subdivision>".
+    geo.region = text(subdivision?.names?.en)
+    const subdivisionCode = text(subdivision?.iso_code)
+    if (subdivisionCode && geo.country) geo.regionIsoCode = `${geo.country}-${subdivisionCode}`
     geo.city = text(mm.city?.names?.en)
     const lat = finite(mm.location?.latitude)
     const lon = finite(mm.location?.longitude)
@@ -72,7 +75,7 @@ export function geoInfoFromRecord(record: unknown): GeoInfo | undefined {
     else
       geo.accuracyKm = geo.city
         ? ESTIMATED_ACCURACY_KM.city
-        : geo.region
+        : geo.region || geo.regionIsoCode
           ? ESTIMATED_ACCURACY_KM.region
           : ESTIMATED_ACCURACY_KM.country
   }

@@ -29,7 +29,10 @@ export interface UaInfo {
 
 export interface GeoInfo {
   country?: string
+  /** The subdivision's name (ECS source.geo.region_name). */
   region?: string
+  /** ECS source.geo.region_iso_code, e.g. `NO-03`, where the database has the code. */
+  regionIsoCode?: string
   city?: string
   location?: { lat: number; lon: number }
   /** Accuracy radius of the database entry in km; coarse entries are not good enough for travel rules. */

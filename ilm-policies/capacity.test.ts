@@ -8,8 +8,8 @@ const BASE: CapacityInputs = {
   projected: projectedPrimaries(DEFAULT_RETENTION_DAYS),
   replicas: 0,
   indices: [
-    { name: 'spor-short-2026.03.01', primaries: 1, replicas: 0 },
-    { name: 'spor-long-month-2026.03.01', primaries: 1, replicas: 0 },
+    { name: 'spor-short-ecs-2026.03.01', primaries: 1, replicas: 0 },
+    { name: 'spor-long-ecs-month-2026.03.01', primaries: 1, replicas: 0 },
     { name: 'spor-long-2026.02.11', primaries: 1, replicas: 0 },
     { name: 'spor-stats-year-2026.01.01', primaries: 1, replicas: 0 },
     { name: 'other-short-2026.03.01', primaries: 1, replicas: 0 },
@@ -29,7 +29,9 @@ describe('assessCapacity', () => {
     expect(audit.projectedPrimaries).toBe(58)
     const long = audit.classes.find((c) => c.cls === 'long')!
     expect(long).toEqual({ cls: 'long', period: 'month', indices: 2, primaries: 2, legacy: 1, projected: 14 })
-    expect(audit.notes).toEqual(['1 daily indices of the first layout await `spor migrate`'])
+    expect(audit.notes).toEqual([
+      '1 indices of the first layout (daily, or before ECS names) await `spor migrate`',
+    ])
     expect(audit.cluster).toMatchObject({ limit: 1000, sporShards: 4, shards: 200 })
   })
 

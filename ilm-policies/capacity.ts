@@ -22,7 +22,7 @@ export interface ClassCapacity {
   period: IndexPeriod
   indices: number
   primaries: number
-  /** Daily indices of the first layout still waiting for `spor migrate`. */
+  /** Indices of the first layout (daily, or event documents before ECS names) awaiting `spor migrate`. */
   legacy: number
   projected: number
 }
@@ -104,7 +104,8 @@ export function assessCapacity(input: CapacityInputs): CapacityAudit {
     }
   }
   const legacy = classes.reduce((sum, c) => sum + c.legacy, 0)
-  if (legacy > 0) notes.push(`${legacy} daily indices of the first layout await \`spor migrate\``)
+  if (legacy > 0)
+    notes.push(`${legacy} indices of the first layout (daily, or before ECS names) await \`spor migrate\``)
   if (primaries > input.budget) {
     notes.push(
       `${primaries} primaries now, above the budget of ${input.budget} until migration and retention catch up`,

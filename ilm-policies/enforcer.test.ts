@@ -50,14 +50,14 @@ describe('selectExpired', () => {
 
   it('reports the expiry instant and de-duplicates names', () => {
     const selection = selectExpired(
-      ['p-short-2026.05.25', 'p-short-2026.05.25'],
+      ['p-short-ecs-2026.05.25', 'p-short-ecs-2026.05.25'],
       'p',
       DEFAULT_RETENTION_DAYS,
       NOW,
     )
     expect(selection.expired).toEqual([
       {
-        index: 'p-short-2026.05.25',
+        index: 'p-short-ecs-2026.05.25',
         cls: 'short',
         period: 'day',
         layout: 'current',

@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
+import { toEcsDocument } from '../core/ecs-fields.ts'
 import { SporError } from '../core/errors.ts'
 import { classIndex, type ParsedIndex, parseClassIndex } from '../core/indices.ts'
 import { JobLeases } from '../core/lease.ts'
@@ -10,9 +11,12 @@ import { listClassIndices, selectExpired } from './enforcer.ts'
 import { installIndexSetup } from './install.ts'
 
 /**
- * `spor migrate`: moves an installation from the first layout (one index per class and day) to
- * the current one (core/indices.ts), without losing or duplicating a document, while ingest,
- * erasure and queries keep running.
+ * `spor migrate`: moves an installation from the first layout (one index per class and day, event
+ * documents with spor's first field names) to the current one (core/indices.ts: coarse indices,
+ * ECS field names in indices named `<prefix>-short-ecs-…`/`<prefix>-long-ecs-month-…`), without
+ * losing or duplicating a document, while ingest, erasure and queries keep running. Before any
+ * move, every first-shape index gets field aliases by the ECS names (install.ts), so queries by
+ * the new names find its documents; readers of `_source` read them through `toEcsDocument`.
  *
  * Each daily index of a class that is now monthly or yearly is moved page by page: the page is
  * created in its target index (same `_id`, refreshed; a document already there from a writer of
@@ -63,7 +67,7 @@ export interface MigrationReport {
 export interface MigrateOptions {
   now: Date
   log: Logger
-  /** Rewrites a document for its new index (identity for now; one place for shape changes). */
+  /** Rewrites a document for its new index (default: event documents to ECS names). */
   transform?: (cls: RetentionClass, doc: Record<string, unknown>) => Record<string, unknown>
   /** Stop after this many indices (tests; operators spreading the work). */
   limit?: number
@@ -72,6 +76,15 @@ export interface MigrateOptions {
 }
 
 export const EMPTIED_GRACE_MS = 10 * 60_000
+
+/**
+ * The document as the current layout holds it: event documents (short, long) of the first shape
+ * get their ECS names (core/ecs-fields.ts, pure and idempotent: an ECS document is unchanged);
+ * alerts, statistics rows and profiles keep theirs.
+ */
+export function toCurrentShape(cls: RetentionClass, doc: Record<string, unknown>): Record<string, unknown> {
+  return cls === 'short' || cls === 'long' ? toEcsDocument(doc) : doc
+}
 
 /** Legacy daily indices of this installation that are still inside retention, oldest first. */
 export async function legacyIndices(
@@ -265,7 +278,7 @@ export async function migrateLayout(
 ): Promise<MigrationReport> {
   const prefix = config.es.indexPrefix
   const log = options.log.child({ component: 'migrate' })
-  const transform = options.transform ?? ((_cls, doc) => doc)
+  const transform = options.transform ?? toCurrentShape
   // Templates first: the target indices must be created with the strict mappings.
   await installIndexSetup(es, config)
   const leases = new JobLeases(es, prefix)

@@ -1,5 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
-import { classPattern, PRIMARY_SHARDS } from '../core/indices.ts'
+import { currentPattern, PRIMARY_SHARDS } from '../core/indices.ts'
 import type { RetentionClass } from '../core/retention.ts'
 import { ALERT_PROPERTIES } from '../detect/alert-mapping.ts'
 import { STATS_PROPERTIES } from '../query/rollups/mapping.ts'
@@ -52,7 +52,7 @@ export function indexTemplate(
   }
   return {
     name: templateName(prefix, cls),
-    index_patterns: [classPattern(prefix, cls)],
+    index_patterns: [currentPattern(prefix, cls)],
     priority: 200,
     _meta: { managed_by: 'spor', class: cls },
     template: { settings, mappings: { dynamic: 'strict', properties } },

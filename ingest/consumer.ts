@@ -376,9 +376,10 @@ export class IngestConsumer {
     // resend, so an erasure that happened meanwhile is not undone by a late write.
     const dropBefore = isErased
       ? (request: { document: object }) => {
-          const doc = request.document as { tenant?: unknown; user?: { id?: unknown } }
-          return typeof doc.tenant === 'string' && typeof doc.user?.id === 'string'
-            ? isErased(doc.tenant, doc.user.id)
+          // ECS names (enrich/enrich-event.ts): the tenant is organization.id.
+          const doc = request.document as { organization?: { id?: unknown }; user?: { id?: unknown } }
+          return typeof doc.organization?.id === 'string' && typeof doc.user?.id === 'string'
+            ? isErased(doc.organization.id, doc.user.id)
             : false
         }
       : undefined

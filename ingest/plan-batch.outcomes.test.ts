@@ -129,7 +129,7 @@ describe('planBatch outcomes', () => {
       key: 'acme:u1',
       timestamp: '2026-11-25T10:00:00.000Z',
     })
-    expect(plan.index[0]!.index).toBe('spor-short-2026.11.25')
+    expect(plan.index[0]!.index).toBe('spor-short-ecs-2026.11.25')
     expect(plan.dlq[0]!.origin.key).toBeNull()
     expect(plan.dlq[0]).toMatchObject({ reason: 'empty_message', payload: null })
   })

@@ -200,10 +200,12 @@ describe('property: parse, validate and enrich any input', () => {
           }
           for (const reason of Object.keys(plan.dropped)) expect(DROP_REASONS).toContain(reason)
           for (const request of plan.index) {
-            const doc = request.document as { tenant: string; event: { id: string } }
-            expect(request.id).toBe(documentId(doc.tenant, doc.event.id))
-            // Short by day, long by month (core/indices.ts).
-            expect(request.index).toMatch(/^spor-(short-\d{4}\.\d{2}\.\d{2}|long-month-\d{4}\.\d{2}\.01)$/)
+            const doc = request.document as { organization: { id: string }; event: { id: string } }
+            expect(request.id).toBe(documentId(doc.organization.id, doc.event.id))
+            // Short by day, long by month, ECS-named (core/indices.ts).
+            expect(request.index).toMatch(
+              /^spor-(short-ecs-\d{4}\.\d{2}\.\d{2}|long-ecs-month-\d{4}\.\d{2}\.01)$/,
+            )
             expect((request.document as { user?: { id?: string } }).user?.id).not.toBe('erased')
           }
         }),

@@ -46,7 +46,7 @@ describe('planBatch', () => {
     const later = planBatch('spor.events.v1', 0, batch, context, new Date('2026-11-26T08:30:00Z'))
     expect(first.index).toHaveLength(2)
     expect(later.index.map((r) => r.document)).toEqual(first.index.map((r) => r.document))
-    expect(first.index[0]!.document).toMatchObject({ received_at: '2026-11-25T10:00:00.000Z' })
+    expect(first.index[0]!.document).toMatchObject({ event: { ingested: '2026-11-25T10:00:00.000Z' } })
   })
 
   it('turns every message into exactly one of a document, a dead letter or a drop', () => {

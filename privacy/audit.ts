@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
+import { ECS_EVENT_KIND, ecsCategory } from '../core/ecs-fields.ts'
 import { classIndex } from '../core/indices.ts'
 import type { Subject } from './subject.ts'
 
@@ -41,6 +42,7 @@ export async function writeAudit(
   },
 ): Promise<{ index: string; id: string }> {
   const eventId = `privacy-${input.action}-${randomUUID()}`
+  const action = `privacy.${input.action}`
   const index = classIndex(prefix, 'long', input.at)
   const id = auditDocumentId(input.subject.tenant, eventId)
   const props: Record<string, string | number> = {
@@ -53,14 +55,19 @@ export async function writeAudit(
     id,
     op_type: 'create',
     refresh: 'wait_for',
+    // An event document of the long class, in the same ECS shape as enrich/enrich-event.ts.
     document: {
       '@timestamp': input.at.toISOString(),
-      received_at: input.at.toISOString(),
-      event: { id: eventId, type: `privacy.${input.action}`, v: 1 },
-      tenant: input.subject.tenant,
-      ...(input.requester.user ? { user: { id: input.requester.user, pseudo: input.requester.pseudo } } : {}),
-      module: 'privacy',
-      function: input.action,
+      event: {
+        id: eventId,
+        action,
+        kind: ECS_EVENT_KIND,
+        category: ecsCategory(action),
+        ingested: input.at.toISOString(),
+      },
+      organization: { id: input.subject.tenant },
+      ...(input.requester.user ? { user: { id: input.requester.user, hash: input.requester.pseudo } } : {}),
+      spor: { event_version: 1, module: 'privacy', function: input.action },
       props,
     },
   })

@@ -4,7 +4,7 @@ import { withoutIdentifiers } from './erase.ts'
 describe('withoutIdentifiers', () => {
   it.each([
     [
-      'strips user, session, IP prefix and client props, keeps country, object and the business facts',
+      'first shape (not yet migrated): strips user, session, IP prefix and client props, keeps country, object and the business facts',
       {
         '@timestamp': 't',
         event: { id: 'e', type: 'job.start', v: 1 },
@@ -47,6 +47,54 @@ describe('withoutIdentifiers', () => {
       'a document without source stays without one',
       { tenant: 'acme', user: { id: 'u' } },
       { tenant: 'acme', user: { erased: true } },
+    ],
+    [
+      'ECS shape: strips user, session, IP prefix and client props, keeps country, object and the facts',
+      {
+        '@timestamp': 't',
+        event: { id: 'e', action: 'job.start', kind: 'event', category: ['process'], ingested: 't' },
+        organization: { id: 'acme' },
+        user: { id: 'u1', hash: 'p' },
+        source: { geo: { country_iso_code: 'NO' } },
+        spor: {
+          event_version: 1,
+          origin: 'server',
+          session: { id: 's' },
+          source: { ip_prefix: '81.166.12.0' },
+          module: 'mail',
+          object: { type: 'campaign', id: 'c1' },
+        },
+        props: { recipients: 5, to: 'someone@example.com' },
+      },
+      {
+        '@timestamp': 't',
+        event: { id: 'e', action: 'job.start', kind: 'event', category: ['process'], ingested: 't' },
+        organization: { id: 'acme' },
+        source: { geo: { country_iso_code: 'NO' } },
+        spor: {
+          event_version: 1,
+          origin: 'server',
+          user_erased: true,
+          module: 'mail',
+          object: { type: 'campaign', id: 'c1' },
+        },
+      },
+    ],
+    [
+      "ECS shape: an audit record keeps spor's pseudonymous properties only",
+      {
+        event: { id: 'privacy-export-1', action: 'privacy.export' },
+        organization: { id: 'acme' },
+        user: { id: 'admin', hash: 'pa' },
+        spor: { module: 'privacy' },
+        props: { requester_key: 'k1', subject_pseudo: 'ps', count_short: 3, note: 'x@example.com' },
+      },
+      {
+        event: { id: 'privacy-export-1', action: 'privacy.export' },
+        organization: { id: 'acme' },
+        spor: { module: 'privacy', user_erased: true },
+        props: { requester_key: 'k1', subject_pseudo: 'ps', count_short: 3 },
+      },
     ],
   ])('%s', (_name, input, expected) => {
     expect(withoutIdentifiers(input)).toEqual(expected)

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
+import { EVENT_PATHS, isFirstShape, toEcsDocument, toFirstShape } from '../core/ecs-fields.ts'
 import type { Logger } from '../core/logger.ts'
 import { expiresAt } from '../core/retention.ts'
 import { type Requester, writeAudit } from './audit.ts'
@@ -79,7 +80,10 @@ export async function eraseSubject(
   const alerts = await spanOf(es, classIndexPattern(prefix, 'alerts'), subjectQuery('alerts', subject))
   const audits = await spanOf(es, classIndexPattern(prefix, 'long'), {
     bool: {
-      filter: [{ term: { tenant: subject.tenant } }, { term: { 'props.subject_pseudo': subject.pseudo } }],
+      filter: [
+        { term: { [EVENT_PATHS.tenant]: subject.tenant } },
+        { term: { 'props.subject_pseudo': subject.pseudo } },
+      ],
     },
   })
   const expiry = (last: string | undefined, days: number) =>
@@ -207,11 +211,14 @@ const AUDIT_PROP = /^(requester_key|subject_pseudo|count_[a-z_]+)$/
  * administrator keep the pseudonymous properties spor wrote (proof the request was handled).
  */
 export function withoutIdentifiers(source: Record<string, unknown>): Record<string, unknown> {
-  const { user: _user, session: _session, source: src, props, ...rest } = source
-  const out: Record<string, unknown> = { ...rest, user: { erased: true } }
+  // A document not yet moved by `spor migrate` goes back into its first-shape index as it was.
+  if (isFirstShape(source)) return toFirstShape(withoutIdentifiers(toEcsDocument(source)))
+  const { user: _user, source: src, props, spor, ...rest } = source
+  const { session: _session, source: _sporSource, ...sporKept } = (spor ?? {}) as Record<string, unknown>
+  const out: Record<string, unknown> = { ...rest, spor: { ...sporKept, user_erased: true } }
   const geo = (src as { geo?: unknown } | undefined)?.geo
   if (geo) out.source = { geo }
-  const type = (source.event as { type?: unknown } | undefined)?.type
+  const type = (source.event as { action?: unknown } | undefined)?.action
   if (typeof type === 'string' && type.startsWith('privacy.') && props && typeof props === 'object') {
     const audit = Object.entries(props).filter(([name]) => AUDIT_PROP.test(name))
     if (audit.length > 0) out.props = Object.fromEntries(audit)

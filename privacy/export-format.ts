@@ -32,6 +32,8 @@ export function csvColumnsFromMappings(
       const path = prefix ? `${prefix}.${name}` : name
       const nested = 'properties' in prop ? prop.properties : undefined
       const disabled = 'enabled' in prop && prop.enabled === false
+      // An alias (first-shape indices during `spor migrate`) holds no value of its own.
+      if (prop.type === 'alias') continue
       if (nested && !disabled) walk(nested, path)
       else paths.add(path)
     }

@@ -1,6 +1,9 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
+import { toEcsDocument } from '../core/ecs-fields.ts'
+import { parseClassIndex } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
+import { LONG_PROPERTIES, SHORT_PROPERTIES } from '../ilm-policies/mappings.ts'
 import { projectAlertForSubject } from './alert-projection.ts'
 import { type Requester, writeAudit } from './audit.ts'
 import { csvColumnsFromMappings, type ExportRecord } from './export-format.ts'
@@ -138,8 +141,15 @@ export async function openSubjectExport(
       ignore_unavailable: true,
       allow_no_indices: true,
     })
+    // An index of first-shape documents (awaiting `spor migrate`) is read in the ECS shape.
     const columns = csvColumnsFromMappings(
-      Object.fromEntries(Object.entries(mappings).map(([name, m]) => [name, m.mappings])),
+      Object.fromEntries(
+        Object.entries(mappings).map(([name, m]) => {
+          const parsed = parseClassIndex(name)
+          if (parsed?.generation !== 'first') return [name, m.mappings]
+          return [name, { properties: parsed.cls === 'short' ? SHORT_PROPERTIES : LONG_PROPERTIES }]
+        }),
+      ),
     )
     const manifest: ExportManifest = {
       subject: { tenant: subject.tenant, user: subject.user, pseudonym: subject.pseudo },
@@ -162,7 +172,13 @@ export async function openSubjectExport(
               sent[cls]! += 1
               const source = (hit._source ?? {}) as Record<string, unknown>
               // Alerts name other people too: an export shows only what concerns its subject.
-              const document = cls === 'alerts' ? projectAlertForSubject(source, subject.user) : source
+              // Event documents not yet moved by `spor migrate` are shown by their ECS names.
+              const document =
+                cls === 'alerts'
+                  ? projectAlertForSubject(source, subject.user)
+                  : cls === 'profiles'
+                    ? source
+                    : toEcsDocument(source)
               yield { class: cls, index: hit._index, id: hit._id!, document }
             }
           }

@@ -1,5 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch'
 import { requirePseudonymKey, requireTombstoneKeys, type SporConfig } from '../core/config.ts'
+import { EVENT_PATHS } from '../core/ecs-fields.ts'
 import { classPattern } from '../core/indices.ts'
 import { createPseudonymizer } from '../enrich/pseudonym.ts'
 import { tombstoneHasher } from './tombstones.ts'
@@ -41,15 +42,16 @@ const term = (field: string, value: string): estypes.QueryDslQueryContainer => (
  *  - profiles: keyed by the pseudonym only.
  */
 export function subjectQuery(cls: SubjectClass, subject: Subject): estypes.QueryDslQueryContainer {
-  const tenant = term('tenant', subject.tenant)
+  // Event documents name the tenant by ECS (`organization.id`); alerts and profiles keep `tenant`.
+  const tenant = term(cls === 'short' || cls === 'long' ? EVENT_PATHS.tenant : 'tenant', subject.tenant)
   switch (cls) {
     case 'short':
-      return { bool: { filter: [tenant, term('user.id', subject.user)] } }
+      return { bool: { filter: [tenant, term(EVENT_PATHS.userId, subject.user)] } }
     case 'long':
       return {
         bool: {
           filter: [tenant],
-          should: [term('user.id', subject.user), term('props.subject_pseudo', subject.pseudo)],
+          should: [term(EVENT_PATHS.userId, subject.user), term('props.subject_pseudo', subject.pseudo)],
           minimum_should_match: 1,
         },
       }
@@ -62,7 +64,9 @@ export function subjectQuery(cls: SubjectClass, subject: Subject): estypes.Query
 
 /** Long-class documents whose identifiers erasure removes: the person's own events only. */
 export function ownLongQuery(subject: Subject): estypes.QueryDslQueryContainer {
-  return { bool: { filter: [term('tenant', subject.tenant), term('user.id', subject.user)] } }
+  return {
+    bool: { filter: [term(EVENT_PATHS.tenant, subject.tenant), term(EVENT_PATHS.userId, subject.user)] },
+  }
 }
 
 export function classIndexPattern(prefix: string, cls: SubjectClass): string {

@@ -1,4 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
+import { EVENT_PATHS } from '../core/ecs-fields.ts'
 import { DAY_MS } from '../core/retention.ts'
 import type { Figures } from './rules.ts'
 
@@ -12,10 +13,10 @@ export const OFFICE_HOURS = { from: 7, to: 17 } as const
 export function userAggregations(): Record<string, estypes.AggregationsAggregationContainer> {
   return {
     hours: { date_histogram: { field: '@timestamp', fixed_interval: '1h', min_doc_count: 1 } },
-    sessions: { cardinality: { field: 'session.id' } },
-    modules: { terms: { field: 'module', size: 50 } },
-    with_device: { filter: { exists: { field: 'ua.original' } } },
-    mobile: { filter: { terms: { 'ua.device.type': ['mobile', 'tablet'] } } },
+    sessions: { cardinality: { field: EVENT_PATHS.sessionId } },
+    modules: { terms: { field: EVENT_PATHS.module, size: 50 } },
+    with_device: { filter: { exists: { field: EVENT_PATHS.userAgentOriginal } } },
+    mobile: { filter: { terms: { [EVENT_PATHS.deviceType]: ['mobile', 'tablet'] } } },
   }
 }
 

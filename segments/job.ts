@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { requirePseudonymKey, requireTombstoneKeys, type SporConfig } from '../core/config.ts'
+import { EVENT_PATHS } from '../core/ecs-fields.ts'
 import { classIndex, classPattern } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
 import { DAY_MS, isoDay, utcDayStart } from '../core/retention.ts'
@@ -83,7 +84,10 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
         users: {
           composite: {
             size: 200,
-            sources: [{ tenant: { terms: { field: 'tenant' } } }, { user: { terms: { field: 'user.id' } } }],
+            sources: [
+              { tenant: { terms: { field: EVENT_PATHS.tenant } } },
+              { user: { terms: { field: EVENT_PATHS.userId } } },
+            ],
             ...(after ? { after } : {}),
           },
           aggs: userAggregations(),
@@ -152,7 +156,7 @@ async function moduleNames(es: Client, prefix: string, from: Date, to: Date): Pr
     allow_no_indices: true,
     size: 0,
     query: { range: { '@timestamp': { gte: from.toISOString(), lt: to.toISOString() } } },
-    aggs: { modules: { terms: { field: 'module', size: 100 } } },
+    aggs: { modules: { terms: { field: EVENT_PATHS.module, size: 100 } } },
   })
   const agg = result.aggregations?.modules as { buckets: { key: string }[] } | undefined
   return (agg?.buckets ?? []).map((b) => b.key).sort()

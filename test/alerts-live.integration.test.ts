@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ALERT_RULES } from '../alerting/rules.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { produceRaw, REPO_ROOT } from './helpers/ingest.ts'
 import { ensurePromtool, type InputSeries, testRules } from './helpers/promtool.ts'
@@ -173,14 +173,13 @@ describe('alert rules against a live spor, healthy then broken', () => {
     children.get('detect')!.kill('SIGKILL')
     const now = Date.now()
     await t.es.index({
-      index: dailyIndex(t.name, 'short', new Date(now)),
+      index: classIndex(t.name, 'short', new Date(now)),
       id: 'planted-old',
       refresh: true,
       document: {
         '@timestamp': new Date(now - 40 * 86_400_000).toISOString(),
-        received_at: new Date(now).toISOString(),
-        event: { id: 'planted-old', type: 'page.view', v: 1 },
-        tenant: 'acme',
+        event: { id: 'planted-old', action: 'page.view', ingested: new Date(now).toISOString() },
+        organization: { id: 'acme' },
       },
     })
     const statuses: number[] = []

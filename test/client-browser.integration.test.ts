@@ -26,10 +26,13 @@ interface ClientWindow {
 interface StoredEvent {
   event_id?: string
   id?: string
-  ua?: { browser?: { name?: string; major?: string }; source?: string }
-  device?: { screen?: { w: number } }
+  user_agent?: { name?: string }
+  spor?: {
+    user_agent?: { major?: string; source?: string }
+    device?: { screen?: { w: number } }
+    module?: string
+  }
   source?: { ip?: string }
-  module?: string
 }
 
 /**
@@ -164,9 +167,9 @@ describe('browser client → collector on another origin → Elasticsearch', () 
     expect(await countDocs(t)).toBe(5) // nothing before consent, nothing twice
 
     for (const doc of [...live, ...unloaded]) {
-      expect(doc.ua?.browser?.name).toMatch(/Chrom/)
-      expect(doc.ua?.source).toBe('ua+ch') // Client Hints collected by the client were used
-      expect(doc.device?.screen?.w).toBeGreaterThan(0)
+      expect(doc.user_agent?.name).toMatch(/Chrom/)
+      expect(doc.spor?.user_agent?.source).toBe('ua+ch') // Client Hints collected by the client were used
+      expect(doc.spor?.device?.screen?.w).toBeGreaterThan(0)
       expect(doc.source?.ip).toBe('127.0.0.1')
     }
     // One preflight for the JSON POST, then the POST; the beacon is a simple request (text/plain).

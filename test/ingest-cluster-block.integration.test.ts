@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { ingestMetrics } from '../ingest/metrics.ts'
 import { readTopicToMarker } from './helpers/dlq.ts'
@@ -27,7 +27,7 @@ const view = (id: string): SporEvent => ({
 describe('ingest: the cluster refuses writes (403 cluster_block_exception)', () => {
   let t: TestEnv
   let consumer: IngestConsumer
-  const index = () => dailyIndex(t.name, 'short', now)
+  const index = () => classIndex(t.name, 'short', now)
 
   beforeAll(async () => {
     t = await createTestEnv('block')

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { ingestMetrics } from '../ingest/metrics.ts'
 import { subjectResolver } from '../privacy/subject.ts'
 import { writeTombstone } from '../privacy/tombstones.ts'
@@ -30,7 +30,7 @@ const view = (id: string, user: string): SporEvent => ({
 describe('ingest: a subject erased while their batch is held', () => {
   let t: TestEnv
   let ingest: Awaited<ReturnType<typeof startIngestWithTombstones>> | undefined
-  const index = () => dailyIndex(t.name, 'short', now)
+  const index = () => classIndex(t.name, 'short', now)
   const byUser = (user: string) => ({ bool: { filter: [{ term: { 'user.id': user } }] } })
 
   beforeAll(async () => {

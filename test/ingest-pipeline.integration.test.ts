@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
 import { classOf, DEFAULT_EVENT_TYPES } from '../core/event-types.ts'
-import { classIndex, dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { generateTraffic } from '../generate/traffic.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { readTopic } from './helpers/dlq.ts'
@@ -40,26 +40,28 @@ describe('ingest: Kafka → enrich → Elasticsearch', () => {
     expect(await countDocs(t, 'long-*')).toBe(expectedByClass.long)
 
     const sample = events.find((e) => e.type === 'session.login' && e.device?.ch?.platform === 'Android')!
-    const index = dailyIndex(t.name, 'short', new Date(sample.ts))
+    const index = classIndex(t.name, 'short', new Date(sample.ts))
     const doc = await t.es.get<Record<string, any>>({ index, id: `${sample.tenant}:${sample.id}` })
     expect(doc._source).toMatchObject({
-      tenant: sample.tenant,
+      organization: { id: sample.tenant },
       user: { id: sample.user, name: sample.username },
-      event: { type: 'session.login' },
+      event: { action: 'session.login', kind: 'event', category: ['authentication', 'session'] },
       // The reduced UA says Android 10 / model K; the client hints say Android 14 on a Pixel 8.
-      ua: {
-        browser: { name: 'Chrome', version: '120.0.6099.144' },
+      user_agent: {
+        name: 'Chrome',
+        version: '120.0.6099.144',
         os: { name: 'Android', version: '14' },
-        device: { type: 'mobile', model: 'Pixel 8' },
+        device: { name: 'Pixel 8' },
       },
-      source: { ip: sample.ip, geo: { country: expect.stringMatching(/^[A-Z]{2}$/) } },
+      source: { ip: sample.ip, geo: { country_iso_code: expect.stringMatching(/^[A-Z]{2}$/) } },
+      spor: { device: { type: 'mobile' } },
     })
-    expect(doc._source!.user.pseudo).toMatch(/^[A-Za-z0-9_-]{22}$/)
-    expect(doc._source!.source.ip_prefix).toMatch(/\.0$|::$/)
+    expect(doc._source!.user.hash).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(doc._source!.spor.source.ip_prefix).toMatch(/\.0$|::$/)
   })
 
   it('a replay from the beginning (offsets reset) rewrites identical documents and keeps the count', async () => {
-    // received_at is the broker's append time, so a reprocessed record yields the same document.
+    // event.ingested is the broker's append time, so a reprocessed record yields the same document.
     const sample = events.slice(0, 300).map((e) => ({
       _index: classIndex(t.name, classOf(DEFAULT_EVENT_TYPES, e.type)!, new Date(e.ts)),
       _id: `${e.tenant}:${e.id}`,

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requirePseudonymKey } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { DAY_MS } from '../core/retention.ts'
 import { createEnrichers, enrichEvent } from '../enrich/index.ts'
 import { documentId } from '../ingest/plan-batch.ts'
@@ -58,7 +58,7 @@ async function seed(t: TestEnv, events: Iterable<SporEvent>): Promise<void> {
     operations.push(
       {
         index: {
-          _index: dailyIndex(t.name, 'short', new Date(event.ts)),
+          _index: classIndex(t.name, 'short', new Date(event.ts)),
           _id: documentId(event.tenant, event.id),
         },
       },

@@ -215,7 +215,10 @@ describe('data-subject rights: export, erasure, audit', () => {
     // Several daily indices per class: the walk crosses days.
     expect(new Set(records.filter((r) => r.class === 'short').map((r) => r.index)).size).toBeGreaterThan(5)
     for (const r of records) {
-      expect(r.document.tenant).toBe('acme')
+      // Event documents by their ECS name, alerts and profiles by their own.
+      expect(r.class === 'short' || r.class === 'long' ? r.document.organization.id : r.document.tenant).toBe(
+        'acme',
+      )
       if (r.class === 'short' || r.class === 'long') expect(r.document.user.id).toBe(SUBJECT)
     }
     // The raw identifiers the policy names are there (S1, S3).
@@ -223,7 +226,7 @@ describe('data-subject rights: export, erasure, audit', () => {
     expect(pos.document).toMatchObject({
       source: { ip: '81.166.12.34' },
       device: { id: 'dev-extra-1' },
-      position: { location: { lat: 59.91, lon: 10.75 } },
+      spor: { position: { location: { lat: 59.91, lon: 10.75 } } },
     })
 
     expect(manifest.total).toBe(records.length)
@@ -264,7 +267,7 @@ describe('data-subject rights: export, erasure, audit', () => {
       const filled = header!.filter((name, i) => !['class', 'index', 'id'].includes(name) && row[i] !== '')
       expect(new Set(filled)).toEqual(new Set(cells.keys()))
     }
-    expect([...notInCsv].map((id) => ndById.get(id)!.document.event.type)).toEqual(['privacy.export'])
+    expect([...notInCsv].map((id) => ndById.get(id)!.document.event.action)).toEqual(['privacy.export'])
   })
 
   it('refuses another tenant’s user exactly like an unknown user; product-wide keys get 403', async () => {
@@ -318,7 +321,7 @@ describe('data-subject rights: export, erasure, audit', () => {
     // nothing was erased in globex by the refused attempt
     expect(
       await countDocs(t, 'short-*', {
-        bool: { filter: [{ term: { tenant: 'globex' } }, { term: { 'user.id': SUBJECT } }] },
+        bool: { filter: [{ term: { 'organization.id': 'globex' } }, { term: { 'user.id': SUBJECT } }] },
       }),
     ).toBeGreaterThan(0)
   })
@@ -474,13 +477,14 @@ describe('data-subject rights: export, erasure, audit', () => {
     const audits = await t.es.search<Record<string, any>>({
       index: `${t.name}-long-*`,
       size: 100,
-      query: { prefix: { 'event.type': 'privacy.' } },
+      query: { prefix: { 'event.action': 'privacy.' } },
       sort: [{ '@timestamp': 'asc' }],
     })
     const docs = audits.hits.hits.map((h) => h._source!)
     const ofType = (type: string, tenant = 'acme') =>
       docs.filter(
-        (d) => d.event.type === type && d.tenant === tenant && d.props.subject_pseudo === subjectPseudo,
+        (d) =>
+          d.event.action === type && d.organization.id === tenant && d.props.subject_pseudo === subjectPseudo,
       )
     const exports = ofType('privacy.export')
     expect(exports.filter((d) => d.props.requester_key === 'cli')).toHaveLength(1)
@@ -494,20 +498,22 @@ describe('data-subject rights: export, erasure, audit', () => {
     // The subject's id never appears in an audit record.
     for (const d of docs) expect(JSON.stringify(d)).not.toContain(`"${SUBJECT}"`)
     // Refused and unknown requests exported nothing and are not audited as exports.
-    expect(docs.filter((d) => d.tenant === 'globex' && d.event.type === 'privacy.export')).toHaveLength(1)
+    expect(
+      docs.filter((d) => d.organization.id === 'globex' && d.event.action === 'privacy.export'),
+    ).toHaveLength(1)
 
     // The first erasure named its requesting admin: it is in the admin's own export.
     const adminExport = parseNdjson(
       (await app.inject({ method: 'GET', url: exportUrl('acme', ADMIN), headers: auth(acmeKey.key) })).body,
     )
-    const listed = adminExport.records.filter((r) => r.document.event?.type === 'privacy.erase')
+    const listed = adminExport.records.filter((r) => r.document.event?.action === 'privacy.erase')
     expect(listed).toHaveLength(1)
     expect(listed[0]!.document.user.id).toBe(ADMIN)
     expect(listed[0]!.document.props.requester_key).toBe(acmeKey.id)
   })
 
   function subjectFilter(tenant: string, user: string) {
-    return { bool: { filter: [{ term: { tenant } }, { term: { 'user.id': user } }] } }
+    return { bool: { filter: [{ term: { 'organization.id': tenant } }, { term: { 'user.id': user } }] } }
   }
 
   async function assertErased() {
@@ -516,6 +522,7 @@ describe('data-subject rights: export, erasure, audit', () => {
     const pseudo = resolve()('acme', SUBJECT).pseudo
     expect(await countDocs(t, 'profiles-*', { term: { 'user.pseudo': pseudo } })).toBe(0)
     expect(await countDocs(t, '*', { term: { 'user.pseudo': pseudo } })).toBe(0)
+    expect(await countDocs(t, '*', { term: { 'user.hash': pseudo } })).toBe(0)
     const kept = await t.es.search<Record<string, any>>({
       index: `${t.name}-long-*`,
       size: 100,
@@ -524,13 +531,14 @@ describe('data-subject rights: export, erasure, audit', () => {
     expect(kept.hits.hits).toHaveLength(longIdsOf('acme', SUBJECT).size)
     for (const hit of kept.hits.hits) {
       const doc = hit._source!
-      expect(doc.user).toEqual({ erased: true })
-      expect(doc.session).toBeUndefined()
-      expect(doc.source?.ip_prefix).toBeUndefined()
+      expect(doc.user).toBeUndefined()
+      expect(doc.spor.user_erased).toBe(true)
+      expect(doc.spor.session).toBeUndefined()
+      expect(doc.spor.source?.ip_prefix).toBeUndefined()
       // Client-supplied properties may hold e-mail addresses or recipients: not kept.
       expect(doc.props).toBeUndefined()
-      expect(doc.event.type).toBeDefined()
-      expect(doc.tenant).toBe('acme')
+      expect(doc.event.action).toBeDefined()
+      expect(doc.organization.id).toBe('acme')
     }
     // What is still held: the kept alerts (S7) and the pseudonymous audit records of the requests.
     const after = await exportSubject()
@@ -545,7 +553,7 @@ describe('data-subject rights: export, erasure, audit', () => {
         .sort(),
     ).toEqual(['a1', 'a2'])
     for (const r of records.filter((r) => r.class === 'long')) {
-      expect(r.document.event.type).toMatch(/^privacy\./)
+      expect(r.document.event.action).toMatch(/^privacy\./)
       expect(r.document.props.subject_pseudo).toBe(pseudo)
     }
   }

@@ -47,9 +47,17 @@ function random(seed: number): () => number {
 function documentOf(cls: RetentionClass, id: string, time: Date): Record<string, unknown> {
   switch (cls) {
     case 'short':
-      return { '@timestamp': time.toISOString(), event: { id, type: 'page.view', v: 1 }, tenant: 'acme' }
+      return {
+        '@timestamp': time.toISOString(),
+        event: { id, action: 'page.view' },
+        organization: { id: 'acme' },
+      }
     case 'long':
-      return { '@timestamp': time.toISOString(), event: { id, type: 'job.start', v: 1 }, tenant: 'acme' }
+      return {
+        '@timestamp': time.toISOString(),
+        event: { id, action: 'job.start' },
+        organization: { id: 'acme' },
+      }
     case 'alerts':
       return { '@timestamp': time.toISOString(), alert_id: id, rule: 'sim', tenant: 'acme' }
     case 'stats':

@@ -14,6 +14,7 @@ import { createEnrichers } from '../enrich/index.ts'
 import { produceEvents } from '../generate/produce.ts'
 import type { AuditReport } from '../ilm-policies/auditor.ts'
 import { enforceRetention } from '../ilm-policies/enforcer.ts'
+import { SHORT_ONLY_FIELDS } from '../ilm-policies/mappings.ts'
 import { lifecyclePolicy, policyName } from '../ilm-policies/policies.ts'
 import { retentionMetrics } from '../ilm-policies/retention-metrics.ts'
 import { startIngestRetention } from '../ilm-policies/retention-schedule.ts'
@@ -347,11 +348,10 @@ describe('retention: three weeks and one year (S10)', () => {
     const now = Date.now()
     const doc = (id: string, type: string, ageDays: number) => ({
       '@timestamp': new Date(now - ageDays * DAY_MS).toISOString(),
-      received_at: new Date(now).toISOString(),
-      event: { id, type, v: 1 },
-      tenant: 'acme',
+      event: { id, action: type, ingested: new Date(now).toISOString() },
+      organization: { id: 'acme' },
     })
-    const shortIndex = dailyIndex(t.name, 'short', new Date(now))
+    const shortIndex = classIndex(t.name, 'short', new Date(now))
     const longIndex = classIndex(t.name, 'long', new Date(now))
     // Recent-dated indices, so neither the enforcer nor the index name gives the old data away.
     await t.es.index({ index: shortIndex, id: 'short-ok', document: doc('short-ok', 'page.view', 20) })
@@ -383,12 +383,12 @@ describe('retention: three weeks and one year (S10)', () => {
 
   it('the schedule inside spor ingest deletes an expired index and publishes the oldest age per class', async () => {
     const now = Date.now()
-    const expiredIndex = dailyIndex(t.name, 'short', new Date(now - 22 * DAY_MS))
-    const keptIndex = dailyIndex(t.name, 'short', new Date(now - 2 * DAY_MS))
+    const expiredIndex = classIndex(t.name, 'short', new Date(now - 22 * DAY_MS))
+    const keptIndex = classIndex(t.name, 'short', new Date(now - 2 * DAY_MS))
     const doc = (ageMs: number) => ({
       '@timestamp': new Date(now - ageMs).toISOString(),
-      event: { id: 'x', type: 'page.view', v: 1 },
-      tenant: 'acme',
+      event: { id: 'x', action: 'page.view' },
+      organization: { id: 'acme' },
     })
     await t.es.index({ index: expiredIndex, id: 'old', document: doc(22 * DAY_MS) })
     await t.es.index({ index: keptIndex, id: 'recent', document: doc(2 * DAY_MS) })
@@ -491,12 +491,13 @@ describe('retention: three weeks and one year (S10)', () => {
     expect(letters.map((l) => [JSON.parse(l.payload!).id, l.reason])).toEqual([['future', 'ts_in_future']])
     const at = (id: string) => new Date(events.find((e) => e.id === id)!.ts)
     expect(
-      await t.es.exists({ index: dailyIndex(t.name, 'short', at('short-inside')), id: 'acme:short-inside' }),
+      await t.es.exists({ index: classIndex(t.name, 'short', at('short-inside')), id: 'acme:short-inside' }),
     ).toBe(true)
     expect(
       await t.es.exists({ index: classIndex(t.name, 'long', at('long-inside')), id: 'acme:long-inside' }),
     ).toBe(true)
     // Dropped events did not even create their (expired) daily index, nor a document anywhere.
+    expect(await t.es.indices.exists({ index: classIndex(t.name, 'short', at('short-past')) })).toBe(false)
     expect(await t.es.indices.exists({ index: dailyIndex(t.name, 'short', at('short-past')) })).toBe(false)
     expect(await countDocs(t, 'long-*', { ids: { values: ['acme:long-past'] } })).toBe(0)
   })
@@ -550,15 +551,12 @@ describe('retention: three weeks and one year (S10)', () => {
     const source = stored._source!
     // "Who did what": user id, action, object, time, tenant, truncated IP.
     expect(source).toMatchObject({
-      tenant: 'acme',
+      organization: { id: 'acme' },
       user: { id: 'u-42' },
-      event: { type: 'job.start' },
-      module: 'mail',
-      object: { type: 'mailing', id: 'm-9' },
-      source: { ip_prefix: '81.166.12.0' },
+      event: { action: 'job.start' },
+      spor: { module: 'mail', object: { type: 'mailing', id: 'm-9' }, source: { ip_prefix: '81.166.12.0' } },
     })
-    for (const field of ['ua', 'device', 'position']) expect(source).not.toHaveProperty(field)
-    expect(source).not.toHaveProperty('user.name')
+    for (const field of SHORT_ONLY_FIELDS) expect(source).not.toHaveProperty(field)
     expect(source).not.toHaveProperty('source.ip')
     const text = JSON.stringify(source)
     for (const raw of [
@@ -577,14 +575,15 @@ describe('retention: three weeks and one year (S10)', () => {
     ['source.ip', { source: { ip: '81.166.12.77' } }],
     ['user.name', { user: { id: 'u-1', name: 'kari' } }],
     ['device.id', { device: { id: 'dev-1' } }],
-    ['position', { position: { location: { lat: 59.9, lon: 10.7 } } }],
-    ['ua.original', { ua: { original: 'Mozilla/5.0' } }],
+    ['spor.position', { spor: { position: { location: { lat: 59.9, lon: 10.7 } } } }],
+    ['user_agent.original', { user_agent: { original: 'Mozilla/5.0' } }],
+    ['spor.device.hash', { spor: { device: { hash: 'h' } } }],
   ])('the strict long mapping rejects a document carrying %s', async (_field, extra) => {
     const index = classIndex(t.name, 'long', new Date())
     const document = {
       '@timestamp': new Date().toISOString(),
-      event: { id: 'x', type: 'job.start', v: 1 },
-      tenant: 'acme',
+      event: { id: 'x', action: 'job.start' },
+      organization: { id: 'acme' },
       ...extra,
     }
     await expect(t.es.index({ index, id: `reject-${_field}`, document })).rejects.toThrow(

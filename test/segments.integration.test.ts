@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../core/clock.ts'
 import { loadConfig, requirePseudonymKey } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { classIndex, dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { DAY_MS, isoDay, utcDayStart } from '../core/retention.ts'
 import { createEnrichers, enrichEvent } from '../enrich/index.ts'
@@ -149,7 +149,7 @@ describe('segments: automatic categorisation, explainable, idempotent, k-anonymo
         operations.push(
           {
             index: {
-              _index: dailyIndex(t.name, 'short', new Date(event.ts)),
+              _index: classIndex(t.name, 'short', new Date(event.ts)),
               _id: documentId(event.tenant, event.id),
             },
           },

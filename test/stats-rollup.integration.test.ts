@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { classIndex, dailyIndex } from '../core/indices.ts'
+import { classIndex } from '../core/indices.ts'
 import { generateTraffic, simulatedUsers } from '../generate/traffic.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import { indexTemplate } from '../ilm-policies/templates.ts'
@@ -107,7 +107,7 @@ it('answers from rollups with the same numbers after the raw indices are deleted
 
   // The raw data expires (deleted by exact name, as the retention enforcer does).
   const raw = OLD_DAYS.flatMap((d) => [
-    dailyIndex(t.config.es.indexPrefix, 'short', new Date(d)),
+    classIndex(t.config.es.indexPrefix, 'short', new Date(d)),
     classIndex(t.config.es.indexPrefix, 'long', new Date(d)),
   ])
   await t.es.indices.delete({ index: raw, ignore_unavailable: true })
@@ -137,8 +137,8 @@ it('no stored row describes fewer than k users, and no sketch holds fewer than k
   // The test can fail: the raw data has day groups below k (here: browsers of one tenant-day).
   const browserDays = new Map<string, Set<string>>()
   for (const x of data) {
-    if (!x.index.includes('-short-') || !x.doc.user?.id || !x.doc.ua?.browser?.name) continue
-    const row = `${day(x.doc['@timestamp'])}|${x.doc.tenant}|${x.doc.ua.browser.name}`
+    if (!x.index.includes('-short-') || !x.doc.user?.id || !x.doc.user_agent?.name) continue
+    const row = `${day(x.doc['@timestamp'])}|${x.doc.organization.id}|${x.doc.user_agent.name}`
     browserDays.set(row, (browserDays.get(row) ?? new Set()).add(x.doc.user.id))
   }
   expect([...browserDays.values()].some((users) => users.size < k)).toBe(true)
@@ -210,8 +210,8 @@ it('rollup documents hold no identifiers', async () => {
   for (const u of users)
     for (const v of [u.username, u.ip, ...u.devices.map((d) => d.deviceId)]) secrets.add(v)
   for (const x of data) {
-    if (x.doc.user?.pseudo) secrets.add(x.doc.user.pseudo)
-    if (x.doc.session?.id) secrets.add(x.doc.session.id)
+    if (x.doc.user?.hash) secrets.add(x.doc.user.hash)
+    if (x.doc.spor.session?.id) secrets.add(x.doc.spor.session.id)
   }
   for (const secret of secrets) expect(text.includes(secret), secret).toBe(false)
   for (const u of users) expect(text.includes(`"${u.user}"`)).toBe(false)
@@ -252,7 +252,7 @@ it('an older day is rolled up again when its raw data changed: late events, an e
 
   // A person's events of the second day are erased.
   const erased = midData.find((x) => day(x.event.ts) === midDays[1] && x.event.user)!.event.user!
-  const shortIndex = dailyIndex(t.config.es.indexPrefix, 'short', new Date(midDays[1]!))
+  const shortIndex = classIndex(t.config.es.indexPrefix, 'short', new Date(midDays[1]!))
   const theirs = await t.es.search({ index: shortIndex, size: 1000, query: { term: { 'user.id': erased } } })
   expect(theirs.hits.hits.length).toBeGreaterThan(0)
   await t.es.bulk({

@@ -34,7 +34,7 @@ let data: IndexedEvent[]
 const responses = new ResponseLog()
 
 const shortDocs = (tenant: string) =>
-  data.filter((x) => x.index.includes('-short-') && x.doc.tenant === tenant).map((x) => x.doc)
+  data.filter((x) => x.index.includes('-short-') && x.doc.organization.id === tenant).map((x) => x.doc)
 
 /** Expected users and events per group, computed straight from the documents. */
 function expectedGroups(docs: EventDocument[], keyOf: (d: EventDocument) => string | undefined) {
@@ -99,8 +99,8 @@ describe('statistics equal independent counts', () => {
     expect(body.events).toBe(docs.length)
     const sessionSpans = new Map<string, number[]>()
     for (const d of docs) {
-      if (!d.session) continue
-      const id = `${day(d['@timestamp'])}|${d.session.id}`
+      if (!d.spor.session) continue
+      const id = `${day(d['@timestamp'])}|${d.spor.session.id}`
       const ts = Date.parse(d['@timestamp'])
       const span = sessionSpans.get(id) ?? [ts, ts]
       sessionSpans.set(id, [Math.min(span[0]!, ts), Math.max(span[1]!, ts)])
@@ -111,9 +111,9 @@ describe('statistics equal independent counts', () => {
     const median =
       durations.length % 2 ? durations[Math.floor(mid)]! : (durations[mid - 1]! + durations[mid]!) / 2
     expect(Math.abs(body.medianSessionSeconds - median)).toBeLessThanOrEqual(30)
-    const byType = keptByDayRule(all, (d) => d.event.type)
-    expect(body.logins).toBe(byType.filter((d) => d.event.type === 'session.login').length)
-    const failures = byType.filter((d) => d.event.type === 'session.login_failed')
+    const byType = keptByDayRule(all, (d) => d.event.action)
+    expect(body.logins).toBe(byType.filter((d) => d.event.action === 'session.login').length)
+    const failures = byType.filter((d) => d.event.action === 'session.login_failed')
     // Failures of fewer than k people are a small group like any other: not shown.
     const failingUsers = distinct(failures.map((d) => d.user?.id))
     expect(body.loginFailures).toBe(failingUsers < K ? null : failures.length)
@@ -157,19 +157,21 @@ describe('statistics equal independent counts', () => {
   })
 
   const keyOf: Record<string, (d: EventDocument) => string | undefined> = {
-    module: (d) => d.module,
-    function: (d) => d.function,
-    event_type: (d) => d.event.type,
-    browser: (d) => d.ua?.browser?.name,
+    module: (d) => d.spor.module,
+    function: (d) => d.spor.function,
+    event_type: (d) => d.event.action,
+    browser: (d) => d.user_agent?.name,
     browser_major: (d) =>
-      d.ua?.browser?.name && d.ua.browser.major ? `${d.ua.browser.name} ${d.ua.browser.major}` : undefined,
-    os: (d) => d.ua?.os?.name,
-    device_type: (d) => d.ua?.device?.type,
-    device_vendor: (d) => d.ua?.device?.vendor,
-    country: (d) => d.source?.geo?.country,
+      d.user_agent?.name && d.spor.user_agent?.major
+        ? `${d.user_agent.name} ${d.spor.user_agent.major}`
+        : undefined,
+    os: (d) => d.user_agent?.os?.name,
+    device_type: (d) => d.spor.device?.type,
+    device_vendor: (d) => d.device?.manufacturer,
+    country: (d) => d.source?.geo?.country_iso_code,
     region: (d) =>
-      d.source?.geo?.country && d.source.geo.region
-        ? `${d.source.geo.country} ${d.source.geo.region}`
+      d.source?.geo?.country_iso_code && d.source.geo.region_name
+        ? `${d.source.geo.country_iso_code} ${d.source.geo.region_name}`
         : undefined,
     hour: (d) => d['@timestamp'].slice(11, 13),
     weekday: (d) => weekdayOf(day(d['@timestamp'])),
@@ -199,10 +201,10 @@ describe('statistics equal independent counts', () => {
 
   it('module filter: functions of one module only', async () => {
     const docs = keptByDayRule(
-      shortDocs('acme').filter((d) => d.module === 'crm'),
-      (d) => d.function,
+      shortDocs('acme').filter((d) => d.spor.module === 'crm'),
+      (d) => d.spor.function,
     )
-    const expected = expectedGroups(docs, (d) => d.function)
+    const expected = expectedGroups(docs, (d) => d.spor.function)
     const { body } = await get(`/v1/stats/breakdown?tenant=acme&module=crm&by=function&from=${FROM}&to=${TO}`)
     expect(body.groups.length).toBeGreaterThan(0)
     for (const group of body.groups) expect(group.users).toBe(expected.get(group.key)!.users.size)
@@ -288,9 +290,9 @@ afterAll(() => {
     for (const d of u.devices) secrets.add(d.deviceId)
   }
   for (const x of data ?? []) {
-    if (x.doc.user?.pseudo) secrets.add(x.doc.user.pseudo)
-    if (x.doc.session?.id) secrets.add(x.doc.session.id)
-    if (x.doc.device?.pseudo) secrets.add(x.doc.device.pseudo)
+    if (x.doc.user?.hash) secrets.add(x.doc.user.hash)
+    if (x.doc.spor.session?.id) secrets.add(x.doc.spor.session.id)
+    if (x.doc.spor.device?.hash) secrets.add(x.doc.spor.device.hash)
   }
   const userIds = new Set(users.map((u) => u.user))
   expect(responses.bodies.length).toBeGreaterThan(20)

@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { Clock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
-import { classPattern, dailyIndex, parseDailyIndex } from '../../core/indices.ts'
+import { classIndex, classPattern, dailyIndex, parseDailyIndex } from '../../core/indices.ts'
 import { JobLeases } from '../../core/lease.ts'
 import type { Logger } from '../../core/logger.ts'
 import { isoDay } from '../../core/retention.ts'
@@ -34,8 +34,12 @@ export async function rollupDay(
 ): Promise<RollupDayResult> {
   const { k, clientUserTenants } = typeof rules === 'number' ? { k: rules, clientUserTenants: [] } : rules
   const started = Date.now()
-  const raw = dailyIndex(prefix, 'short', parseDay(day))
-  if (!(await es.indices.exists({ index: raw }))) {
+  // The day's raw events: the ECS index, and the first-shape one until `spor migrate` moved it.
+  const date = parseDay(day)
+  const names = [classIndex(prefix, 'short', date), dailyIndex(prefix, 'short', date)]
+  const present = await Promise.all(names.map((index) => es.indices.exists({ index })))
+  const raw = names.filter((_, i) => present[i])
+  if (raw.length === 0) {
     statsMetrics.rollupDays.inc({ outcome: 'skipped' })
     return { day, rows: 0, ms: Date.now() - started, skipped: 'no_raw_index' }
   }
@@ -120,7 +124,7 @@ export async function countRawPerDay(
   for (const row of rows) {
     const parsed = row.index ? parseDailyIndex(row.index) : undefined
     if (parsed?.prefix === prefix && parsed.cls === 'short')
-      counts.set(isoDay(parsed.date), Number(row['docs.count'] ?? 0))
+      counts.set(isoDay(parsed.date), (counts.get(isoDay(parsed.date)) ?? 0) + Number(row['docs.count'] ?? 0))
   }
   return counts
 }

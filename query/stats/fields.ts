@@ -1,26 +1,27 @@
+import { EVENT_PATHS } from '../../core/ecs-fields.ts'
+
 /**
- * Every event-document field the statistics read, in one table: the document field names are
- * owned by the event schema (and may move to ECS names); statistics code refers to these keys
- * only, so a rename is one edit here.
+ * Every event-document field the statistics read, by the statistics' own keys; the paths come
+ * from the one table of event-document names (core/ecs-fields.ts EVENT_PATHS, ECS names).
  */
 export const EVENT_FIELDS = {
-  timestamp: '@timestamp',
-  tenant: 'tenant',
+  timestamp: EVENT_PATHS.timestamp,
+  tenant: EVENT_PATHS.tenant,
   /** The per-tenant HMAC pseudonym: the only user identity statistics ever see. */
-  userPseudonym: 'user.pseudo',
-  session: 'session.id',
-  module: 'module',
-  function: 'function',
-  eventType: 'event.type',
-  browserName: 'ua.browser.name',
-  browserMajor: 'ua.browser.major',
-  osName: 'ua.os.name',
-  deviceType: 'ua.device.type',
-  deviceVendor: 'ua.device.vendor',
-  country: 'source.geo.country',
-  region: 'source.geo.region',
+  userPseudonym: EVENT_PATHS.userHash,
+  session: EVENT_PATHS.sessionId,
+  module: EVENT_PATHS.module,
+  function: EVENT_PATHS.function,
+  eventType: EVENT_PATHS.action,
+  browserName: EVENT_PATHS.browserName,
+  browserMajor: EVENT_PATHS.browserMajor,
+  osName: EVENT_PATHS.osName,
+  deviceType: EVENT_PATHS.deviceType,
+  deviceVendor: EVENT_PATHS.deviceVendor,
+  country: EVENT_PATHS.country,
+  region: EVENT_PATHS.regionName,
   /** `client` | `server`: which kind of key sent the event (collector header `spor-origin`). */
-  origin: 'spor.origin',
+  origin: EVENT_PATHS.origin,
 } as const
 
 /**
