@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../core/clock.ts'
 import { createEsClient } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { createProducer } from '../core/kafka.ts'
 import { KeyStore } from '../core/keys.ts'
 import { buildCollector } from '../ingest/collector/app.ts'
+import { type CollectorApp, startCollectorApp } from './helpers/collector-app.ts'
 import { endOffsets, sum } from './helpers/offsets.ts'
-import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
+import { type TestEnv, waitFor } from './helpers/test-env.ts'
 
 /**
  * Collector outcomes not covered by collector.integration.test.ts, each produced for real: the
@@ -29,6 +29,7 @@ const event = (id: string): Partial<SporEvent> => ({
 })
 
 describe('collector: statuses and codes', () => {
+  let collector: CollectorApp<'web'>
   let t: TestEnv
   let app: FastifyInstance
   let producer: Producer
@@ -36,21 +37,16 @@ describe('collector: statuses and codes', () => {
   let key: string
 
   beforeAll(async () => {
-    t = await createTestEnv('collstatus', {
-      SPOR_COLLECTOR_MAX_EVENTS: String(MAX_EVENTS),
-      SPOR_KEY_CACHE_MS: String(KEY_CACHE_MS),
-      SPOR_COLLECTOR_RATE_LIMIT: '1000',
+    collector = await startCollectorApp('collstatus', {
+      env: { SPOR_COLLECTOR_MAX_EVENTS: String(MAX_EVENTS), SPOR_COLLECTOR_RATE_LIMIT: '1000' },
+      keyCacheMs: KEY_CACHE_MS,
+      keys: { web: {} },
     })
-    keys = new KeyStore(t.es, t.config.es.indexPrefix, t.config.collector.keyCacheMs)
-    key = (await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'web' })).key
-    producer = createProducer(t.kafka)
-    await producer.connect()
-    app = await buildCollector({ config: t.config, keys, producer, log: t.log, clock: systemClock })
+    ;({ t, app, producer, keyStore: keys } = collector)
+    key = collector.keys.web
   })
   afterAll(async () => {
-    await app?.close()
-    await producer?.disconnect()
-    await t?.cleanup()
+    await collector?.close()
   })
 
   const post = (events: unknown[], headers: Record<string, string>) =>
