@@ -29,7 +29,7 @@ const event = (id: string): Partial<SporEvent> => ({
 })
 
 describe('collector: statuses and codes', () => {
-  let collector: CollectorApp<'web'>
+  let collector: CollectorApp<'web' | 'pagesOnly'>
   let t: TestEnv
   let app: FastifyInstance
   let producer: Producer
@@ -40,7 +40,7 @@ describe('collector: statuses and codes', () => {
     collector = await startCollectorApp('collstatus', {
       env: { SPOR_COLLECTOR_MAX_EVENTS: String(MAX_EVENTS), SPOR_COLLECTOR_RATE_LIMIT: '1000' },
       keyCacheMs: KEY_CACHE_MS,
-      keys: { web: {} },
+      keys: { web: {}, pagesOnly: { scopes: { eventTypes: ['page.*'] } } },
     })
     ;({ t, app, producer, keyStore: keys } = collector)
     key = collector.keys.web
@@ -89,6 +89,41 @@ describe('collector: statuses and codes', () => {
     )
     expect(full.statusCode).toBe(202)
     expect(sum(await endOffsets(t))).toBe(before + MAX_EVENTS)
+  })
+
+  it('answers 403 SPOR_ERR_FORBIDDEN when every event is valid but outside the key scope; 400 when anything else is wrong', async () => {
+    const narrow = collector.keys.pagesOnly
+    const before = sum(await endOffsets(t))
+    const outside = { ...event('scope-1'), type: 'feature.use' }
+    const loginFromBrowser = { ...event('scope-2'), type: 'session.login', username: 'victim' }
+    const forbidden = await post([outside], bearer(narrow))
+    expect(forbidden.statusCode).toBe(403)
+    expect(forbidden.json()).toMatchObject({
+      code: 'SPOR_ERR_FORBIDDEN',
+      message: expect.stringMatching(/ingest key/),
+      rejected: [{ index: 0, id: 'scope-1', reason: 'type_not_allowed' }],
+    })
+    // A browser key (the default profile) sending only server-side types: the same answer.
+    const serverOnly = await post([loginFromBrowser], bearer(key))
+    expect(serverOnly.statusCode).toBe(403)
+    expect(serverOnly.json().rejected).toEqual([expect.objectContaining({ reason: 'type_not_allowed' })])
+    // A scope refusal next to an invalid event is a bad request: the payload needs fixing first.
+    const mixed = await post([outside, { ...event('scope-3'), ts: 'yesterday' }], bearer(narrow))
+    expect(mixed.statusCode).toBe(400)
+    expect(mixed.json().code).toBe('SPOR_ERR_BAD_REQUEST')
+    // spor's own id namespace is refused from every key: a bad request, not a matter of scope.
+    const reserved = await post([event('spor-scope-4')], bearer(narrow))
+    expect(reserved.statusCode).toBe(400)
+    expect(reserved.json().rejected).toEqual([expect.objectContaining({ reason: 'reserved_id' })])
+    expect(sum(await endOffsets(t))).toBe(before)
+    // One allowed event among them is accepted; the refused one is listed.
+    const partial = await post([outside, event('scope-5')], bearer(narrow))
+    expect(partial.statusCode).toBe(202)
+    expect(partial.json()).toEqual({
+      accepted: 1,
+      rejected: [expect.objectContaining({ index: 0, reason: 'type_not_allowed' })],
+    })
+    expect(sum(await endOffsets(t))).toBe(before + 1)
   })
 
   it('answers 503 SPOR_ERR_UNAVAILABLE when the key store cannot be reached', async () => {

@@ -87,9 +87,11 @@ describe('collector: POST /v1/events', () => {
   })
 
   it('answers 400 to malformed bodies and lists per-event errors', async () => {
-    expect((await post('{"events": [')).statusCode).toBe(400)
-    expect((await post({ notEvents: [] })).statusCode).toBe(400)
-    expect((await post({ events: [] })).statusCode).toBe(400)
+    for (const body of ['{"events": [', { notEvents: [] }, { events: [] }]) {
+      const malformed = await post(body)
+      expect(malformed.statusCode).toBe(400)
+      expect(malformed.json().code).toBe('SPOR_ERR_BAD_REQUEST')
+    }
     const res = await post({
       events: [
         event('bad-ts', { ts: 'yesterday' }),
@@ -97,6 +99,7 @@ describe('collector: POST /v1/events', () => {
       ],
     })
     expect(res.statusCode).toBe(400)
+    expect(res.json().code).toBe('SPOR_ERR_BAD_REQUEST')
     expect(res.json().rejected).toEqual([
       expect.objectContaining({
         index: 0,
