@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { SporEvent } from '../core/event-schema.ts'
 import { createCollectorKafka } from '../ingest/collector/kafka.ts'
-import { type CollectorApp, startCollectorApp } from './helpers/collector-app.ts'
+import { type CollectorApp, pageView, startCollectorApp } from './helpers/collector-app.ts'
 import { type KafkaCut, kafkaCut } from './helpers/kafka-cut.ts'
 import { endOffsets, sum } from './helpers/offsets.ts'
 import { waitFor } from './helpers/test-env.ts'
@@ -14,14 +13,7 @@ import { waitFor } from './helpers/test-env.ts'
  * stores nothing; once the broker is reachable again it answers 202 within seconds, and every
  * accepted event is on the topic exactly once.
  */
-const event = (id: string): Partial<SporEvent> => ({
-  v: 1,
-  id,
-  type: 'page.view',
-  ts: new Date(Date.now() - 60_000).toISOString(),
-  user: 'u1',
-  session: 's1',
-})
+const event = pageView
 
 describe('collector: Kafka unreachable', () => {
   let link: KafkaCut

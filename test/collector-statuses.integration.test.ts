@@ -3,10 +3,9 @@ import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../core/clock.ts'
 import { createEsClient } from '../core/es.ts'
-import type { SporEvent } from '../core/event-schema.ts'
 import { KeyStore } from '../core/keys.ts'
 import { buildCollector } from '../ingest/collector/app.ts'
-import { type CollectorApp, startCollectorApp } from './helpers/collector-app.ts'
+import { type CollectorApp, pageView, startCollectorApp } from './helpers/collector-app.ts'
 import { endOffsets, sum } from './helpers/offsets.ts'
 import { type TestEnv, waitFor } from './helpers/test-env.ts'
 
@@ -19,14 +18,7 @@ const MAX_EVENTS = 5
 // Long enough that the post right after a revocation surely still hits the cache on a busy machine.
 const KEY_CACHE_MS = 4000
 
-const event = (id: string): Partial<SporEvent> => ({
-  v: 1,
-  id,
-  type: 'page.view',
-  ts: new Date(Date.now() - 60_000).toISOString(),
-  user: 'u1',
-  session: 's1',
-})
+const event = pageView
 
 describe('collector: statuses and codes', () => {
   let collector: CollectorApp<'web' | 'pagesOnly'>

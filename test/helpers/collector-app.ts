@@ -1,10 +1,21 @@
 import type { FastifyInstance } from 'fastify'
 import type { Kafka, Producer } from 'kafkajs'
 import { systemClock } from '../../core/clock.ts'
+import type { SporEvent } from '../../core/event-schema.ts'
 import { createProducer } from '../../core/kafka.ts'
 import { KeyStore } from '../../core/keys.ts'
 import { buildCollector } from '../../ingest/collector/app.ts'
 import { createTestEnv, type TestEnv } from './test-env.ts'
+
+/** A valid page view a minute old: the event the status tests send. */
+export const pageView = (id: string): Partial<SporEvent> => ({
+  v: 1,
+  id,
+  type: 'page.view',
+  ts: new Date(Date.now() - 60_000).toISOString(),
+  user: 'u1',
+  session: 's1',
+})
 
 /** An ingest key a test needs: always tenant-scoped (tenant `acme` unless named). */
 export type TestIngestKey = Omit<Parameters<KeyStore['create']>[0], 'kind' | 'scope' | 'tenant' | 'name'> & {
