@@ -8,5 +8,9 @@ export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
     exclude: ['**/*.integration.test.ts', 'node_modules/**', '.spor/**', '.stryker-tmp/**'],
+    // Tests that size their work by it run smaller (e.g. query/stats/hll.test.ts).
+    env: { SPOR_MUTATION_RUN: '1' },
+    // Instrumented code runs several times slower than the original.
+    testTimeout: 30_000,
   },
 })

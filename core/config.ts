@@ -91,6 +91,9 @@ const ConfigSchema = Type.Object(
       trustedProxies: Type.Array(Type.String()),
       rateLimitPerMinute: PositiveInt,
       keyCacheMs: Type.Integer({ minimum: 0 }),
+      // Kafka unreachable (issue 18): how often the collector's client retries a produce (and each
+      // broker connection within it) before answering 502, at 100 ms doubling to at most 1 s.
+      kafkaRetries: Type.Integer({ minimum: 0, maximum: 10 }),
     }),
     query: Type.Object({
       host: Type.String(),
@@ -221,6 +224,8 @@ const ENV_KEYS = [
   'SPOR_COLLECTOR_MAX_EVENTS',
   'SPOR_TRUSTED_PROXIES',
   'SPOR_COLLECTOR_RATE_LIMIT',
+  // Kafka unreachable: 502 after a bounded retry (issue 18)
+  'SPOR_COLLECTOR_KAFKA_RETRIES',
   'SPOR_KEY_CACHE_MS',
   'SPOR_QUERY_HOST',
   'SPOR_QUERY_PORT',
@@ -413,6 +418,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       trustedProxies: list(env.SPOR_TRUSTED_PROXIES, []),
       rateLimitPerMinute: int(env, 'SPOR_COLLECTOR_RATE_LIMIT', 6000),
       keyCacheMs: int(env, 'SPOR_KEY_CACHE_MS', 30_000),
+      kafkaRetries: int(env, 'SPOR_COLLECTOR_KAFKA_RETRIES', 2),
     },
     query: {
       host: env.SPOR_QUERY_HOST ?? '127.0.0.1',

@@ -2,12 +2,14 @@ import kafkajs, {
   type Admin,
   type Consumer,
   type ConsumerConfig,
+  type ISocketFactory,
   type ITopicConfig,
   Kafka,
   type LogEntry,
   logLevel,
   Partitioners,
   type Producer,
+  type RetryOptions,
 } from 'kafkajs'
 import { compressionType, registerCodecs } from './codecs.ts'
 import type { SporConfig } from './config.ts'
@@ -44,14 +46,23 @@ const TRANSIENT =
   /coordinator is loading|group coordinator is not available|rebalanc|not the leader|leadership election|does not host this topic-partition|Limiting retries for the idempotent producer/i
 
 /** A Kafka client whose logs go through pino; transient coordinator errors are logged as debug. */
-export function createKafka(config: SporConfig, log: Logger, clientId = config.kafka.clientId): Kafka {
+export function createKafka(
+  config: SporConfig,
+  log: Logger,
+  clientId = config.kafka.clientId,
+  // Tests route the client's connections through a switch they can cut (broker unreachable).
+  options: { socketFactory?: ISocketFactory; retry?: RetryOptions } = {},
+): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' })
   const kafka = new Kafka({
     clientId,
     brokers: [...config.kafka.brokers],
     ...kafkaClientSecurity(config.kafkaConnection),
+    ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
     logLevel: logLevel.WARN,
-    retry: { initialRetryTime: 300, retries: 10 },
+    // Also the producers' send retry; every broker connection retries with it too, inside each
+    // send attempt, so the worst case is their product (10 × 10 here: minutes).
+    retry: options.retry ?? { initialRetryTime: 300, retries: 10 },
     logCreator:
       () =>
       ({ level, log: entry }: LogEntry) => {

@@ -1,14 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { systemClock } from '../core/clock.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { createProducer } from '../core/kafka.ts'
-import { KeyStore, normalizeOrigin } from '../core/keys.ts'
-import { buildCollector } from '../ingest/collector/app.ts'
+import { normalizeOrigin } from '../core/keys.ts'
 import { PREFLIGHT_MAX_AGE_SECONDS } from '../ingest/collector/browser-access.ts'
+import { type CollectorApp, startCollectorApp } from './helpers/collector-app.ts'
 import { readTopic } from './helpers/dlq.ts'
-import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
+import type { TestEnv } from './helpers/test-env.ts'
 
 const PAGE = 'https://app.acme.example'
 const event = (id: string) => ({
@@ -22,43 +19,27 @@ const event = (id: string) => ({
 })
 
 describe('collector: browsers (CORS per key, key outside the header, beacon bodies)', () => {
+  let collector: CollectorApp<'web' | 'backend' | 'rl'>
   let t: TestEnv
   let app: FastifyInstance
-  let producer: Producer
   let browserKey: string
   let serverKey: string
   let limitedKey: string
 
   beforeAll(async () => {
-    t = await createTestEnv('cors', { SPOR_COLLECTOR_RATE_LIMIT: '8' })
-    const keys = new KeyStore(t.es, t.config.es.indexPrefix, 0)
-    browserKey = (
-      await keys.create({
-        kind: 'ingest',
-        scope: 'tenant',
-        tenant: 'acme',
-        name: 'web',
-        allowedOrigins: [PAGE, 'http://127.0.0.1:8000'],
-      })
-    ).key
-    serverKey = (await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'backend' })).key
-    limitedKey = (
-      await keys.create({
-        kind: 'ingest',
-        scope: 'tenant',
-        tenant: 'acme',
-        name: 'rl',
-        allowedOrigins: [PAGE],
-      })
-    ).key
-    producer = createProducer(t.kafka)
-    await producer.connect()
-    app = await buildCollector({ config: t.config, keys, producer, log: t.log, clock: systemClock })
+    collector = await startCollectorApp('cors', {
+      env: { SPOR_COLLECTOR_RATE_LIMIT: '8' },
+      keys: {
+        web: { allowedOrigins: [PAGE, 'http://127.0.0.1:8000'] },
+        backend: {},
+        rl: { allowedOrigins: [PAGE] },
+      },
+    })
+    ;({ t, app } = collector)
+    ;({ web: browserKey, backend: serverKey, rl: limitedKey } = collector.keys)
   })
   afterAll(async () => {
-    await app?.close()
-    await producer?.disconnect()
-    await t?.cleanup()
+    await collector?.close()
   })
 
   const preflight = (origin: string, key = browserKey, method = 'POST') =>

@@ -3,11 +3,11 @@ import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../core/clock.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { createProducer } from '../core/kafka.ts'
 import { ORIGIN_HEADER } from '../core/key-scopes.ts'
 import { KeyStore, keysIndex } from '../core/keys.ts'
 import { buildCollector } from '../ingest/collector/app.ts'
-import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
+import { type CollectorApp, startCollectorApp } from './helpers/collector-app.ts'
+import type { TestEnv } from './helpers/test-env.ts'
 
 /**
  * Hostile holders of ingest keys (issue 15): a browser key writes only client-observable types,
@@ -51,48 +51,33 @@ async function readWithHeaders(t: TestEnv, expected: number) {
 }
 
 describe('collector: scoped ingest keys and hostile requests', () => {
+  let collector: CollectorApp<'web' | 'backend' | 'pagesOnly'>
   let t: TestEnv
   let app: FastifyInstance
   let producer: Producer
-  let keys: KeyStore
   let browser: string
   let server: string
   let narrow: string
 
   beforeAll(async () => {
-    t = await createTestEnv('colscope', {
-      SPOR_TRUSTED_PROXIES: '10.9.9.9',
-      SPOR_COLLECTOR_IP_RATE_LIMIT: '30',
-      SPOR_CLIENT_MAX_BACKDATE_HOURS: '6',
+    collector = await startCollectorApp('colscope', {
+      env: {
+        SPOR_TRUSTED_PROXIES: '10.9.9.9',
+        SPOR_COLLECTOR_IP_RATE_LIMIT: '30',
+        SPOR_CLIENT_MAX_BACKDATE_HOURS: '6',
+      },
+      keyCacheMs: 60_000,
+      keys: {
+        web: {},
+        backend: { scopes: { profile: 'server' } },
+        pagesOnly: { scopes: { eventTypes: ['page.*'] } },
+      },
     })
-    keys = new KeyStore(t.es, t.config.es.indexPrefix, 60_000)
-    browser = (await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'web' })).key
-    server = (
-      await keys.create({
-        kind: 'ingest',
-        scope: 'tenant',
-        tenant: 'acme',
-        name: 'backend',
-        scopes: { profile: 'server' },
-      })
-    ).key
-    narrow = (
-      await keys.create({
-        kind: 'ingest',
-        scope: 'tenant',
-        tenant: 'acme',
-        name: 'pages only',
-        scopes: { eventTypes: ['page.*'] },
-      })
-    ).key
-    producer = createProducer(t.kafka)
-    await producer.connect()
-    app = await buildCollector({ config: t.config, keys, producer, log: t.log, clock: systemClock })
+    ;({ t, app, producer } = collector)
+    ;({ web: browser, backend: server, pagesOnly: narrow } = collector.keys)
   })
   afterAll(async () => {
-    await app?.close()
-    await producer?.disconnect()
-    await t?.cleanup()
+    await collector?.close()
   })
 
   let address = 0

@@ -3,12 +3,11 @@ import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../core/clock.ts'
 import { createEsClient } from '../core/es.ts'
-import type { SporEvent } from '../core/event-schema.ts'
-import { createProducer } from '../core/kafka.ts'
 import { KeyStore } from '../core/keys.ts'
 import { buildCollector } from '../ingest/collector/app.ts'
+import { type CollectorApp, pageView, startCollectorApp } from './helpers/collector-app.ts'
 import { endOffsets, sum } from './helpers/offsets.ts'
-import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
+import { type TestEnv, waitFor } from './helpers/test-env.ts'
 
 /**
  * Collector outcomes not covered by collector.integration.test.ts, each produced for real: the
@@ -19,16 +18,10 @@ const MAX_EVENTS = 5
 // Long enough that the post right after a revocation surely still hits the cache on a busy machine.
 const KEY_CACHE_MS = 4000
 
-const event = (id: string): Partial<SporEvent> => ({
-  v: 1,
-  id,
-  type: 'page.view',
-  ts: new Date(Date.now() - 60_000).toISOString(),
-  user: 'u1',
-  session: 's1',
-})
+const event = pageView
 
 describe('collector: statuses and codes', () => {
+  let collector: CollectorApp<'web' | 'pagesOnly'>
   let t: TestEnv
   let app: FastifyInstance
   let producer: Producer
@@ -36,21 +29,16 @@ describe('collector: statuses and codes', () => {
   let key: string
 
   beforeAll(async () => {
-    t = await createTestEnv('collstatus', {
-      SPOR_COLLECTOR_MAX_EVENTS: String(MAX_EVENTS),
-      SPOR_KEY_CACHE_MS: String(KEY_CACHE_MS),
-      SPOR_COLLECTOR_RATE_LIMIT: '1000',
+    collector = await startCollectorApp('collstatus', {
+      env: { SPOR_COLLECTOR_MAX_EVENTS: String(MAX_EVENTS), SPOR_COLLECTOR_RATE_LIMIT: '1000' },
+      keyCacheMs: KEY_CACHE_MS,
+      keys: { web: {}, pagesOnly: { scopes: { eventTypes: ['page.*'] } } },
     })
-    keys = new KeyStore(t.es, t.config.es.indexPrefix, t.config.collector.keyCacheMs)
-    key = (await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'web' })).key
-    producer = createProducer(t.kafka)
-    await producer.connect()
-    app = await buildCollector({ config: t.config, keys, producer, log: t.log, clock: systemClock })
+    ;({ t, app, producer, keyStore: keys } = collector)
+    key = collector.keys.web
   })
   afterAll(async () => {
-    await app?.close()
-    await producer?.disconnect()
-    await t?.cleanup()
+    await collector?.close()
   })
 
   const post = (events: unknown[], headers: Record<string, string>) =>
@@ -93,6 +81,41 @@ describe('collector: statuses and codes', () => {
     )
     expect(full.statusCode).toBe(202)
     expect(sum(await endOffsets(t))).toBe(before + MAX_EVENTS)
+  })
+
+  it('answers 403 SPOR_ERR_FORBIDDEN when every event is valid but outside the key scope; 400 when anything else is wrong', async () => {
+    const narrow = collector.keys.pagesOnly
+    const before = sum(await endOffsets(t))
+    const outside = { ...event('scope-1'), type: 'feature.use' }
+    const loginFromBrowser = { ...event('scope-2'), type: 'session.login', username: 'victim' }
+    const forbidden = await post([outside], bearer(narrow))
+    expect(forbidden.statusCode).toBe(403)
+    expect(forbidden.json()).toMatchObject({
+      code: 'SPOR_ERR_FORBIDDEN',
+      message: expect.stringMatching(/ingest key/),
+      rejected: [{ index: 0, id: 'scope-1', reason: 'type_not_allowed' }],
+    })
+    // A browser key (the default profile) sending only server-side types: the same answer.
+    const serverOnly = await post([loginFromBrowser], bearer(key))
+    expect(serverOnly.statusCode).toBe(403)
+    expect(serverOnly.json().rejected).toEqual([expect.objectContaining({ reason: 'type_not_allowed' })])
+    // A scope refusal next to an invalid event is a bad request: the payload needs fixing first.
+    const mixed = await post([outside, { ...event('scope-3'), ts: 'yesterday' }], bearer(narrow))
+    expect(mixed.statusCode).toBe(400)
+    expect(mixed.json().code).toBe('SPOR_ERR_BAD_REQUEST')
+    // spor's own id namespace is refused from every key: a bad request, not a matter of scope.
+    const reserved = await post([event('spor-scope-4')], bearer(narrow))
+    expect(reserved.statusCode).toBe(400)
+    expect(reserved.json().rejected).toEqual([expect.objectContaining({ reason: 'reserved_id' })])
+    expect(sum(await endOffsets(t))).toBe(before)
+    // One allowed event among them is accepted; the refused one is listed.
+    const partial = await post([outside, event('scope-5')], bearer(narrow))
+    expect(partial.statusCode).toBe(202)
+    expect(partial.json()).toEqual({
+      accepted: 1,
+      rejected: [expect.objectContaining({ index: 0, reason: 'type_not_allowed' })],
+    })
+    expect(sum(await endOffsets(t))).toBe(before + 1)
   })
 
   it('answers 503 SPOR_ERR_UNAVAILABLE when the key store cannot be reached', async () => {

@@ -1,14 +1,11 @@
 import { gzipSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
-import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { systemClock } from '../core/clock.ts'
 import type { SporEvent } from '../core/event-schema.ts'
-import { createProducer } from '../core/kafka.ts'
-import { KeyStore, keysIndex } from '../core/keys.ts'
-import { buildCollector } from '../ingest/collector/app.ts'
+import { keysIndex } from '../core/keys.ts'
+import { type CollectorApp, startCollectorApp } from './helpers/collector-app.ts'
 import { readTopic } from './helpers/dlq.ts'
-import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
+import type { TestEnv } from './helpers/test-env.ts'
 
 const event = (id: string, extra: Partial<SporEvent> = {}) => ({
   v: 1,
@@ -23,34 +20,27 @@ const event = (id: string, extra: Partial<SporEvent> = {}) => ({
 })
 
 describe('collector: POST /v1/events', () => {
+  let collector: CollectorApp<'web' | 'globex' | 'old'>
   let t: TestEnv
   let app: FastifyInstance
-  let producer: Producer
   let key: string
   let otherTenantKey: string
   let revokedKey: string
 
   beforeAll(async () => {
-    t = await createTestEnv('collector', {
-      SPOR_COLLECTOR_BODY_LIMIT: '65536',
-      SPOR_COLLECTOR_RATE_LIMIT: '20',
-      SPOR_TRUSTED_PROXIES: '10.9.9.9',
+    collector = await startCollectorApp('collector', {
+      env: {
+        SPOR_COLLECTOR_BODY_LIMIT: '65536',
+        SPOR_COLLECTOR_RATE_LIMIT: '20',
+        SPOR_TRUSTED_PROXIES: '10.9.9.9',
+      },
+      keys: { web: {}, globex: { tenant: 'globex' }, old: { revoked: true } },
     })
-    const keys = new KeyStore(t.es, t.config.es.indexPrefix, 0)
-    key = (await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'web' })).key
-    otherTenantKey = (await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'globex', name: 'web' }))
-      .key
-    const revoked = await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'old' })
-    await keys.revoke(revoked.record.id)
-    revokedKey = revoked.key
-    producer = createProducer(t.kafka)
-    await producer.connect()
-    app = await buildCollector({ config: t.config, keys, producer, log: t.log, clock: systemClock })
+    ;({ t, app } = collector)
+    ;({ web: key, globex: otherTenantKey, old: revokedKey } = collector.keys)
   })
   afterAll(async () => {
-    await app?.close()
-    await producer?.disconnect()
-    await t?.cleanup()
+    await collector?.close()
   })
 
   const post = (body: unknown, headers: Record<string, string> = {}, auth = key) =>
@@ -97,9 +87,11 @@ describe('collector: POST /v1/events', () => {
   })
 
   it('answers 400 to malformed bodies and lists per-event errors', async () => {
-    expect((await post('{"events": [')).statusCode).toBe(400)
-    expect((await post({ notEvents: [] })).statusCode).toBe(400)
-    expect((await post({ events: [] })).statusCode).toBe(400)
+    for (const body of ['{"events": [', { notEvents: [] }, { events: [] }]) {
+      const malformed = await post(body)
+      expect(malformed.statusCode).toBe(400)
+      expect(malformed.json().code).toBe('SPOR_ERR_BAD_REQUEST')
+    }
     const res = await post({
       events: [
         event('bad-ts', { ts: 'yesterday' }),
@@ -107,6 +99,7 @@ describe('collector: POST /v1/events', () => {
       ],
     })
     expect(res.statusCode).toBe(400)
+    expect(res.json().code).toBe('SPOR_ERR_BAD_REQUEST')
     expect(res.json().rejected).toEqual([
       expect.objectContaining({
         index: 0,

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type DetectHandle, failedLogins, produce, startDetect, storedAlerts } from './helpers/detect.ts'
+import {
+  type DetectHandle,
+  detectCaughtUp,
+  failedLogins,
+  produce,
+  startDetect,
+  storedAlerts,
+} from './helpers/detect.ts'
 import { PrivateElasticsearch } from './helpers/private-es.ts'
 import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
@@ -46,8 +53,15 @@ describe('detect: Elasticsearch stopped for a while, then started', () => {
 
     await node.down()
     await produce(t.kafka, t.config.kafka.eventsTopic, failures('alice', 12, now - 10 * 60_000))
-    // The rule stage now looks up alice's alert (and would write it) against a stopped cluster.
-    await new Promise((r) => setTimeout(r, 20_000))
+    // The rule stage now looks up alice's alert (and would write it) against a stopped cluster:
+    // the outage lasts until it has failed several times (each a crash, before the fix, and the
+    // second one fatal with SPOR_MAX_RESTARTS=1).
+    const before = detect!.failedAlertRequests()
+    await waitFor(
+      async () => detect!.failedAlertRequests() - before,
+      (failed) => failed >= 10 || fatal !== undefined,
+      { timeoutMs: 90_000, intervalMs: 200, what: 'failed alert lookups during the outage' },
+    )
     expect(fatal).toBeUndefined()
     expect(detect!.service.running).toBe(true)
 
@@ -57,8 +71,8 @@ describe('detect: Elasticsearch stopped for a while, then started', () => {
       (a) => a.some((x) => x.subject.value.startsWith('alice')),
       { timeoutMs: 90_000, what: 'alice raised after the restart' },
     )
-    // A duplicate would show up right behind.
-    await new Promise((r) => setTimeout(r, 3000))
+    // Everything finished: a duplicate would be stored by now.
+    await detectCaughtUp(t, [detect!])
     const alerts = await storedAlerts(t)
     expect(alerts.map((a) => `${a.rule} ${a.subject.value}`).sort()).toEqual([
       expect.stringMatching(/ alice/),

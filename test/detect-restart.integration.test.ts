@@ -5,6 +5,7 @@ import { ruleStageGroup } from '../detect/topics.ts'
 import {
   alertsTopicMessages,
   type DetectHandle,
+  detectCaughtUp,
   failedLogins,
   produce,
   startDetect,
@@ -77,7 +78,7 @@ describe('detect: restart in the middle of attacks', () => {
         a.find((x) => x.subject.value.startsWith('bob'))?.evidence_total === 16,
       { what: 'alice raised and bob updated after the restart' },
     )
-    await new Promise((r) => setTimeout(r, 2000))
+    await detectCaughtUp(t, [second])
     const alerts = await storedAlerts(t)
     expect(alerts.map((a) => a.subject.value).sort()).toEqual([
       'alice@acme.example',

@@ -3,6 +3,8 @@ import { mixedTraffic, type Scenario } from '../generate/attacks.ts'
 import {
   alertsTopicMessages,
   type DetectHandle,
+  detectCaughtUp,
+  detectGroupsStable,
   produce,
   startDetect,
   storedAlerts,
@@ -24,8 +26,8 @@ describe('detect: two instances side by side', () => {
     t = await createTestEnv('detectscale')
     instances.push(await startDetect(t, t.config, 'one'))
     instances.push(await startDetect(t, t.config, 'two'))
-    // Let the group settle on its two members before traffic arrives.
-    await new Promise((r) => setTimeout(r, 5000))
+    // The traffic arrives once both stages have settled on their two members.
+    await detectGroupsStable(t, 2)
     const mixed = mixedTraffic({
       seed: 23,
       tenants: ['acme', 'beta'],
@@ -48,7 +50,8 @@ describe('detect: two instances side by side', () => {
       (a) => a.length >= expected.length,
       { what: 'alerts', timeoutMs: 90_000 },
     )
-    await new Promise((r) => setTimeout(r, 3000))
+    // Every event and signal finished: a late duplicate would be stored by now.
+    await detectCaughtUp(t, instances)
     const alerts = await storedAlerts(t)
     expect(summary(alerts)).toEqual(expected.map((e) => `${e.rule} ${e.subject.value}`).sort())
     for (const e of expected) {

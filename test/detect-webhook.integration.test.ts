@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../core/config.ts'
 import { verifyWebhook } from '../detect/webhook.ts'
 import { attackScenarios } from '../generate/attacks.ts'
-import { type DetectHandle, produce, startDetect, storedAlerts } from './helpers/detect.ts'
+import { type DetectHandle, detectCaughtUp, produce, startDetect, storedAlerts } from './helpers/detect.ts'
 import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const SECRET = 'webhook-test-secret-0123456789'
@@ -78,7 +78,14 @@ describe('detect: webhook', () => {
     })
     // Stored first; the webhook only succeeded after its retries.
     expect(delivery!.at).toBeGreaterThan(storedAt)
-    await new Promise((r) => setTimeout(r, 1000))
+    // Every alert the events raise is stored and queued, and the queue is empty: no second
+    // delivery can follow.
+    await detectCaughtUp(t, [detect])
+    await waitFor(
+      async () => detect!.service.webhookPending,
+      (n) => n === 0,
+      { what: 'the webhook queue to drain', timeoutMs: 30_000, intervalMs: 100 },
+    )
     expect(hook.received).toHaveLength(1)
   })
 

@@ -3,6 +3,7 @@ import { mixedTraffic, type Scenario } from '../generate/attacks.ts'
 import {
   alertsTopicMessages,
   type DetectHandle,
+  detectCaughtUp,
   p95,
   produce,
   startDetect,
@@ -49,8 +50,8 @@ describe('detect: attacks in a day of traffic', () => {
       (alerts) => alerts.length >= expected.length,
       { what: 'alerts', timeoutMs: 90_000 },
     )
-    // Let the rest of the stream pass: a late duplicate or false positive would show up now.
-    await new Promise((r) => setTimeout(r, 3000))
+    // The whole stream finished: a late duplicate or false positive would be stored by now.
+    await detectCaughtUp(t, [detect])
     const alerts = await storedAlerts(t)
     const falsePositives = alerts.filter(
       (a) => !expected.some((e) => e.rule === a.rule && e.subject.value === a.subject.value),

@@ -2,14 +2,10 @@ import { connect } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
-import type { Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { systemClock } from '../core/clock.ts'
-import { createProducer } from '../core/kafka.ts'
-import { KeyStore } from '../core/keys.ts'
-import { buildCollector } from '../ingest/collector/app.ts'
+import { type CollectorApp, startCollectorApp } from './helpers/collector-app.ts'
 import { bodyArb, hasControlChar, headerValueArb, heapAfterGc, queryStringArb } from './helpers/fuzz.ts'
-import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
+import type { TestEnv } from './helpers/test-env.ts'
 
 /**
  * Fuzz of the collector (issue 15), on the real Kafka and Elasticsearch: random and malicious
@@ -22,9 +18,9 @@ const RUNS = Number(process.env.SPOR_FUZZ_RUNS ?? 300)
 const SLOWEST_BOUND_MS = 5_000
 
 describe('fuzz: collector', () => {
+  let collector: CollectorApp<'web' | 'api'>
   let t: TestEnv
   let app: FastifyInstance
-  let producer: Producer
   let browser: string
   let server: string
   const figures = {
@@ -36,31 +32,21 @@ describe('fuzz: collector', () => {
   }
 
   beforeAll(async () => {
-    t = await createTestEnv('fuzzcol', {
-      SPOR_TRUSTED_PROXIES: '10.9.9.9',
-      SPOR_COLLECTOR_BODY_LIMIT: '262144',
-      SPOR_HTTP_REQUEST_TIMEOUT_MS: '1500',
+    collector = await startCollectorApp('fuzzcol', {
+      env: {
+        SPOR_TRUSTED_PROXIES: '10.9.9.9',
+        SPOR_COLLECTOR_BODY_LIMIT: '262144',
+        SPOR_HTTP_REQUEST_TIMEOUT_MS: '1500',
+      },
+      keyCacheMs: 60_000,
+      keys: { web: {}, api: { scopes: { profile: 'server' } } },
     })
-    const keys = new KeyStore(t.es, t.config.es.indexPrefix, 60_000)
-    browser = (await keys.create({ kind: 'ingest', scope: 'tenant', tenant: 'acme', name: 'web' })).key
-    server = (
-      await keys.create({
-        kind: 'ingest',
-        scope: 'tenant',
-        tenant: 'acme',
-        name: 'api',
-        scopes: { profile: 'server' },
-      })
-    ).key
-    producer = createProducer(t.kafka)
-    await producer.connect()
-    app = await buildCollector({ config: t.config, keys, producer, log: t.log, clock: systemClock })
+    ;({ t, app } = collector)
+    ;({ web: browser, api: server } = collector.keys)
   })
   afterAll(async () => {
     console.info(`collector fuzz: ${JSON.stringify(figures)}`)
-    await app?.close()
-    await producer?.disconnect()
-    await t?.cleanup()
+    await collector?.close()
   })
 
   it('answers every hostile request below 500, in bounded time, and produces exactly what it accepted', async () => {

@@ -60,6 +60,19 @@ const REJECTION_SCHEMA = {
   },
 } as const
 
+// 400 and 403 carry the per-event reasons.
+const REFUSAL_SCHEMA = {
+  ...ErrorBodySchema,
+  properties: { ...ErrorBodySchema.properties, rejected: { type: 'array', items: REJECTION_SCHEMA } },
+} as const
+
+/**
+ * Reasons that depend on the key, not on the event: another key of the same tenant (a server
+ * key, a wider allow-list) would have taken the event. `reserved_id` is refused from every key
+ * and `tenant_mismatch` must not tell a tenant apart from a typo, so both stay 400.
+ */
+const KEY_SCOPE_REASONS: ReadonlySet<string> = new Set(['type_not_allowed', 'ts_too_old'])
+
 interface Rejection {
   index: number
   id?: string
@@ -140,13 +153,8 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
                 rejected: { type: 'array', items: REJECTION_SCHEMA },
               },
             },
-            400: {
-              ...ErrorBodySchema,
-              properties: {
-                ...ErrorBodySchema.properties,
-                rejected: { type: 'array', items: REJECTION_SCHEMA },
-              },
-            },
+            400: REFUSAL_SCHEMA,
+            403: REFUSAL_SCHEMA,
             '4xx': ErrorBodySchema,
             '5xx': ErrorBodySchema,
           },
@@ -203,6 +211,16 @@ export async function buildCollector(deps: CollectorDeps): Promise<FastifyInstan
         })
         collected.inc({ outcome: 'rejected' }, rejected.length)
         if (accepted.length === 0) {
+          // Valid events this key may not send: 403, so the integrator looks at the key, not the
+          // payload. Anything else wrong in the batch (or a mix) is a bad request.
+          if (rejected.every((r) => KEY_SCOPE_REASONS.has(r.reason))) {
+            return reply.code(403).send({
+              statusCode: 403,
+              code: 'SPOR_ERR_FORBIDDEN',
+              message: 'no event in the batch is allowed for this ingest key',
+              rejected,
+            })
+          }
           return reply.code(400).send({
             statusCode: 400,
             code: 'SPOR_ERR_BAD_REQUEST',

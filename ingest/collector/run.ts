@@ -1,17 +1,18 @@
 import { systemClock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
 import { createEsClient, waitForEs } from '../../core/es.ts'
-import { createKafka, createProducer, waitForKafka } from '../../core/kafka.ts'
+import { createProducer, waitForKafka } from '../../core/kafka.ts'
 import { KeyStore } from '../../core/keys.ts'
 import type { Logger } from '../../core/logger.ts'
 import { runUntilSignal } from '../../core/service.ts'
 import { startupOptions, startupSteps } from '../../core/startup.ts'
 import { buildCollector } from './app.ts'
+import { createCollectorKafka } from './kafka.ts'
 
 /** `spor collector`: the HTTP endpoint in front of the events topic. */
 export async function runCollector(config: SporConfig, log: Logger): Promise<never> {
   const es = createEsClient(config)
-  const kafka = createKafka(config, log)
+  const kafka = createCollectorKafka(config, log)
   const startup = startupOptions(config, log)
   await Promise.all([waitForEs(es, startup), waitForKafka(kafka, startup)])
   const keys = new KeyStore(es, config.es.indexPrefix, config.collector.keyCacheMs)
