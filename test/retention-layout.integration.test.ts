@@ -16,6 +16,7 @@ import {
   RETENTION_TIME_FIELD,
   type RetentionClass,
 } from '../core/retention.ts'
+import { seededRandom } from '../generate/random.ts'
 import { enforceRetention } from '../ilm-policies/enforcer.ts'
 import { generatedFiles } from '../ilm-policies/generated.ts'
 import { templateName } from '../ilm-policies/templates.ts'
@@ -31,17 +32,6 @@ import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 
 const RETENTION = DEFAULT_RETENTION_DAYS
 const PROJECTED = projectedPrimaries(RETENTION)
-
-/** Small deterministic PRNG (mulberry32): the same simulation every run. */
-function random(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A minimal document of each class that its strict mapping accepts, placed at `time`. */
 function documentOf(cls: RetentionClass, id: string, time: Date): Record<string, unknown> {
@@ -138,7 +128,7 @@ async function storedPerClass(): Promise<Record<RetentionClass, { count: number;
 describe('index layout over years', () => {
   it('800 simulated days: within the shard budget, nothing older than retention + 24 h, nothing lost early', async () => {
     const started = Date.now()
-    const next = random(14)
+    const next = seededRandom(14)
     // The enforcer runs daily at 23:00 UTC: the latest point of the day, so the worst overshoot.
     const first = Date.UTC(2024, 0, 1, 23)
     const ledger: Written[] = []

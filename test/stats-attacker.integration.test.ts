@@ -4,6 +4,7 @@ import { fixedClock } from '../core/clock.ts'
 import { loadConfig } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { KeyStore } from '../core/keys.ts'
+import { seededRandom } from '../generate/random.ts'
 import { buildQueryApp } from '../query/app.ts'
 import { rollupDays } from '../query/rollups/job.ts'
 import { QuestionBudget } from '../query/stats/budget.ts'
@@ -35,18 +36,6 @@ const K = 5
 const REGULARS = 10
 const UA =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
-
-/** mulberry32: the generated world is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 /**
  * People first seen per day in a small tenant: mostly none or one, sometimes up to four (weights
@@ -122,7 +111,7 @@ function budgetWorld(): SporEvent[] {
   )
 }
 
-const random = prng(13)
+const random = seededRandom(13)
 const NEW_PEOPLE = DAYS.map((_, i) => (i === 0 ? 0 : drawNewPeople(random)))
 const VICTIM_IN = Array.from({ length: 40 }, () => random() < 0.5)
 

@@ -5,6 +5,7 @@ import { fixedClock } from '../core/clock.ts'
 import { loadConfig } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { KeyStore } from '../core/keys.ts'
+import { seededRandom } from '../generate/random.ts'
 import { buildQueryApp } from '../query/app.ts'
 import { rollupDays } from '../query/rollups/job.ts'
 import { EVENT_FIELDS } from '../query/stats/fields.ts'
@@ -28,18 +29,6 @@ const K = 5
 const TARGETS = 40
 const UA =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
-
-/** mulberry32: the generated world is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 type Origin = 'client' | 'server'
 const origins = new Map<string, Origin>()
@@ -76,7 +65,7 @@ function userDay(tenant: string, user: string, d: string, modules: string[], att
   ]
 }
 
-const random = prng(31)
+const random = seededRandom(31)
 const VICTIM_IN = Array.from({ length: TARGETS }, () => random() < 0.5)
 
 /** Tenant `pad`: the threshold oracle with k − 1 invented users per target. */
