@@ -1,6 +1,6 @@
 import { setImmediate } from 'node:timers/promises'
 import type { Client } from '@elastic/elasticsearch'
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
+import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import { consumerFatalError, createGroupConsumer } from '../core/kafka.ts'
@@ -99,6 +99,7 @@ export class IngestConsumer {
       groupId: config.kafka.ingestGroup,
       consumer: 'ingest',
       fetch: { ...fetchSizes(config), maxWaitTimeInMs: FETCH_MAX_WAIT_MS },
+      beforePoison: (batch) => this.#settleBeforePoison(batch),
     })
     this.#dlq = new DlqTransactions(kafka, config, this.#log)
   }
@@ -302,6 +303,27 @@ export class IngestConsumer {
     // resolveOffset moves kafkajs's fetch position (the next batch is fetched while this one is
     // written); the commit in `committed` is what survives a restart.
     resolveOffset(batch.lastOffset())
+  }
+
+  /**
+   * The consumer is about to stop at an undecodable batch of this partition. When that batch
+   * starts its fetch, no handler runs first, and the partition's previous batch may still be
+   * written: kafkajs stopping would abandon it (or silently ignore its commit), leaving the group
+   * before it and the skip command of the poison report refused. It is committed first; if it
+   * fails, that earlier failure is reported instead, as a later handler would.
+   */
+  async #settleBeforePoison(batch: Batch): Promise<void> {
+    const lane = this.#lanes.get(batch.partition)
+    if (!lane) return
+    lane.followed = true
+    const error = await lane.committed.then(
+      () => undefined,
+      (e: Error) => e,
+    )
+    if (!error) return
+    this.#rewind(batch.topic, batch.partition, lane.firstOffset, error)
+    if (!(error instanceof BatchAbandoned)) throw error
+    this.#abandoned(batch.partition, lane.firstOffset, error)
   }
 
   /** A batch failed after its handler returned, and no later batch of its partition reports it. */
