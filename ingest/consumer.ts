@@ -236,7 +236,14 @@ export class IngestConsumer {
       heartbeat,
       signal: this.#stopping.signal,
     }
-    const previous = this.#lanes.get(partition)
+    const last = this.#lanes.get(partition)
+    // A batch of an earlier generation (rebalance, restart) can never commit, and this one was
+    // read from the offsets committed since (perhaps by another member that owned the partition
+    // meanwhile): it is not this batch's predecessor, its failure is not reported here, and the
+    // position is not moved back to it. It is still waited for before committing, so two batches
+    // never use the partition's dead-letter producer at once.
+    const previous = last?.generation === generation ? last : undefined
+    const stale = last && !previous ? last.committed.catch(() => {}) : undefined
     // From here on this handler reports the previous batch's failure, not the previous lane.
     if (previous) previous.followed = true
     const launched = this.#deliver(batch.topic, partition, batch.messages, control)
@@ -244,7 +251,7 @@ export class IngestConsumer {
     const committed = (async () => {
       const { done } = await launched
       try {
-        const [rejects] = await Promise.all([done, previous?.committed])
+        const [rejects] = await Promise.all([done, previous?.committed, stale])
         if (!control.shouldContinue()) throw new BatchAbandoned()
         const next = (BigInt(batch.lastOffset()) + 1n).toString()
         if (rejects.length > 0) {
@@ -354,6 +361,10 @@ export class IngestConsumer {
   #rewind(topic: string, partition: number, offset: string, error: Error): void {
     if (this.#state !== 'running') return
     if (!(error instanceof BatchAbandoned)) this.#failures.set(partition, error)
+    // The group is rebalancing: the consumer rejoins and reads from the committed offsets. A seek
+    // would outlive that: kafkajs keeps it until the partition is fetched again, even generations
+    // later, after another member has committed past it, and would then read all that again.
+    if (rejoinsGroup(error)) return
     try {
       this.#consumer.seek({ topic, partition, offset })
     } catch (seekError) {
@@ -464,6 +475,21 @@ export class IngestConsumer {
     }
     return rejected
   }
+}
+
+/** kafkajs rejoins the group on these (its runner's `isRebalancing`, and an unknown member). */
+const REJOIN_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+])
+
+function rejoinsGroup(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (REJOIN_ERRORS.has((e as { type?: string }).type ?? '')) return true
+  }
+  return false
 }
 
 /**
