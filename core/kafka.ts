@@ -16,7 +16,7 @@ import type { SporConfig } from './config.ts'
 import { SporError } from './errors.ts'
 import { kafkaClientSecurity, preflightTls } from './kafka-security.ts'
 import type { Logger } from './logger.ts'
-import { guardPoison, handlePoisonBatch, poisonOf } from './poison.ts'
+import { type BeforePoison, guardPoison, handlePoisonBatch, poisonOf } from './poison.ts'
 import { restartBudget } from './restart-budget.ts'
 import { DEFAULT_STARTUP_POLICY, retryStartup, type StartupOptions } from './startup.ts'
 
@@ -154,6 +154,7 @@ export function createGroupConsumer(
     consumer: string
     fields?: Record<string, unknown>
     fetch?: Pick<ConsumerConfig, 'maxBytes' | 'maxBytesPerPartition' | 'maxWaitTimeInMs'>
+    beforePoison?: BeforePoison
   },
 ): Consumer {
   const { sessionTimeoutMs } = config.kafka
@@ -167,11 +168,12 @@ export function createGroupConsumer(
       restartOnFailure: handlePoisonBatch(restartBudget(config, log, options.consumer, options.fields)),
     },
   })
-  return guardPoison(consumer, log, {
-    groupId: options.groupId,
-    consumer: options.consumer,
-    fields: options.fields,
-  })
+  return guardPoison(
+    consumer,
+    log,
+    { groupId: options.groupId, consumer: options.consumer, fields: options.fields },
+    options.beforePoison,
+  )
 }
 
 /**

@@ -84,6 +84,14 @@ export function isCutBeforePoison(batch: Batch): boolean {
 }
 
 /**
+ * Called just before the consumer fails at an undecodable batch (kafkajs then stops it at once),
+ * also when that batch starts the fetch and no handler sees the records before it: a handler
+ * that commits after returning (ingest's pipelined batches) commits its earlier batches here.
+ * Throwing reports that error instead of the poison batch.
+ */
+export type BeforePoison = (batch: Batch) => Promise<void>
+
+/**
  * Wraps `consumer.run` so that eachBatch / eachMessage never see a stand-in record: the records
  * before it are handed on (and committed by the handler as usual), then the consumer fails with
  * the located PoisonBatchError.
@@ -92,6 +100,7 @@ export function guardPoison(
   consumer: Consumer,
   log: Logger,
   context: { groupId: string; consumer: string; fields?: Record<string, unknown> },
+  beforePoison?: BeforePoison,
 ): Consumer {
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     const poison = poisonOf(payload.error)
@@ -110,6 +119,7 @@ export function guardPoison(
               const at = batch.messages.findIndex((m) => poisonInfo(m) !== undefined)
               if (at < 0) return eachBatch(payload)
               if (at > 0) await eachBatch({ ...payload, batch: truncated(batch, at) })
+              await beforePoison?.(batch)
               throw poisonError(batch.topic, batch.partition, batch.messages[at]!)
             },
           }

@@ -1,6 +1,6 @@
 import { setImmediate } from 'node:timers/promises'
 import type { Client } from '@elastic/elasticsearch'
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
+import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import { consumerFatalError, createGroupConsumer } from '../core/kafka.ts'
@@ -99,6 +99,7 @@ export class IngestConsumer {
       groupId: config.kafka.ingestGroup,
       consumer: 'ingest',
       fetch: { ...fetchSizes(config), maxWaitTimeInMs: FETCH_MAX_WAIT_MS },
+      beforePoison: (batch) => this.#settleBeforePoison(batch),
     })
     this.#dlq = new DlqTransactions(kafka, config, this.#log)
   }
@@ -235,7 +236,14 @@ export class IngestConsumer {
       heartbeat,
       signal: this.#stopping.signal,
     }
-    const previous = this.#lanes.get(partition)
+    const last = this.#lanes.get(partition)
+    // A batch of an earlier generation (rebalance, restart) can never commit, and this one was
+    // read from the offsets committed since (perhaps by another member that owned the partition
+    // meanwhile): it is not this batch's predecessor, its failure is not reported here, and the
+    // position is not moved back to it. It is still waited for before committing, so two batches
+    // never use the partition's dead-letter producer at once.
+    const previous = last?.generation === generation ? last : undefined
+    const stale = last && !previous ? last.committed.catch(() => {}) : undefined
     // From here on this handler reports the previous batch's failure, not the previous lane.
     if (previous) previous.followed = true
     const launched = this.#deliver(batch.topic, partition, batch.messages, control)
@@ -243,7 +251,7 @@ export class IngestConsumer {
     const committed = (async () => {
       const { done } = await launched
       try {
-        const [rejects] = await Promise.all([done, previous?.committed])
+        const [rejects] = await Promise.all([done, previous?.committed, stale])
         if (!control.shouldContinue()) throw new BatchAbandoned()
         const next = (BigInt(batch.lastOffset()) + 1n).toString()
         if (rejects.length > 0) {
@@ -304,6 +312,27 @@ export class IngestConsumer {
     resolveOffset(batch.lastOffset())
   }
 
+  /**
+   * The consumer is about to stop at an undecodable batch of this partition. When that batch
+   * starts its fetch, no handler runs first, and the partition's previous batch may still be
+   * written: kafkajs stopping would abandon it (or silently ignore its commit), leaving the group
+   * before it and the skip command of the poison report refused. It is committed first; if it
+   * fails, that earlier failure is reported instead, as a later handler would.
+   */
+  async #settleBeforePoison(batch: Batch): Promise<void> {
+    const lane = this.#lanes.get(batch.partition)
+    if (!lane) return
+    lane.followed = true
+    const error = await lane.committed.then(
+      () => undefined,
+      (e: Error) => e,
+    )
+    if (!error) return
+    this.#rewind(batch.topic, batch.partition, lane.firstOffset, error)
+    if (!(error instanceof BatchAbandoned)) throw error
+    this.#abandoned(batch.partition, lane.firstOffset, error)
+  }
+
   /** A batch failed after its handler returned, and no later batch of its partition reports it. */
   #laneFailed(topic: string, partition: number, lane: Lane, error: Error): void {
     if (this.#lanes.get(partition) === lane) this.#lanes.delete(partition)
@@ -332,6 +361,10 @@ export class IngestConsumer {
   #rewind(topic: string, partition: number, offset: string, error: Error): void {
     if (this.#state !== 'running') return
     if (!(error instanceof BatchAbandoned)) this.#failures.set(partition, error)
+    // The group is rebalancing: the consumer rejoins and reads from the committed offsets. A seek
+    // would outlive that: kafkajs keeps it until the partition is fetched again, even generations
+    // later, after another member has committed past it, and would then read all that again.
+    if (rejoinsGroup(error)) return
     try {
       this.#consumer.seek({ topic, partition, offset })
     } catch (seekError) {
@@ -443,6 +476,21 @@ export class IngestConsumer {
     }
     return rejected
   }
+}
+
+/** kafkajs rejoins the group on these (its runner's `isRebalancing`, and an unknown member). */
+const REJOIN_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+])
+
+function rejoinsGroup(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (REJOIN_ERRORS.has((e as { type?: string }).type ?? '')) return true
+  }
+  return false
 }
 
 /**
