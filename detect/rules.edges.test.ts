@@ -245,6 +245,14 @@ describe('password spraying', () => {
     expect(sourceAttack('ip', '9.9.9.9')([...es, success], success, s)).toBeUndefined()
   })
 
+  it('on a /24 needs exactly minNetAddresses addresses', () => {
+    const spread = (n: number) => attempts().map((e, i) => ({ ...e, ip: `9.9.9.${i % n}` }))
+    const two = spread(2)
+    expect(sourceAttack('net', '9.9.9.0')(two, newest(two), tuned(rules))?.counts.addresses).toBe(2)
+    const one = spread(1)
+    expect(sourceAttack('net', '9.9.9.0')(one, newest(one), tuned(rules))).toBeUndefined()
+  })
+
   it('reads the longer of the two windows back from the newest event, to the millisecond', () => {
     const s = tuned({
       password_spraying: { minAccounts: 3, minFailures: 4, maxSuccessRatio: 0, windowMs: 20 * MIN },
@@ -312,6 +320,11 @@ describe('impossible travel', () => {
       minutes: 1,
       speed_kmh: Math.round(OSLO_NY_KM * 60),
     })
+  })
+
+  it('compares with a login in the same millisecond', () => {
+    const es = [ev({ user: 'u', ...OSLO }), ev({ user: 'u', ...NEW_YORK })]
+    expect(impossibleTravel(es, newest(es), defaults)?.counts.minutes).toBe(1)
   })
 
   it('fires at exactly the distance and speed limits, not above them', () => {
@@ -416,6 +429,12 @@ describe('new country and new device', () => {
     expect(run(es, newCountry)).toBeUndefined()
   })
 
+  it('lists every known value', () => {
+    const es = [...past([9, 5]), ...past([3], { country: 'SE' }), login({ ...NEW_YORK })]
+    expect(run(es)).toMatchObject({ counts: { known_values: 2 } })
+    expect(run(es)?.explanation).toContain('not among NO, SE in 3 logins')
+  })
+
   it('says "none" when no earlier login had a known value', () => {
     const es = [...past([5, 4, 3], { country: undefined }), login({ ...NEW_YORK })]
     expect(run(es)).toMatchObject({ counts: { known_values: 0 } })
@@ -500,6 +519,24 @@ describe('concurrent sessions', () => {
     expect(run(atEdge)).toBeDefined()
     const beyond = [other({ ts: T0 + 6 * HOUR - 1 }), heartbeat, current({ ts: T0 + 30 * HOUR })]
     expect(run(beyond)).toBeUndefined()
+  })
+
+  it('does not count a session that logged out, however recently', () => {
+    const es = [
+      other({}),
+      other({ type: 'session.logout', ts: T0 + 10 * MIN }),
+      current({ ts: T0 + 20 * MIN }),
+    ]
+    expect(run(es)).toBeUndefined()
+  })
+
+  it('compares with a session that started in the same millisecond', () => {
+    expect(run([other({}), current({ ts: T0 })])).toBeDefined()
+  })
+
+  it('writes ? for unknown countries', () => {
+    const es = [other({ country: undefined }), current({ country: undefined })]
+    expect(run(es)?.explanation).toMatch(/^new session from \? while a session from \? \d+ km away/)
   })
 
   it('does not compare a session with itself or with events that have no session', () => {
@@ -685,8 +722,10 @@ describe('harassment', () => {
   it('actor: needs an abuse report with a reporter, and is silent when disabled', () => {
     const es = Array.from({ length: 4 }, (_, i) => report('a', `user:t${i}`, T0 + i))
     const withCurrent = (c: SignalEvent) => harassmentActor([...es, c], c, defaults)
-    expect(withCurrent(report(undefined, 'user:t9'))).toBeUndefined()
-    expect(withCurrent(ev({ type: 'message.send', user: 'a', target: 'user:t9' }))).toBeUndefined()
+    expect(withCurrent(report(undefined, 'user:t9', T0 + 10))).toBeUndefined()
+    expect(
+      withCurrent(ev({ type: 'message.send', user: 'a', target: 'user:t9', ts: T0 + 10 })),
+    ).toBeUndefined()
     const five = [...es, report('a', 'user:t9', T0 + 10)]
     expect(
       harassmentActor(five, newest(five), tuned({ harassment_actor: { enabled: false } })),
