@@ -25,6 +25,14 @@ describe('detection state', () => {
     expect(state.sizes().account).toBe(100)
   })
 
+  it('keeps at most 500 events of one account: a flood cannot grow its window without limit', () => {
+    const state = new DetectionState({ maxKeys: 10, rules: new RuleBook() })
+    let found: ReturnType<DetectionState['apply']> = []
+    for (let i = 0; i < 600; i++) found = state.apply(failure(i, 'a', T0 + i))
+    expect(found[0]?.counts.failures).toBe(500)
+    expect(found[0]?.windowStart).toBe(T0 + 100)
+  })
+
   it('forgets events older than the rules need', () => {
     const state = new DetectionState({ maxKeys: 10, rules: new RuleBook() })
     // Nine failures two hours ago, then one now: the old ones are outside brute force's 30 minutes.
