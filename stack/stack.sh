@@ -597,7 +597,15 @@ es_config_ready() { [[ -f $ES_DIR/config/elasticsearch.yml && ! -L $ES_DIR/confi
 es_prepare_instance() {
   mkdir -p "$ES_DIR/data" "$ES_DIR/logs" "$ES_DIR/tmp"
   es_config_ready && return 0
-  local work
+  # One preparation at a time (`up` holds the instance lock already; this covers any other
+  # caller): without it, one preparation could move aside the config another had just finished
+  # while that one was checking it.
+  local prep_lock work
+  take_lock prep_lock "$ES_DIR/.config-prep.lock"
+  if es_config_ready; then
+    drop_lock "$prep_lock"
+    return 0
+  fi
   work=$(mktemp -d "$ES_DIR/.config-prep.XXXXXX") || die "cannot create a work folder in $ES_DIR"
   cp -R "$ES_HOME/config" "$work/new" || { rm -rf -- "$work"; die "cannot copy $ES_HOME/config"; }
   if [[ -e $ES_DIR/config || -L $ES_DIR/config ]]; then
@@ -608,9 +616,11 @@ es_prepare_instance() {
     # preparation is fine, anything else is refused.
     rm -rf -- "$work"
     es_config_ready || die "cannot put the instance config in place at $ES_DIR/config (something else is there)"
+    drop_lock "$prep_lock"
     return 0
   fi
   rm -rf -- "$work"
+  drop_lock "$prep_lock"
 }
 
 es_health_code() { # HTTP status of a yellow-or-better health check (200 = ready)

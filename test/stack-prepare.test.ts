@@ -56,14 +56,14 @@ es_prepare_instance`
   })
 }
 
-/** The instance config is the distribution's, complete, in a real folder, and nothing is left over. */
+/** The instance config is the distribution's, complete, in a real folder; nothing is left over but the preparation's lock file. */
 function expectComplete(esDir: string): void {
   const config = join(esDir, 'config')
   expect(lstatSync(config).isDirectory()).toBe(true)
   expect(readFileSync(join(config, 'elasticsearch.yml'), 'utf8')).toBe('# distribution\n')
   expect(readFileSync(join(config, 'jvm.options.d', 'gc.options'), 'utf8')).toBe('-XX:+UseG1GC\n')
   expect(readdirSync(config).sort()).toEqual(['elasticsearch.yml', 'jvm.options', 'jvm.options.d'])
-  expect(readdirSync(esDir).sort()).toEqual(['config', 'data', 'logs', 'tmp'])
+  expect(readdirSync(esDir).sort()).toEqual(['.config-prep.lock', 'config', 'data', 'logs', 'tmp'])
 }
 
 describe('stack.sh es_prepare_instance', () => {
@@ -110,10 +110,11 @@ describe('stack.sh es_prepare_instance', () => {
     const esDir = instance()
     const barrier = join(base, 'barrier')
     mkdirSync(barrier)
-    // Every preparation reaches its copy before any copies (a barrier on evidence: all eight
-    // have arrived), the worst interleaving for check-then-copy.
-    const meet = `cp() { touch "${barrier}/$BASHPID"; local i; for ((i = 0; i < 1000; i++)); do
-      (( $(ls "${barrier}" | wc -l) >= 8 )) && break; sleep 0.01; done; command cp "$@"; }`
+    // Every preparation reaches the preparation lock before any takes it (a barrier on evidence:
+    // all eight have arrived), the worst interleaving for check-then-prepare.
+    const meet = `eval "orig_$(declare -f take_lock)"; take_lock() { touch "${barrier}/$BASHPID"; local i;
+      for ((i = 0; i < 1000; i++)); do (( $(ls "${barrier}" | wc -l) >= 8 )) && break; sleep 0.01; done;
+      orig_take_lock "$@"; }`
     const runs = await Promise.all(Array.from({ length: 8 }, () => prepare(esDir, meet)))
     expect(readdirSync(barrier)).toHaveLength(8)
     expect(runs.map((r) => r.code)).toEqual(Array(8).fill(0))
