@@ -20,14 +20,16 @@ const all = [
 const events = all.filter((e) => e.type !== 'unknown.kind')
 const rejected = all.filter((e) => e.type === 'unknown.kind')
 
-// The kill is placed, not timed: the fault proxy lets the first bulk requests through and holds
-// every later one, so the process dies with some batches committed and a bulk request in flight,
-// however fast or slow the machine is.
-const PASSED_REQUESTS = 12
+// The kill is placed, not timed: the fault proxy slows every bulk request a little (so the run
+// cannot finish between two looks), the test waits until some batch is committed, then the proxy
+// holds every later request, and the process dies with batches committed and a bulk request in
+// flight, however fast or slow the machine is and however batches and requests line up.
+const PASSED_REQUEST_DELAY_MS = 100
 
 describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
   let t: TestEnv
   let proxy: EsFaultProxy
+  let holding = false
   let releaseHeld!: () => void
   const held = new Promise<void>((resolve) => {
     releaseHeld = resolve
@@ -37,7 +39,8 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
     // Small batches (about 50 events) so the kill lands between many commits, mid-stream.
     t = await createTestEnv('crash', { SPOR_KAFKA_SESSION_TIMEOUT_MS: '8000', SPOR_BULK_MAX_BYTES: '32768' })
     proxy = await startEsFaultProxy(t.config.es.url, {
-      request: (n) => (n >= PASSED_REQUESTS ? { kind: 'delay', until: held } : undefined),
+      request: () =>
+        holding ? { kind: 'delay', until: held } : { kind: 'delay', ms: PASSED_REQUEST_DELAY_MS },
     })
   })
   afterAll(async () => {
@@ -56,9 +59,16 @@ describe('ingest: killed with SIGKILL mid-stream and restarted', () => {
     const first = spawnIngest(t, { SPOR_ES_URL: proxy.url })
     // Kill it while it is busy: batches committed, and a bulk request held in the proxy.
     await waitFor(
-      async () => ({ requests: proxy.ledger.bulkRequests, committed: sum(await committedOffsets(t)) }),
-      (s) => s.requests > PASSED_REQUESTS && s.committed > 0,
-      { intervalMs: 100, what: 'some batches committed and a bulk request held' },
+      async () => sum(await committedOffsets(t)),
+      (committed) => committed > 0,
+      { intervalMs: 50, what: 'some batches committed' },
+    )
+    holding = true
+    const requestsWhenHolding = proxy.ledger.bulkRequests
+    await waitFor(
+      async () => proxy.ledger.bulkRequests,
+      (requests) => requests > requestsWhenHolding,
+      { intervalMs: 50, what: 'a bulk request held' },
     )
     first.kill('SIGKILL')
     await new Promise((resolve) => first.once('exit', resolve))
