@@ -9,7 +9,7 @@ import { buildQueryApp } from '../query/app.ts'
 import { rollupDays } from '../query/rollups/job.ts'
 import { QuestionBudget } from '../query/stats/budget.ts'
 import { daysBetween } from '../query/stats/time.ts'
-import { day, indexEvents, ResponseLog } from './helpers/stats-data.ts'
+import { day, indexEvents, ResponseLog, userDayMaker } from './helpers/stats-data.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 
 /**
@@ -34,9 +34,6 @@ const FIRST = DAYS[0]!
 const LAST = DAYS.at(-1)!
 const K = 5
 const REGULARS = 10
-const UA =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
-
 /**
  * People first seen per day in a small tenant: mostly none or one, sometimes up to four (weights
  * 4 : 3 : 1.5 : 1 : 0.5). Stated here because the baseline depends on it.
@@ -51,30 +48,7 @@ function drawNewPeople(random: () => number): number {
   return NEW_PEOPLE_WEIGHTS.length - 1
 }
 
-let seq = 0
-function userDay(tenant: string, user: string, d: string, modules: string[]): SporEvent[] {
-  let t = Date.parse(`${d}T08:00:00Z`) + (seq % 400) * 60_000
-  const ev = (type: string, extra: Partial<SporEvent> = {}): SporEvent => {
-    t += 60_000
-    return {
-      v: 1,
-      id: `atk-${seq++}`,
-      type,
-      ts: new Date(t).toISOString(),
-      tenant,
-      user,
-      session: `s-${user}-${d}`,
-      ip: '81.0.146.10',
-      device: { ua: UA, deviceId: `dev-${user}` },
-      ...extra,
-    }
-  }
-  return [
-    ev('session.login', { username: `${user}@${tenant}.example` }),
-    ...modules.map((module) => ev('feature.use', { module, function: `${module}.open` })),
-    ev('session.logout'),
-  ]
-}
+const userDay = userDayMaker('atk')
 
 /** Tenant `demo`: regulars every day plus `newPeople[i]` people seen only on day i. */
 function demoWorld(newPeople: number[]): SporEvent[] {
@@ -341,8 +315,9 @@ describe('the question budget', () => {
   it('tenant keys and product keys asking about one tenant spend from that tenant`s budget', async () => {
     const instance = await app({ ...budgetEnv, SPOR_STATS_BUDGET_QUESTIONS: '2' })
     const store = new KeyStore(t.es, t.config.es.indexPrefix, 0)
+    let minted = 0
     const fresh = async () =>
-      (await store.create({ kind: 'api', scope: 'tenant', tenant: 'bud2', name: `minted-${seq++}` })).key
+      (await store.create({ kind: 'api', scope: 'tenant', tenant: 'bud2', name: `minted-${minted++}` })).key
     const q = (n: number) => `/v1/stats/timeseries?metric=events&interval=week&from=${DAYS[n]}&to=${DAYS[n]}`
     // The bud2 scope already holds one question from the test above; one more fits.
     await ask(instance, await fresh(), q(10))

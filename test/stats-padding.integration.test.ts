@@ -11,7 +11,7 @@ import { rollupDays } from '../query/rollups/job.ts'
 import { EVENT_FIELDS } from '../query/stats/fields.ts'
 import { countingRules } from '../query/stats/raw-rows.ts'
 import { daysBetween } from '../query/stats/time.ts'
-import { day, type IndexedEvent, indexEvents, ResponseLog } from './helpers/stats-data.ts'
+import { day, type IndexedEvent, indexEvents, ResponseLog, userDayMaker } from './helpers/stats-data.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 
 /**
@@ -27,42 +27,19 @@ const DAY_MS = 86_400_000
 const DAYS = daysBetween(day(NOW.getTime() - 52 * DAY_MS), day(NOW.getTime() - 6 * DAY_MS))
 const K = 5
 const TARGETS = 40
-const UA =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
-
 type Origin = 'client' | 'server'
 const origins = new Map<string, Origin>()
 
-let seq = 0
+const makeUserDay = userDayMaker('pad')
 /**
  * One user's day: a login, module use, a logout. `attested` users log in through the tenant's
  * server (server origin) and browse through the browser client; invented users are posted with
  * the browser key only.
  */
 function userDay(tenant: string, user: string, d: string, modules: string[], attested: boolean): SporEvent[] {
-  let t = Date.parse(`${d}T08:00:00Z`) + (seq % 400) * 60_000
-  const ev = (type: string, origin: Origin, extra: Partial<SporEvent> = {}): SporEvent => {
-    t += 60_000
-    const id = `pad-${seq++}`
-    origins.set(id, origin)
-    return {
-      v: 1,
-      id,
-      type,
-      ts: new Date(t).toISOString(),
-      tenant,
-      user,
-      session: `s-${user}-${d}`,
-      ip: '81.0.146.10',
-      device: { ua: UA, deviceId: `dev-${user}` },
-      ...extra,
-    }
-  }
-  return [
-    ev('session.login', attested ? 'server' : 'client', { username: `${user}@${tenant}.example` }),
-    ...modules.map((module) => ev('feature.use', 'client', { module, function: `${module}.open` })),
-    ev('session.logout', 'client'),
-  ]
+  const events = makeUserDay(tenant, user, d, modules)
+  for (const [i, event] of events.entries()) origins.set(event.id, i === 0 && attested ? 'server' : 'client')
+  return events
 }
 
 const random = seededRandom(31)

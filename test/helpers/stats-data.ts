@@ -46,6 +46,44 @@ export async function indexEvents(
   return out
 }
 
+/** The browser of the statistics tests' people. */
+export const TEST_UA =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+
+/**
+ * Makes people's days: a login, one feature use per module and a logout, a minute apart, in one
+ * session from one device and address. Ids are `<idPrefix>-<n>` in creation order; a day starts at
+ * 08:00 UTC plus up to 400 minutes (by that counter), so many people's days do not share a minute.
+ */
+export function userDayMaker(
+  idPrefix: string,
+): (tenant: string, user: string, day: string, modules: string[]) => SporEvent[] {
+  let seq = 0
+  return (tenant, user, d, modules) => {
+    let t = Date.parse(`${d}T08:00:00Z`) + (seq % 400) * 60_000
+    const ev = (type: string, extra: Partial<SporEvent> = {}): SporEvent => {
+      t += 60_000
+      return {
+        v: 1,
+        id: `${idPrefix}-${seq++}`,
+        type,
+        ts: new Date(t).toISOString(),
+        tenant,
+        user,
+        session: `s-${user}-${d}`,
+        ip: '81.0.146.10',
+        device: { ua: TEST_UA, deviceId: `dev-${user}` },
+        ...extra,
+      }
+    }
+    return [
+      ev('session.login', { username: `${user}@${tenant}.example` }),
+      ...modules.map((module) => ev('feature.use', { module, function: `${module}.open` })),
+      ev('session.logout'),
+    ]
+  }
+}
+
 export interface StatsApp {
   app: FastifyInstance
   keys: KeyStore
