@@ -1,20 +1,14 @@
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporError } from '../core/errors.ts'
 import { createEsClient } from '../core/es.ts'
 import { generateTraffic } from '../generate/traffic.ts'
-import { partitionKey } from '../ingest/collector/app.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { skipPoisonBatch } from '../ingest/poison-skip.ts'
 import { type EsFaultProxy, startEsFaultProxy } from './helpers/es-fault-proxy.ts'
 import { startIngest } from './helpers/ingest.ts'
-import { type JavaRecord, produceWithJava } from './helpers/java-producer.ts'
-import { brokerLogDir } from './helpers/kafka-log.ts'
+import { produceWithRottedSnappyBatch } from './helpers/kafka-log.ts'
 import { committedOffsets } from './helpers/offsets.ts'
 import { countDocs, createTestEnv, type TestEnv } from './helpers/test-env.ts'
-
-const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00])
 
 /**
  * The undecodable batch is the first of its fetch (the fetch before it ended just before it), and
@@ -46,22 +40,11 @@ describe('a poison batch that starts a fetch, behind a batch still being written
       }),
     ].slice(0, 20)
     expect(events).toHaveLength(20)
-    const records: JavaRecord[] = []
-    for (const [codec, slice] of [
+    before.push(...events.slice(0, 10).map((e) => e.id))
+    await produceWithRottedSnappyBatch(t, [
       ['gzip', events.slice(0, 10)],
       ['snappy', events.slice(10, 20)],
-    ] as const) {
-      if (codec === 'gzip') before.push(...slice.map((e) => e.id))
-      for (const e of slice) records.push({ codec, key: partitionKey(e), value: JSON.stringify(e) })
-    }
-    await produceWithJava(t.config.kafka.brokers.join(','), t.config.kafka.eventsTopic, records)
-    const segment = join(await brokerLogDir(t), `${t.config.kafka.eventsTopic}-0`, '00000000000000000000.log')
-    const bytes = readFileSync(segment)
-    const at = bytes.indexOf(XERIAL_MAGIC)
-    expect(at).toBeGreaterThan(0)
-    const fd = openSync(segment, 'r+')
-    writeSync(fd, Buffer.from([0x7f, 0xff, 0xff, 0xff]), 0, 4, at + 16) // first chunk "2 GiB long"
-    closeSync(fd)
+    ])
     // Elasticsearch is slow: the gzip batch is still being written when the poison is fetched.
     proxy = await startEsFaultProxy(t.config.es.url, {
       request: (n) => (n === 0 ? { kind: 'delay', ms: 1500 } : undefined),

@@ -1,20 +1,14 @@
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporError } from '../core/errors.ts'
 import { poisonBatches } from '../core/poison.ts'
 import { generateTraffic } from '../generate/traffic.ts'
-import { partitionKey } from '../ingest/collector/app.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { skipPoisonBatch } from '../ingest/poison-skip.ts'
 import { type DetectHandle, startDetect } from './helpers/detect.ts'
 import { readTopic } from './helpers/dlq.ts'
 import { startIngest } from './helpers/ingest.ts'
-import { type JavaRecord, produceWithJava } from './helpers/java-producer.ts'
-import { brokerLogDir } from './helpers/kafka-log.ts'
+import { produceWithRottedSnappyBatch, XERIAL_MAGIC } from './helpers/kafka-log.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
-
-const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00])
 
 /**
  * A batch no consumer can decode: the Java client writes a snappy batch between a gzip and an lz4
@@ -39,26 +33,16 @@ describe('a poison batch', () => {
       }),
     ].slice(0, 30)
     expect(events).toHaveLength(30)
-    const records: JavaRecord[] = []
     const parts = [
       ['before', 'gzip', events.slice(0, 10)],
       ['poison', 'snappy', events.slice(10, 20)],
       ['after', 'lz4', events.slice(20, 30)],
     ] as const
-    for (const [part, codec, slice] of parts) {
-      ids[part] = slice.map((e) => e.id)
-      for (const e of slice) records.push({ codec, key: partitionKey(e), value: JSON.stringify(e) })
-    }
-    await produceWithJava(t.config.kafka.brokers.join(','), t.config.kafka.eventsTopic, records)
-
-    const segment = join(await brokerLogDir(t), `${t.config.kafka.eventsTopic}-0`, '00000000000000000000.log')
-    const bytes = readFileSync(segment)
-    const at = bytes.indexOf(XERIAL_MAGIC)
-    expect(at).toBeGreaterThan(0)
-    expect(bytes.indexOf(XERIAL_MAGIC, at + 1), 'the snappy records were split into two batches').toBe(-1)
-    const fd = openSync(segment, 'r+')
-    writeSync(fd, Buffer.from([0x7f, 0xff, 0xff, 0xff]), 0, 4, at + 16) // first chunk "2 GiB long"
-    closeSync(fd)
+    for (const [part, , slice] of parts) ids[part] = slice.map((e) => e.id)
+    await produceWithRottedSnappyBatch(
+      t,
+      parts.map(([, codec, slice]) => [codec, slice]),
+    )
   })
 
   afterAll(async () => {

@@ -1,5 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import type { SporEvent } from '../../core/event-schema.ts'
+import { partitionKey } from '../../ingest/collector/app.ts'
+import { type JavaRecord, produceWithJava } from './java-producer.ts'
 import type { TestEnv } from './test-env.ts'
 
 /** The broker's log directory (the local stack runs on this machine). */
@@ -31,4 +34,30 @@ export async function storedBatchCodecs(t: TestEnv, topic: string): Promise<numb
     }
   }
   return codecs
+}
+
+/** The header of xerial-framed snappy (the Java client's framing of snappy batches). */
+export const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00])
+
+/**
+ * Writes the parts in order with the Java client to partition 0 (one batch per part), then
+ * damages the one snappy batch's first chunk length on the broker's disk: the broker validates
+ * what producers send, so bit rot is how an undecodable batch reaches consumers.
+ */
+export async function produceWithRottedSnappyBatch(
+  t: TestEnv,
+  parts: readonly (readonly [JavaRecord['codec'], readonly SporEvent[]])[],
+): Promise<void> {
+  const records = parts.flatMap(([codec, events]) =>
+    events.map((e) => ({ codec, key: partitionKey(e), value: JSON.stringify(e) })),
+  )
+  await produceWithJava(t.config.kafka.brokers.join(','), t.config.kafka.eventsTopic, records)
+  const segment = join(await brokerLogDir(t), `${t.config.kafka.eventsTopic}-0`, '00000000000000000000.log')
+  const at = readFileSync(segment).indexOf(XERIAL_MAGIC)
+  if (at <= 0) throw new Error(`no snappy batch in ${segment}`)
+  if (readFileSync(segment).indexOf(XERIAL_MAGIC, at + 1) !== -1)
+    throw new Error('the snappy records were split into two batches')
+  const fd = openSync(segment, 'r+')
+  writeSync(fd, Buffer.from([0x7f, 0xff, 0xff, 0xff]), 0, 4, at + 16) // first chunk "2 GiB long"
+  closeSync(fd)
 }
