@@ -142,12 +142,14 @@ export class IngestConsumer {
       this.#generation++
       this.#failures.clear() // positions now come from the committed offsets
       if (this.#state === 'starting' || this.#state === 'joining') this.#state = 'running'
-      // Dead-letter producers of partitions this instance no longer owns are closed.
+      // Dead-letter producers: closed for partitions this instance no longer owns, opened for the
+      // owned ones, which fences their former owner (dlq-transaction.ts). A producer that fails
+      // to open here is opened again by the first batch that needs it.
       const owned = payload.memberAssignment[config.kafka.eventsTopic] ?? []
-      this.#dlq.retainPartitions(config.kafka.eventsTopic, owned).catch((error) => {
+      this.#dlq.claimPartitions(config.kafka.eventsTopic, owned).catch((error) => {
         this.#log.warn(
           { err: (error as Error).message },
-          'closing dead-letter producers of revoked partitions failed',
+          'claiming dead-letter producers after a rebalance failed',
         )
       })
     })

@@ -18,8 +18,9 @@ const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'TRANSACTION_COORDINATOR_FENCE
  * records only (kafkajs does by default; Java clients need `isolation.level=read_committed`).
  *
  * One transactional producer per source partition, its id derived from group, topic and
- * partition: when a partition moves to another instance, the new owner's producer fences the old
- * one (Kafka Streams' "exactly-once alpha" scheme), so a stalled former owner cannot commit late.
+ * partition: when a partition moves to another instance, the new owner opens its producer at once
+ * (`claimPartitions`), which fences the old one (Kafka Streams' "exactly-once alpha" scheme), so a
+ * stalled former owner cannot commit late.
  */
 export class DlqTransactions {
   readonly #kafka: Kafka
@@ -91,18 +92,28 @@ export class DlqTransactions {
     }
   }
 
-  /** Transactional producers currently open (one per partition that had dead letters). */
+  /** Transactional producers currently open (one per owned partition). */
   get openProducers(): number {
     return this.#producers.size
   }
 
-  /** Closes the producers of the topic's partitions not in `owned` (after a rebalance). */
-  async retainPartitions(topic: string, owned: readonly number[]): Promise<void> {
-    const keep = new Set(
-      owned.map((partition) => transactionalId(this.#config.kafka.ingestGroup, topic, partition)),
-    )
+  /**
+   * After a rebalance: closes the producers of partitions no longer owned and opens one for every
+   * owned partition at once. Opening (InitProducerId) fences the former owner's producer and
+   * aborts a transaction it left open, so a stalled former owner (a zombie that has not noticed
+   * the rebalance yet) can no longer publish dead letters or commit offsets for the partition.
+   * Opened lazily instead, the former owner stayed unfenced until this instance first had a dead
+   * letter for the partition: kafkajs's TxnOffsetCommit carries no group generation (KIP-447), so
+   * the epoch is the only fence.
+   */
+  async claimPartitions(topic: string, owned: readonly number[]): Promise<void> {
+    const { ingestGroup } = this.#config.kafka
+    const keep = new Set(owned.map((partition) => transactionalId(ingestGroup, topic, partition)))
     const revoked = [...this.#producers.keys()].filter((id) => !keep.has(id))
-    await Promise.all(revoked.map((id) => this.#discard(id)))
+    await Promise.all([
+      ...revoked.map((id) => this.#discard(id)),
+      ...[...keep].map((id) => this.#producer(id)),
+    ])
   }
 
   async close(): Promise<void> {
@@ -117,6 +128,9 @@ export class DlqTransactions {
       producer = (async () => {
         const created = createProducer(this.#kafka, { transactionalId: id })
         await created.connect()
+        // kafkajs sends the transactional InitProducerId with a producer's first transaction, not
+        // on connect: an empty one (its abort sends nothing) fences the id's former owner now.
+        await (await created.transaction()).abort()
         return created
       })()
       // A failed connect is not cached: the next attempt tries again.

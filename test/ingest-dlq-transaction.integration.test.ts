@@ -97,23 +97,56 @@ describe('ingest: dead letters and the offset commit in one transaction', () => 
     expect(await committed(1)).toBe('10')
   })
 
-  it('after a rebalance the producers of partitions no longer owned are closed', async () => {
+  it('after a rebalance the producers of revoked partitions are closed and those of owned partitions opened', async () => {
     const topic = t.config.kafka.eventsTopic
     const dlq = new DlqTransactions(t.kafka, t.config, t.log)
     try {
       await dlq.publishAndCommit({ topic, partition: 0 }, [reject(0, '50')], '51', running)
       await dlq.publishAndCommit({ topic, partition: 1 }, [reject(1, '60')], '61', running)
       expect(dlq.openProducers).toBe(2)
-      await dlq.retainPartitions(topic, [1])
+      await dlq.claimPartitions(topic, [1])
       expect(dlq.openProducers).toBe(1)
-      // Partition 0 comes back later: a fresh producer takes over its transactional id.
+      // Partition 0 comes back (and partition 2 arrives): their producers are opened at once.
+      await dlq.claimPartitions(topic, [0, 1, 2])
+      expect(dlq.openProducers).toBe(3)
       await dlq.publishAndCommit({ topic, partition: 0 }, [reject(0, '52')], '53', running)
-      expect(dlq.openProducers).toBe(2)
     } finally {
       await dlq.close()
     }
     expect(dlq.openProducers).toBe(0)
     expect(await committed(0)).toBe('53')
     expect(await committed(1)).toBe('61')
+  })
+
+  it('a new owner fences the former owner as soon as it is assigned the partition, before any dead letter of its own', async () => {
+    const topic = t.config.kafka.eventsTopic
+    const record = reject(2, '70')
+    // The former owner, stalled mid-transaction: dead letter sent, offsets added, not committed.
+    const zombie = createProducer(t.kafka, {
+      transactionalId: transactionalId(t.config.kafka.ingestGroup, topic, 2),
+    })
+    await zombie.connect()
+    const open = await zombie.transaction()
+    await open.send({
+      topic: t.config.kafka.dlqTopic,
+      messages: [{ key: dlqKey(record.origin), value: JSON.stringify(record) }],
+    })
+    await open.sendOffsets({
+      consumerGroupId: t.config.kafka.ingestGroup,
+      topics: [{ topic, partitions: [{ partition: 2, offset: '71' }] }],
+    })
+    const before = await committed(2)
+    const owner = new DlqTransactions(t.kafka, t.config, t.log)
+    try {
+      await owner.claimPartitions(topic, [2])
+      // The zombie wakes up: too late, its transaction was aborted and its epoch is old.
+      await expect(open.commit()).rejects.toThrow(/newer producer/)
+    } finally {
+      await owner.close()
+      await zombie.disconnect()
+    }
+    const letters = await readTopicToMarker(t.kafka, t.config.kafka.dlqTopic)
+    expect(letters.filter((r) => r.origin.partition === 2)).toEqual([])
+    expect(await committed(2)).toBe(before)
   })
 })
