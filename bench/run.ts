@@ -1,8 +1,9 @@
 import { runEnrichBench } from './enrich.ts'
 import { runIngestBench } from './ingest.ts'
+import { runStageBench } from './stages.ts'
 
 /**
- * `npm run bench [-- --only enrich,ingest,stats,detect]`: every figure is measured in one run on
+ * `npm run bench [-- --only enrich,stages,ingest,stats,detect]`: every figure is measured in one run on
  * this machine and reported next to its baseline as a ratio, because absolute numbers on a
  * shared 2-core machine say little on their own.
  */
@@ -30,6 +31,13 @@ if (wants('enrich')) {
   console.log(`  UA cache on   ${fmt(r.cachedPerSecond)} events/s`)
   console.log(`  UA cache off  ${fmt(r.uncachedPerSecond)} events/s`)
   console.log(`  ratio         ${(r.cachedPerSecond / r.uncachedPerSecond).toFixed(2)}× with the cache`)
+}
+
+if (wants('stages')) {
+  const count = Number(process.env.SPOR_BENCH_STAGE_EVENTS ?? 30_000)
+  console.log(`\ningest hot path, CPU per event by step (${fmt(count)} events, one core, UA cache on)`)
+  for (const s of runStageBench(count))
+    console.log(`  ${s.stage.padEnd(48)} ${s.microsPerEvent.toFixed(2).padStart(7)} µs`)
 }
 
 if (wants('ingest')) {

@@ -49,6 +49,11 @@ interface Pending<R> {
   attempts: number
 }
 
+/** A document's two NDJSON lines (action, source) without the final newline: serialised once. */
+export function bulkEntry(request: IndexRequest<unknown>): string {
+  return `{"index":{"_index":${JSON.stringify(request.index)},"_id":${JSON.stringify(request.id)}}}\n${JSON.stringify(request.document)}`
+}
+
 /**
  * The one place that owns bulk indexing, its retries and its failures (elasticsearch-js's bulk
  * helper retries only 429 with a fixed wait and reports drops on a side channel; here every
@@ -252,7 +257,7 @@ export class BatchWrite<R> {
 
   async add(requests: readonly IndexRequest<R>[]): Promise<void> {
     for (const request of requests) {
-      const lines = `{"index":{"_index":${JSON.stringify(request.index)},"_id":${JSON.stringify(request.id)}}}\n${JSON.stringify(request.document)}`
+      const lines = bulkEntry(request)
       const bytes = Buffer.byteLength(lines) + 1
       if (this.#chunk.length > 0 && this.#chunkBytes + bytes > this.#writer.maxBytes) await this.#launch()
       this.#chunk.push({ request, lines, bytes, attempts: 0 })
