@@ -79,7 +79,7 @@ export function planBatch(
         const { event, cls, time } = result.value
         let document: object
         try {
-          document = enrichEvent(event, cls, context.enrichers, appendedAt, sporOrigin)
+          document = enrichEvent(event, cls, context.enrichers, appendedAt, sporOrigin, time)
         } catch (error) {
           // A bug or a pathological input in an enricher costs one event, never the batch.
           const failure = {
