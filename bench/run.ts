@@ -34,7 +34,7 @@ if (wants('enrich')) {
 }
 
 if (wants('stages')) {
-  const count = Number(process.env.SPOR_BENCH_STAGE_EVENTS ?? 30_000)
+  const count = 30_000
   console.log(`\ningest hot path, CPU per event by step (${fmt(count)} events, one core, UA cache on)`)
   for (const s of runStageBench(count))
     console.log(`  ${s.stage.padEnd(48)} ${s.microsPerEvent.toFixed(2).padStart(7)} µs`)
