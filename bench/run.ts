@@ -54,7 +54,7 @@ if (wants('ingest')) {
   const rows = [...r.runs, ...('label' in r.zstd ? [r.zstd] : [])]
   for (const run of rows) {
     console.log(
-      `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${pct(run.steadyPerSecond).padStart(4)} of the ceiling; ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
+      `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${pct(run.steadyPerSecond).padStart(4)} of the ceiling; ${fmt(run.cpuMicrosPerEvent)} µs CPU of \`spor ingest\` per event; ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
     )
     const m = run.memory
     if (m) {
