@@ -30,11 +30,13 @@ function place(url: string): string {
 /**
  * Self time of every `.cpuprofile` in a folder (`npm run bench -- --ingest-cpu-prof=DIR`), summed
  * by function and by file/package: what the `spor ingest` process spent its CPU on. Idle time
- * (`(idle)`) is left out of the shares, so they are shares of the CPU actually used.
+ * (`(idle)`) is left out of the shares, so they are shares of the CPU actually used; `skipMs`
+ * leaves out the first milliseconds of each profile (module loading, joining the group).
  */
 export function summariseProfiles(
   dir: string,
   top = 25,
+  skipMs = 0,
 ): { byFunction: SelfTime[]; byPlace: SelfTime[]; busyMs: number } {
   const byFunction = new Map<string, number>()
   const byPlace = new Map<string, number>()
@@ -42,10 +44,12 @@ export function summariseProfiles(
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile
     const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]))
+    let elapsedMs = 0
     for (let i = 0; i < profile.samples.length; i++) {
       const frame = frames.get(profile.samples[i]!)!
       const ms = (profile.timeDeltas[i] ?? 0) / 1000
-      if (frame.functionName === '(idle)') continue
+      elapsedMs += ms
+      if (elapsedMs < skipMs || frame.functionName === '(idle)') continue
       busy += ms
       const where = place(frame.url)
       const fn = `${frame.functionName || '(anonymous)'} ${where}${frame.url ? `:${frame.lineNumber + 1}` : ''}`
@@ -62,14 +66,18 @@ export function summariseProfiles(
   return { byFunction: rank(byFunction), byPlace: rank(byPlace), busyMs: busy }
 }
 
-// `node --import tsx bench/ingest-profile.ts DIR [TOP]`
+// `node --import tsx bench/ingest-profile.ts DIR [TOP] [SKIP_MS]`: SKIP_MS leaves out start-up
 if (import.meta.url === `file://${process.argv[1]}`) {
   const dir = process.argv[2]
   if (!dir) {
-    console.error('usage: node --import tsx bench/ingest-profile.ts DIR [TOP]')
+    console.error('usage: node --import tsx bench/ingest-profile.ts DIR [TOP] [SKIP_MS]')
     process.exit(2)
   }
-  const { byFunction, byPlace, busyMs } = summariseProfiles(dir, Number(process.argv[3] ?? 25))
+  const { byFunction, byPlace, busyMs } = summariseProfiles(
+    dir,
+    Number(process.argv[3] ?? 25),
+    Number(process.argv[4] ?? 0),
+  )
   const line = (t: SelfTime) =>
     `  ${(100 * t.share).toFixed(1).padStart(5)} %  ${t.ms.toFixed(0).padStart(7)} ms  ${t.name}`
   console.log(`busy CPU ${busyMs.toFixed(0)} ms (idle left out)\nby file / package:`)
