@@ -25,6 +25,8 @@ export interface IngestRun {
   fromStartPerSecond: number
   /** From the consumer's joining the group (`/ready`) to the last offset committed. */
   steadyPerSecond: number
+  /** CPU time of the `spor ingest` process per event in the steady part, µs (user + system). */
+  cpuMicrosPerEvent: number
   /** VmHWM of the `spor ingest` process. */
   peakRssMb: number
   /** Heap and external memory when the sampled RSS was highest (undefined: no default metrics). */
@@ -130,12 +132,14 @@ async function ingestRun(
   try {
     while (!(await child.ready())) await tick(50)
     readyAt = performance.now()
+    const cpuAtReady = child.cpuSeconds()
     for (;;) {
       const handled = await child.handled()
       if (handled && handled.total >= events && (await committedAll(kafka, config))) break
       await tick(100)
     }
     const finished = performance.now()
+    const cpuMicrosPerEvent = ((child.cpuSeconds() - cpuAtReady) * 1e6) / events
     const peakRssMb = child.peakRssMb()
     // Event indices only: `spor ingest` also keeps job leases under the prefix.
     const eventIndices = `${config.es.indexPrefix}-short-*,${config.es.indexPrefix}-long-*`
@@ -146,11 +150,12 @@ async function ingestRun(
       label,
       fromStartPerSecond: events / ((finished - started) / 1000),
       steadyPerSecond: events / ((finished - readyAt) / 1000),
+      cpuMicrosPerEvent,
       peakRssMb,
       memory: child.memoryAtPeak,
     }
     console.error(
-      `  (${label}: ${Math.round(run.steadyPerSecond)} events/s steady, VmHWM ${run.peakRssMb.toFixed(0)} MB)`,
+      `  (${label}: ${Math.round(run.steadyPerSecond)} events/s steady, ${run.cpuMicrosPerEvent.toFixed(0)} µs CPU per event, VmHWM ${run.peakRssMb.toFixed(0)} MB)`,
     )
     return {
       ...run,

@@ -1,8 +1,9 @@
 import { runEnrichBench } from './enrich.ts'
 import { runIngestBench } from './ingest.ts'
+import { runStageBench } from './stages.ts'
 
 /**
- * `npm run bench [-- --only enrich,ingest,stats,detect]`: every figure is measured in one run on
+ * `npm run bench [-- --only enrich,stages,ingest,stats,detect]`: every figure is measured in one run on
  * this machine and reported next to its baseline as a ratio, because absolute numbers on a
  * shared 2-core machine say little on their own.
  */
@@ -32,6 +33,13 @@ if (wants('enrich')) {
   console.log(`  ratio         ${(r.cachedPerSecond / r.uncachedPerSecond).toFixed(2)}× with the cache`)
 }
 
+if (wants('stages')) {
+  const count = 30_000
+  console.log(`\ningest hot path, CPU per event by step (${fmt(count)} events, one core, UA cache on)`)
+  for (const s of runStageBench(count))
+    console.log(`  ${s.stage.padEnd(48)} ${s.microsPerEvent.toFixed(2).padStart(7)} µs`)
+}
+
 if (wants('ingest')) {
   const r = await runIngestBench(Number(process.env.SPOR_BENCH_INGEST_EVENTS ?? 100_000), {
     nodeArgs: [...ingestNodeArgs, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
@@ -46,7 +54,7 @@ if (wants('ingest')) {
   const rows = [...r.runs, ...('label' in r.zstd ? [r.zstd] : [])]
   for (const run of rows) {
     console.log(
-      `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${pct(run.steadyPerSecond).padStart(4)} of the ceiling; ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
+      `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${pct(run.steadyPerSecond).padStart(4)} of the ceiling; ${fmt(run.cpuMicrosPerEvent)} µs CPU of \`spor ingest\` per event; ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
     )
     const m = run.memory
     if (m) {

@@ -68,6 +68,16 @@ export interface SporFields {
 type Geo = NonNullable<NonNullable<EventDocument['source']>['geo']>
 
 function shortGeo(geo: GeoInfo): Geo | undefined {
+  if (
+    geo.country === undefined &&
+    geo.region === undefined &&
+    geo.regionIsoCode === undefined &&
+    geo.city === undefined &&
+    geo.location === undefined &&
+    geo.timezone === undefined
+  ) {
+    return undefined
+  }
   const out: Geo = {}
   if (geo.country !== undefined) out.country_iso_code = geo.country
   if (geo.region !== undefined) out.region_name = geo.region
@@ -75,7 +85,7 @@ function shortGeo(geo: GeoInfo): Geo | undefined {
   if (geo.city !== undefined) out.city_name = geo.city
   if (geo.location !== undefined) out.location = geo.location
   if (geo.timezone !== undefined) out.timezone = geo.timezone
-  return Object.keys(out).length > 0 ? out : undefined
+  return out
 }
 
 function userAgent(ua: UaInfo, original: string | undefined): EventDocument['user_agent'] {
@@ -90,7 +100,8 @@ function userAgent(ua: UaInfo, original: string | undefined): EventDocument['use
     out.os = os
   }
   if (ua.device.model !== undefined) out.device = { name: ua.device.model }
-  return Object.keys(out).length > 0 ? out : undefined
+  for (const _ in out) return out // any member set (no key array per event)
+  return undefined
 }
 
 function sporUserAgent(ua: UaInfo): NonNullable<SporFields['user_agent']> {
@@ -117,6 +128,8 @@ export function enrichEvent(
   enrichers: Enrichers,
   receivedAt: Date,
   origin?: EventOrigin,
+  /** `event.ts` as a Date when the caller has parsed it already (the consumer has): saves a parse. */
+  eventTime: Date = new Date(event.ts),
 ): EventDocument {
   const short = cls === 'short'
   const meta: EventDocument['event'] = {
@@ -129,7 +142,7 @@ export function enrichEvent(
   if (category) meta.category = category
   const spor: SporFields = { event_version: 1 }
   const doc: EventDocument = {
-    '@timestamp': new Date(event.ts).toISOString(),
+    '@timestamp': eventTime.toISOString(),
     event: meta,
     organization: { id: event.tenant },
     spor,

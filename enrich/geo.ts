@@ -1,5 +1,5 @@
 import { sharedGeoDatabase } from './geo-database.ts'
-import { canonicalIp, isPublicIp } from './ip.ts'
+import { publicIp } from './ip.ts'
 import type { GeoInfo } from './types.ts'
 
 /** What a lookup needs from a database: a record for an address of the given family, or null. */
@@ -93,9 +93,8 @@ export function createGeoLookup(
   source: GeoRecordSource = sharedGeoDatabase(),
 ): (ip: string) => GeoInfo | undefined {
   return function lookupGeo(ip) {
-    if (!isPublicIp(ip)) return undefined
-    const canonical = canonicalIp(ip)
-    if (canonical === undefined) return undefined
-    return geoInfoFromRecord(source.record(canonical, canonical.includes(':') ? 6 : 4))
+    const address = publicIp(ip)
+    if (address === undefined) return undefined
+    return geoInfoFromRecord(source.record(address.text, address.family))
   }
 }

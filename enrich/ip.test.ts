@@ -14,6 +14,8 @@ describe('truncateIp', () => {
     ['2a01:79c:cebd:1234::1', '2a01:79c:cebd::'],
     ['fe80::1%eth0', 'fe80::'], // zone id dropped
     ['::1', '::'],
+    ['1:2:3:4:5:6:7::', '1:2:3::'], // "::" for one group, at either end
+    ['::1:2:3:4:5:6:7', '0:1:2::'],
     ['::ffff:1.2.3.4', '1.2.3.0'], // IPv4-mapped is IPv4
     ['::ffff:102:304', '1.2.3.0'], // the same, written in hex
     ['::FFFF:81.167.0.1', '81.167.0.0'],
@@ -32,6 +34,16 @@ describe('truncateIp', () => {
     ' 1.2.3.4',
     '2001:db8::1::2',
     '12345::',
+    '1:2:3:4::5:6:7:8', // "::" must stand for at least one group
+    '::1:2:3:4:5:6:7:8',
+    '1:2:3:4:5:6:7:8::',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+    ':1::2',
+    '1::2:',
+    '1:::2',
+    ':::',
+    'g::1',
   ])('invalid %j -> undefined', (ip) => {
     expect(truncateIp(ip)).toBeUndefined()
     expect(canonicalIp(ip)).toBeUndefined()

@@ -43,4 +43,38 @@ describe('createPseudonymizer', () => {
     expect(() => createPseudonymizer(Buffer.alloc(length, 'k'))).toThrow(SporError)
     expect(() => createPseudonymizer(Buffer.alloc(length, 'k'))).toThrow(/at least 32 bytes/)
   })
+
+  describe('with a cache', () => {
+    it('gives exactly the uncached pseudonyms, also after entries were evicted', () => {
+      const cached = createPseudonymizer(keyA, { cacheSize: 3 })
+      const pairs = [
+        ['acme', 'u-1'],
+        ['acme', 'u-2'],
+        ['globex', 'u-1'],
+        ['acme', 'device:u-1'],
+        ['ab', 'c'],
+        ['a', 'bc'],
+        ['1:a', 'b'],
+        ['1', ':ab'],
+      ] as const
+      for (let round = 0; round < 3; round++) {
+        for (const [tenant, value] of pairs) expect(cached(tenant, value)).toBe(pseudoA(tenant, value))
+      }
+    })
+
+    it('never answers one (tenant, value) pair with the entry of a pair spelling the same text', () => {
+      const cached = createPseudonymizer(keyA, { cacheSize: 100 })
+      expect(cached('ab', 'c')).not.toBe(cached('a', 'bc'))
+      expect(cached('1:a', 'b')).not.toBe(cached('1', ':ab'))
+      expect(cached('a', 'bc')).toBe(pseudoA('a', 'bc'))
+    })
+
+    it('belongs to its key: a rotated key gives its own pseudonyms at once', () => {
+      const current = createPseudonymizer(keyA, { cacheSize: 100 })
+      const rotated = createPseudonymizer(keyB, { cacheSize: 100 })
+      expect(current('acme', 'u-1001')).toBe(pseudoA('acme', 'u-1001'))
+      expect(rotated('acme', 'u-1001')).toBe(createPseudonymizer(keyB)('acme', 'u-1001'))
+      expect(rotated('acme', 'u-1001')).not.toBe(current('acme', 'u-1001'))
+    })
+  })
 })

@@ -410,13 +410,8 @@ export class IngestConsumer {
     // The plan checked tombstones once; a batch held by retries is checked again before each
     // resend, so an erasure that happened meanwhile is not undone by a late write.
     const dropBefore = isErased
-      ? (request: { document: object }) => {
-          // ECS names (enrich/enrich-event.ts): the tenant is organization.id.
-          const doc = request.document as { organization?: { id?: unknown }; user?: { id?: unknown } }
-          return typeof doc.organization?.id === 'string' && typeof doc.user?.id === 'string'
-            ? isErased(doc.organization.id, doc.user.id)
-            : false
-        }
+      ? (request: { subject?: { tenant: string; user: string } }) =>
+          request.subject !== undefined && isErased(request.subject.tenant, request.subject.user)
       : undefined
     const context = {
       limits: {

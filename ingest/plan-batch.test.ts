@@ -40,6 +40,28 @@ const login = {
 }
 
 describe('planBatch', () => {
+  it("names each document's subject (tenant and user) for the erasure check before a resend", () => {
+    const anonymous: Record<string, unknown> = { ...login, id: 'e3' }
+    delete anonymous.user
+    const batch = [
+      message('1', login),
+      message('2', anonymous),
+      message('3', { ...login, id: 'e4', user: 'u2' }),
+    ]
+    const plan = planBatch('spor.events.v1', 0, batch, context, new Date('2026-11-25T10:00:01Z'))
+    expect(plan.index.map((r) => r.subject)).toEqual([
+      { tenant: 'acme', user: 'u1' },
+      undefined,
+      { tenant: 'acme', user: 'u2' },
+    ])
+    // The same people as in the documents (user.id, organization.id).
+    for (const r of plan.index) {
+      const doc = r.document as { organization: { id: string }; user?: { id: string } }
+      expect(r.subject?.user).toBe(doc.user?.id)
+      if (r.subject) expect(r.subject.tenant).toBe(doc.organization.id)
+    }
+  })
+
   it('plans the same documents for a record however late it is reprocessed', () => {
     const batch = [message('10', login), message('11', { ...login, id: 'e2', type: 'job.start' })]
     const first = planBatch('spor.events.v1', 0, batch, context, new Date('2026-11-25T10:00:01Z'))

@@ -79,7 +79,7 @@ export function planBatch(
         const { event, cls, time } = result.value
         let document: object
         try {
-          document = enrichEvent(event, cls, context.enrichers, appendedAt, sporOrigin)
+          document = enrichEvent(event, cls, context.enrichers, appendedAt, sporOrigin, time)
         } catch (error) {
           // A bug or a pathological input in an enricher costs one event, never the batch.
           const failure = {
@@ -90,12 +90,15 @@ export function planBatch(
           plan.dlq.push(dlqRecord(origin, message.value, failure, now))
           break
         }
-        plan.index.push({
+        const request: IndexRequest<MessageRef> = {
           index: classIndex(context.indexPrefix, cls, time),
           id: documentId(event.tenant, event.id),
           document,
           ref: { origin, value: message.value },
-        })
+        }
+        // For the erasure check before a resend (the writer does not keep the document).
+        if (event.user !== undefined) request.subject = { tenant: event.tenant, user: event.user }
+        plan.index.push(request)
         break
       }
       case 'dlq':

@@ -95,4 +95,34 @@ describe('bulk writer: concurrent requests of one batch', () => {
     expect(outcome).toEqual({ indexed: 30, failed: [], dropped: 0 })
     expect(await countDocs(t, 'short-2026.01.0*')).toBe(30)
   })
+
+  it("a document Elasticsearch itself rejects comes back with its own status, type and reason, in its request's order", async () => {
+    // The writer asks for a small answer (status and error only); the per-item outcome must
+    // still name the right document and say why.
+    const strict = `${t.name}-short-2026.01.03`
+    await t.es.indices.create({
+      index: strict,
+      mappings: { dynamic: 'strict', properties: { n: { type: 'integer' } } },
+    })
+    const docs: IndexRequest<string>[] = ['a', 'b', 'c', 'd', 'e'].map((id, i) => ({
+      index: strict,
+      id,
+      document: i === 1 ? { n: 'not a number' } : i === 3 ? { unknown: 1 } : { n: i },
+      ref: id,
+    }))
+    const control: WriteControl = { shouldContinue: () => true, heartbeat: async () => {} }
+    const outcome = await writer().write(docs, control)
+    expect(outcome.indexed).toBe(3)
+    expect(outcome.failed.map((f) => [f.ref, f.reason])).toEqual([
+      ['b', 'es_rejected'],
+      ['d', 'es_rejected'],
+    ])
+    expect(outcome.failed[0]!.detail).toMatch(/^400 document_parsing_exception: .*\[n\]/)
+    expect(outcome.failed[1]!.detail).toMatch(/^400 strict_dynamic_mapping_exception: .*unknown/)
+    await t.es.indices.refresh({ index: strict })
+    const ids = (await t.es.search({ index: strict, query: { match_all: {} } })).hits.hits
+      .map((h) => h._id)
+      .sort()
+    expect(ids).toEqual(['a', 'c', 'e'])
+  })
 })
