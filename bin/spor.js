@@ -1,6 +1,38 @@
 #!/usr/bin/env node
 // Entry point of the `spor` command: registers the TypeScript loader, then runs the CLI.
-import { register } from 'tsx/esm/api'
+//
+// `spor ingest` runs the CLI in a worker thread of this process whose V8 heap is capped
+// (SPOR_INGEST_HEAP_MB, bin/ingest-heap.js): Node cannot change heap limits after start, and a
+// second process would hide the one doing the work from supervisors and from its own VmHWM. The
+// main thread stays small: it loads nothing but this file, forwards SIGTERM/SIGINT to the worker
+// (where the pipeline drains and commits as it does on the main thread) and exits with its code.
+import { isMainThread, parentPort, Worker } from 'node:worker_threads'
+import { ingestHeapLimits } from './ingest-heap.js'
 
-register()
-await import('../cli/spor.ts')
+const args = process.argv.slice(2)
+const heapLimits =
+  isMainThread && args[0] === 'ingest' && args[1] !== 'skip' ? ingestHeapLimits(process.env) : undefined
+
+if (heapLimits) {
+  const worker = new Worker(new URL(import.meta.url), { argv: args, resourceLimits: heapLimits })
+  for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => worker.postMessage({ signal }))
+  // An uncaught error in the worker (a bug, or ERR_WORKER_OUT_OF_MEMORY when the heap cap is too
+  // small for the configured in-flight bytes): reported like one on the main thread, exit 1.
+  worker.on('error', (error) => {
+    process.stderr.write(`spor: ${error?.code ? `${error.code}: ` : ''}${error?.stack ?? error}\n`)
+    process.exitCode = 1
+  })
+  worker.on('exit', (code) => process.exit(process.exitCode || code))
+} else {
+  if (!isMainThread) {
+    // Signals reach only the main thread, which passes them on: the CLI's own handlers run here.
+    parentPort.on('message', (message) => {
+      if (message?.signal === 'SIGTERM' || message?.signal === 'SIGINT')
+        process.emit(message.signal, message.signal)
+    })
+    parentPort.unref()
+  }
+  const { register } = await import('tsx/esm/api')
+  register()
+  await import('../cli/spor.ts')
+}
