@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of the `spor` command: registers the TypeScript loader, then runs the CLI.
+// Entry point of the `spor` command: runs the CLI, precompiled (bin/compiled.js) or through tsx.
 //
 // `spor ingest` runs the CLI in a worker thread of this process whose V8 heap is capped
 // (SPOR_INGEST_HEAP_MB, bin/ingest-heap.js): Node cannot change heap limits after start, and a
@@ -7,6 +7,7 @@
 // main thread stays small: it loads nothing but this file, forwards SIGTERM/SIGINT to the worker
 // (where the pipeline drains and commits as it does on the main thread) and exits with its code.
 import { isMainThread, parentPort, Worker } from 'node:worker_threads'
+import { currentBuild } from './compiled.js'
 import { ingestHeapLimits } from './ingest-heap.js'
 
 const args = process.argv.slice(2)
@@ -32,7 +33,12 @@ if (heapLimits) {
     })
     parentPort.unref()
   }
-  const { register } = await import('tsx/esm/api')
-  register()
-  await import('../cli/spor.ts')
+  // The precompiled CLI when it is current (bin/compiled.js), else the sources through tsx.
+  const compiled = currentBuild()
+  if (compiled) await import(compiled.href)
+  else {
+    const { register } = await import('tsx/esm/api')
+    register()
+    await import('../cli/spor.ts')
+  }
 }
