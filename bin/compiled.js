@@ -7,12 +7,12 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const OUT_DIR = join(ROOT, 'dist')
-const BUNDLE = join(OUT_DIR, 'spor.mjs')
-const MANIFEST = join(OUT_DIR, 'spor.build.json')
+const bundleOf = (outDir) => join(outDir, 'spor.mjs')
+const manifestOf = (outDir) => join(outDir, 'spor.build.json')
 
 /** One hash over the sources' paths and contents; undefined when one of them is gone. */
 function sourcesHash(sources) {
@@ -31,22 +31,22 @@ function sourcesHash(sources) {
 }
 
 /** URL of dist/spor.mjs when it was built from exactly the sources present now, else undefined. */
-export function currentBuild() {
+export function currentBuild(outDir = OUT_DIR) {
   let manifest
   try {
-    manifest = JSON.parse(readFileSync(MANIFEST, 'utf8'))
+    manifest = JSON.parse(readFileSync(manifestOf(outDir), 'utf8'))
   } catch {
     return undefined
   }
   if (!Array.isArray(manifest?.sources) || typeof manifest.hash !== 'string') return undefined
   if (sourcesHash(manifest.sources) !== manifest.hash) return undefined
-  return new URL(`file://${BUNDLE}`)
+  return pathToFileURL(bundleOf(outDir))
 }
 
-// Each source keeps its own location for import.meta: the bundle sits one folder below the root
-// (dist/), and files find data next to them (segments.json, the dashboard's public/, the geo
-// package through createRequire), so import.meta.url/dirname/filename become the source's own.
-function ownImportMeta() {
+// Each source keeps its own location for import.meta: files find data next to them
+// (segments.json, the dashboard's public/, the geo package through createRequire), so
+// import.meta.url/dirname/filename become the source's own, relative to where the bundle is.
+function ownImportMeta(outDir) {
   return {
     name: 'own-import-meta',
     setup(build) {
@@ -55,7 +55,8 @@ function ownImportMeta() {
         if (source.startsWith('node_modules/')) return undefined
         let text = readFileSync(args.path, 'utf8')
         if (!text.includes('import.meta')) return { contents: text, loader: 'ts' }
-        const url = `new URL(${JSON.stringify(`../${source}`)}, import.meta.url).href`
+        const fromBundle = relative(outDir, args.path).split('\\').join('/')
+        const url = `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`
         text = text
           .replaceAll('import.meta.url', url)
           .replaceAll('import.meta.filename', `__sporFileURLToPath(${url})`)
@@ -69,12 +70,13 @@ function ownImportMeta() {
 }
 
 /** Builds dist/spor.mjs and its manifest (written last, so a half-built bundle is never used). */
-export async function build() {
+export async function build(outDir = OUT_DIR) {
+  const bundle = bundleOf(outDir)
   const esbuild = await import('esbuild')
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: [join(ROOT, 'cli', 'spor.ts')],
-    outfile: `${BUNDLE}.tmp`,
+    outfile: `${bundle}.tmp`,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -82,13 +84,13 @@ export async function build() {
     packages: 'external',
     metafile: true,
     logLevel: 'warning',
-    plugins: [ownImportMeta()],
+    plugins: [ownImportMeta(outDir)],
   })
   const sources = Object.keys(result.metafile.inputs)
     .filter((path) => !path.startsWith('node_modules/'))
     .sort()
-  renameSync(`${BUNDLE}.tmp`, BUNDLE)
-  writeFileSync(MANIFEST, `${JSON.stringify({ sources, hash: sourcesHash(sources) })}\n`)
+  renameSync(`${bundle}.tmp`, bundle)
+  writeFileSync(manifestOf(outDir), `${JSON.stringify({ sources, hash: sourcesHash(sources) })}\n`)
   return sources.length
 }
 
