@@ -17,6 +17,12 @@ const heapLimits =
 if (heapLimits) {
   const worker = new Worker(new URL(import.meta.url), { argv: args, resourceLimits: heapLimits })
   for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => worker.postMessage({ signal }))
+  // A signal the CLI does not handle yet (still starting): the default, as without the worker.
+  worker.on('message', (message) => {
+    if (message?.unhandledSignal !== 'SIGTERM' && message?.unhandledSignal !== 'SIGINT') return
+    process.removeAllListeners(message.unhandledSignal)
+    process.kill(process.pid, message.unhandledSignal)
+  })
   // An uncaught error in the worker (a bug, or ERR_WORKER_OUT_OF_MEMORY when the heap cap is too
   // small for the configured in-flight bytes): reported like one on the main thread, exit 1.
   worker.on('error', (error) => {
@@ -28,8 +34,10 @@ if (heapLimits) {
   if (!isMainThread) {
     // Signals reach only the main thread, which passes them on: the CLI's own handlers run here.
     parentPort.on('message', (message) => {
-      if (message?.signal === 'SIGTERM' || message?.signal === 'SIGINT')
-        process.emit(message.signal, message.signal)
+      const signal = message?.signal
+      if (signal !== 'SIGTERM' && signal !== 'SIGINT') return
+      if (process.listenerCount(signal) > 0) process.emit(signal, signal)
+      else parentPort.postMessage({ unhandledSignal: signal })
     })
     parentPort.unref()
   }

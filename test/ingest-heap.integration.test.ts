@@ -1,7 +1,8 @@
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { generateTraffic } from '../generate/traffic.ts'
-import { produce, spawnIngest } from './helpers/ingest.ts'
+import { produce, REPO_ROOT, spawnIngest } from './helpers/ingest.ts'
 import { committedOffsets, endOffsets, sum } from './helpers/offsets.ts'
 import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
 
@@ -78,5 +79,32 @@ describe('ingest process: heap cap', () => {
     const { limitMb, exitCode } = await ingestUnder({ SPOR_INGEST_HEAP_MB: '0' })
     expect(limitMb).toBeGreaterThan(224 + 16)
     expect(exitCode).toBe(0)
+  })
+
+  it('ends by the signal itself when SIGTERM comes before the CLI handles it (still starting)', async () => {
+    // Elasticsearch unreachable: start-up retries it, before any signal handler is installed.
+    child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'spor.js'), 'ingest'], {
+      env: {
+        PATH: process.env.PATH,
+        SPOR_ES_URL: 'http://127.0.0.1:1',
+        SPOR_PSEUDONYM_KEY: 'k'.repeat(32),
+        SPOR_INGEST_HTTP_PORT: String(42500 + Math.floor(Math.random() * 500)),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const exit = new Promise<NodeJS.Signals | null>((resolve) =>
+      child!.once('exit', (_code, signal) => resolve(signal)),
+    )
+    let output = ''
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8')
+    })
+    await waitFor(
+      async () => output,
+      (text) => text.includes('elasticsearch ready'),
+      { intervalMs: 50, what: 'a start-up retry of Elasticsearch' },
+    )
+    child.kill('SIGTERM')
+    expect(await exit).toBe('SIGTERM')
   })
 })
