@@ -4,8 +4,8 @@
 
 /**
  * Old-generation cap when SPOR_INGEST_HEAP_MB is unset, MB. Under the bench load 224 used no more
- * CPU per event than Node's own limits and peaked about 95 MB lower (VmHWM); 160 saved only
- * another 5-10 MB but cost about a quarter more CPU per event in garbage collection.
+ * CPU per event than Node's own limits and peaked 45-95 MB lower (VmHWM 310-358 MB); 160 held
+ * 291-310 MB but cost about a fifth more CPU per event in garbage collection (README).
  */
 export const DEFAULT_INGEST_HEAP_MB = 224
 /** Below this the pipeline cannot hold its own code and one in-flight budget. */
