@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { type Static, Type } from 'typebox'
 import { Compile } from 'typebox/compile'
+import { DEFAULT_INGEST_HEAP_MB, INGEST_HEAP_MB_MAX, INGEST_HEAP_MB_MIN } from '../bin/ingest-heap.js'
 import { canCompressZstd } from './codecs.ts'
 import {
   CONNECTION_ENV_KEYS,
@@ -82,6 +83,12 @@ const ConfigSchema = Type.Object(
       geoCheckMs: Type.Integer({ minimum: 1000 }),
       /** A warning (and `spor config`) when the geo data is older than this. */
       geoMaxAgeDays: Type.Integer({ minimum: 1, maximum: 3650 }),
+      // Ingest memory (issue 16, third session) -------------------------------------------------
+      /**
+       * Old-generation cap of `spor ingest`'s V8 heap, MB (bin/ingest-heap.js applies it: the
+       * pipeline runs in a worker thread with this limit); 0 = Node's own limits, on the main thread.
+       */
+      heapMb: Type.Integer({ minimum: 0, maximum: INGEST_HEAP_MB_MAX }),
     }),
     collector: Type.Object({
       host: Type.String(),
@@ -218,6 +225,8 @@ const ENV_KEYS = [
   'SPOR_GEOIP_DB',
   'SPOR_GEOIP_CHECK_MS',
   'SPOR_GEOIP_MAX_AGE_DAYS',
+  // ingest memory (issue 16, third session)
+  'SPOR_INGEST_HEAP_MB',
   'SPOR_COLLECTOR_HOST',
   'SPOR_COLLECTOR_PORT',
   'SPOR_COLLECTOR_BODY_LIMIT',
@@ -409,6 +418,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       geoDbFiles: list(env.SPOR_GEOIP_DB, []),
       geoCheckMs: int(env, 'SPOR_GEOIP_CHECK_MS', 60_000),
       geoMaxAgeDays: int(env, 'SPOR_GEOIP_MAX_AGE_DAYS', 60),
+      // ingest memory (issue 16, third session)
+      heapMb: int(env, 'SPOR_INGEST_HEAP_MB', DEFAULT_INGEST_HEAP_MB),
     },
     collector: {
       host: env.SPOR_COLLECTOR_HOST ?? '127.0.0.1',
@@ -480,6 +491,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     canCompressZstd,
   )
   if (connection.length > 0) throw new SporError('SPOR_ERR_CONFIG', connection.join('; '))
+  // Ingest memory (issue 16): the capped heap holds code, caches and every in-flight byte several
+  // times over (fetched records, enriched documents, bulk bodies); too small a cap would end in an
+  // out-of-memory exit under load instead of a clear refusal at start.
+  const heapMb = candidate.ingest.heapMb
+  const inFlightMb = Math.ceil(candidate.ingest.maxInFlightBytes / (1024 * 1024))
+  const heapMinMb = INGEST_HEAP_MB_MIN + 4 * inFlightMb
+  if (heapMb > 0 && heapMb < heapMinMb) {
+    throw new SporError(
+      'SPOR_ERR_CONFIG',
+      `SPOR_INGEST_HEAP_MB=${heapMb} is too small for SPOR_INGEST_MAX_INFLIGHT_BYTES (${inFlightMb} MB): give at least ${heapMinMb} (${INGEST_HEAP_MB_MIN} + 4 × the in-flight MB), or 0 for Node's own limits`,
+    )
+  }
   if (candidate.retentionDays.short > candidate.retentionDays.long) {
     throw new SporError('SPOR_ERR_CONFIG', 'short retention must not exceed long retention')
   }

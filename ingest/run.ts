@@ -1,4 +1,6 @@
+import { getHeapStatistics } from 'node:v8'
 import Fastify from 'fastify'
+import { Gauge } from 'prom-client'
 import { systemClock } from '../core/clock.ts'
 import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
@@ -42,6 +44,15 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
     enrichers,
     clock: systemClock,
     isErased: (tenant, user) => tombstones.isErased(tenant, user),
+  })
+  // The heap limit in effect (SPOR_INGEST_HEAP_MB, applied by bin/spor.js): operators see the
+  // cap the process runs under next to its heap and resident memory.
+  new Gauge({
+    name: 'spor_ingest_heap_limit_bytes',
+    help: 'V8 heap size limit of the ingest pipeline (SPOR_INGEST_HEAP_MB plus the young generation)',
+    collect() {
+      this.set(getHeapStatistics().heap_size_limit)
+    },
   })
   const ops = Fastify({ logger: false })
   await registerOpsRoutes(ops, async () => ({
