@@ -66,7 +66,12 @@ const PASS_THROUGH = [
   'SPOR_PARTITIONS_CONCURRENTLY',
   'SPOR_BULK_MAX_BYTES',
 ]
-const PASS_THROUGH_CURRENT = ['SPOR_INGEST_MAX_INFLIGHT_BYTES', 'SPOR_BULK_CONCURRENCY', 'SPOR_GEOIP_DB', 'SPOR_INGEST_HEAP_MB']
+const PASS_THROUGH_CURRENT = [
+  'SPOR_INGEST_MAX_INFLIGHT_BYTES',
+  'SPOR_BULK_CONCURRENCY',
+  'SPOR_GEOIP_DB',
+  'SPOR_INGEST_HEAP_MB',
+]
 
 function sporEnv(name: string, current: boolean): Record<string, string> {
   const env: Record<string, string> = {
