@@ -5,6 +5,7 @@ import { isoDay } from '../../core/retention.ts'
 import { noisyCount, noisyThreshold, suppressBelowK } from '../anonymity.ts'
 import { Hll } from './hll.ts'
 import { loadRows, type StatsSource } from './load-rows.ts'
+import type { RollupRowCache } from './row-cache.ts'
 import {
   ALL_MODULES,
   type DayRow,
@@ -35,6 +36,8 @@ export interface StatsContext {
   statsRetentionDays: number
   /** Tenants whose browser-key-only users count (raw-rows.ts `attested users`). */
   clientUserTenants: readonly string[]
+  /** Decoded rollup rows of earlier requests of this instance (row-cache.ts); none: no cache. */
+  rowCache?: RollupRowCache
 }
 
 export interface StatsFilter {
@@ -211,6 +214,7 @@ async function rowsFor(
     now: ctx.now,
     k: ctx.k,
     clientUserTenants: ctx.clientUserTenants,
+    ...(ctx.rowCache ? { rowCache: ctx.rowCache } : {}),
   })
 }
 

@@ -96,6 +96,14 @@ export class Hll {
     return Math.round(improvedEstimate(histogram))
   }
 
+  /**
+   * Approximate heap bytes of this sketch (for caches bounded in bytes): the dense registers, or
+   * the sparse map's entries (a V8 hash map holds about 40 bytes per small-integer entry).
+   */
+  heapBytes(): number {
+    return this.#dense ? M + 96 : 96 + (this.#sparse?.size ?? 0) * 40
+  }
+
   /** A short digest of the registers: seeds the data-dependent noise layer. */
   digest(): string {
     return createHash('sha256').update(this.serialize()).digest('hex').slice(0, 16)
