@@ -547,17 +547,17 @@ function arg(name: string): string | undefined {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const number = (name: string, fallback: number) => {
+  const number = (name: string, fallback: number, min = 1) => {
     const raw = arg(name)
     const value = raw === undefined ? fallback : Number(raw)
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`)
+    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min}`)
     return value
   }
   await runStatsBench({
     esUrl: arg('es') ?? process.env.SPOR_ES_URL ?? DEFAULT_STATS_BENCH.esUrl,
     events: number('events', DEFAULT_STATS_BENCH.events),
     days: number('days', DEFAULT_STATS_BENCH.days),
-    rawRuns: number('raw-runs', DEFAULT_STATS_BENCH.rawRuns),
+    rawRuns: number('raw-runs', DEFAULT_STATS_BENCH.rawRuns, 0),
     rollupRuns: number('rollup-runs', DEFAULT_STATS_BENCH.rollupRuns),
     coldRuns: number('cold-runs', DEFAULT_STATS_BENCH.coldRuns),
     prefix: arg('prefix') ?? DEFAULT_STATS_BENCH.prefix,

@@ -20,6 +20,8 @@ const M = 1 << HLL_PRECISION
 const Q = 50
 const ALPHA_INF = 1 / (2 * Math.LN2)
 const SPARSE_LIMIT = Math.floor(M / 3)
+/** Merging into a sparse sketch switches to dense storage past this many entries together. */
+const MERGE_DENSE_AT = 1024
 
 /** Register index and rank of a value; hash once, add to many sketches. */
 export interface HashedValue {
@@ -42,8 +44,14 @@ export function fromHashBits(high: number, low: number): HashedValue {
 }
 
 export class Hll {
+  /** Registers of a small sketch: index → rank. */
   #sparse: Map<number, number> | undefined = new Map()
+  /** All registers, one byte each: once there are many, or many entries are merged in. */
   #dense: Uint8Array | undefined
+  /** Registers of `#dense` that are not 0. */
+  #nonzero = 0
+  /** Serialised dense whatever its count: a dense sketch was merged in or deserialised. */
+  #denseForm = false
 
   add(value: string | HashedValue): this {
     const { index, rank } = typeof value === 'string' ? hashValue(value) : value
@@ -53,32 +61,79 @@ export class Hll {
 
   #set(index: number, rank: number): void {
     if (this.#dense) {
-      if (rank > (this.#dense[index] as number)) this.#dense[index] = rank
+      const current = this.#dense[index] as number
+      if (rank > current) {
+        if (current === 0) this.#nonzero++
+        this.#dense[index] = rank
+      }
       return
     }
     const sparse = this.#sparse as Map<number, number>
     if (rank > (sparse.get(index) ?? 0)) {
       sparse.set(index, rank)
-      if (sparse.size > SPARSE_LIMIT) this.#densify()
+      if (sparse.size > SPARSE_LIMIT) this.#toDense()
     }
   }
 
-  #densify(): void {
+  /** Dense storage. Only how registers are held; the serialised form follows `#isDenseForm`. */
+  #toDense(): void {
+    if (this.#dense) return
     const dense = new Uint8Array(M)
-    for (const [index, rank] of this.#sparse ?? []) dense[index] = rank
+    this.#sparse?.forEach((rank, index) => {
+      dense[index] = rank
+    })
+    this.#nonzero = this.#sparse?.size ?? 0
     this.#dense = dense
     this.#sparse = undefined
   }
 
+  /**
+   * Whether the sketch serialises dense: it holds more than SPARSE_LIMIT registers, or a dense
+   * sketch went into it. This depends only on the registers and on which sketches were merged,
+   * never on merge order or on how the registers are held, so the same people give the same
+   * bytes (and digest, the noise seed) however a question merged them.
+   */
+  #isDenseForm(): boolean {
+    return this.#denseForm || (this.#dense !== undefined && this.#nonzero > SPARSE_LIMIT)
+  }
+
   merge(other: Hll): this {
+    if (other.#isDenseForm()) this.#denseForm = true
     if (other.#dense) {
-      if (!this.#dense) this.#densify()
+      this.#toDense()
       const mine = this.#dense as Uint8Array
       const theirs = other.#dense
-      for (let i = 0; i < M; i++)
-        if ((theirs[i] as number) > (mine[i] as number)) mine[i] = theirs[i] as number
+      let nonzero = this.#nonzero
+      for (let i = 0; i < M; i++) {
+        const rank = theirs[i] as number
+        const current = mine[i] as number
+        if (rank > current) {
+          if (current === 0) nonzero++
+          mine[i] = rank
+        }
+      }
+      this.#nonzero = nonzero
+      return this
+    }
+    const theirs = other.#sparse as Map<number, number>
+    // Merging many sketches (a month of day rows) goes faster into one byte array than through
+    // a growing Map; this changes the storage only, not the serialised form.
+    if (!this.#dense && (this.#sparse as Map<number, number>).size + theirs.size > MERGE_DENSE_AT)
+      this.#toDense()
+    if (this.#dense) {
+      // forEach, not for-of: no [index, rank] pair allocated per entry.
+      const mine = this.#dense
+      let nonzero = this.#nonzero
+      theirs.forEach((rank, index) => {
+        const current = mine[index] as number
+        if (rank > current) {
+          if (current === 0) nonzero++
+          mine[index] = rank
+        }
+      })
+      this.#nonzero = nonzero
     } else {
-      for (const [index, rank] of other.#sparse ?? []) this.#set(index, rank)
+      theirs.forEach((rank, index) => this.#set(index, rank))
     }
     return this
   }
@@ -110,16 +165,31 @@ export class Hll {
   }
 
   serialize(): Buffer {
-    if (this.#dense) return Buffer.concat([Buffer.from([1, 1]), Buffer.from(this.#dense)])
-    const entries = [...(this.#sparse ?? new Map<number, number>())].sort((a, b) => a[0] - b[0])
-    const out = Buffer.alloc(2 + entries.length * 3)
+    if (this.#isDenseForm()) {
+      this.#toDense()
+      return Buffer.concat([Buffer.from([1, 1]), Buffer.from(this.#dense as Uint8Array)])
+    }
+    const out = Buffer.alloc(2 + this.#registerCount() * 3)
     out[0] = 1
     out[1] = 0
-    entries.forEach(([index, rank], i) => {
-      out.writeUInt16BE(index, 2 + i * 3)
-      out[4 + i * 3] = rank
-    })
+    let at = 2
+    const write = (index: number, rank: number) => {
+      out.writeUInt16BE(index, at)
+      out[at + 2] = rank
+      at += 3
+    }
+    if (this.#dense) {
+      const dense = this.#dense
+      for (let i = 0; i < M; i++) if ((dense[i] as number) > 0) write(i, dense[i] as number)
+    } else {
+      for (const [index, rank] of [...(this.#sparse as Map<number, number>)].sort((a, b) => a[0] - b[0]))
+        write(index, rank)
+    }
     return out
+  }
+
+  #registerCount(): number {
+    return this.#dense ? this.#nonzero : (this.#sparse?.size ?? 0)
   }
 
   static deserialize(bytes: Buffer): Hll {
@@ -127,8 +197,13 @@ export class Hll {
     if (bytes[0] !== 1) throw new Error(`unknown HLL sketch version ${bytes[0]}`)
     if (bytes[1] === 1) {
       if (bytes.length !== 2 + M) throw new Error('dense HLL sketch has the wrong length')
-      hll.#densify()
-      ;(hll.#dense as Uint8Array).set(bytes.subarray(2))
+      hll.#toDense()
+      const dense = hll.#dense as Uint8Array
+      dense.set(bytes.subarray(2))
+      let nonzero = 0
+      for (let i = 0; i < M; i++) if ((dense[i] as number) > 0) nonzero++
+      hll.#nonzero = nonzero
+      hll.#denseForm = true
     } else {
       if ((bytes.length - 2) % 3 !== 0) throw new Error('sparse HLL sketch has the wrong length')
       for (let at = 2; at < bytes.length; at += 3) {
