@@ -216,6 +216,8 @@ export interface RollupReadOptions {
    * never holds what the purge is about to delete).
    */
   minUsers?: number
+  /** Only these values of a dimension (a summary needs two event types, not all of them). */
+  keys?: Partial<Record<Dimension, string[]>>
 }
 
 export interface RollupRead {
@@ -237,7 +239,19 @@ export async function readRollupRows(es: Client, options: RollupReadOptions): Pr
   const filter: estypes.QueryDslQueryContainer[] = []
   if (options.tenant) filter.push({ term: { tenant: options.tenant } })
   if (options.minUsers !== undefined) filter.push({ range: { users_estimate: { gte: options.minUsers } } })
-  const rowFilter: estypes.QueryDslQueryContainer[] = [{ terms: { dim: options.dims } }]
+  // Rows of the dimensions asked, and of a dimension with `keys` only those values.
+  const open = options.dims.filter((dim) => !options.keys?.[dim])
+  const byDim: estypes.QueryDslQueryContainer[] = [
+    ...(open.length > 0 ? [{ terms: { dim: open } }] : []),
+    ...options.dims
+      .filter((dim) => options.keys?.[dim])
+      .map((dim) => ({
+        bool: { filter: [{ term: { dim } }, { terms: { key: options.keys?.[dim] ?? [] } }] },
+      })),
+  ]
+  const rowFilter: estypes.QueryDslQueryContainer[] = [
+    byDim.length === 1 ? byDim[0]! : { bool: { should: byDim, minimum_should_match: 1 } },
+  ]
   if (options.modules) rowFilter.push({ terms: { module: options.modules } })
   const wanted = new Set(options.days)
   const query: estypes.QueryDslQueryContainer = {

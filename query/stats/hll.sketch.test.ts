@@ -157,6 +157,28 @@ describe('Hll.deserialize checks', () => {
     expect(Hll.union([parts[0]!, fewDense]).count()).toBe(parts[0]!.count())
   })
 
+  it('a deserialised sparse sketch reads, merges, grows and re-serialises like the original', () => {
+    const original = new Hll()
+    for (let i = 0; i < 300; i++) original.add(at((i * 53) % M, 1 + (i % 9)))
+    const bytes = original.serialize()
+    const read = Hll.deserialize(bytes)
+    expect(read.serialize()).toEqual(bytes)
+    expect(read.count()).toBe(original.count())
+    expect(read.digest()).toBe(original.digest())
+    expect(new Hll().merge(read).serialize()).toEqual(bytes)
+    // Written to after reading: the larger rank wins, the rest is kept.
+    read.add(at(0, 30)).add(at(53, 1))
+    original.add(at(0, 30)).add(at(53, 1))
+    expect(read.serialize()).toEqual(original.serialize())
+    // Stored entries out of order or repeated (not what serialize writes) keep the larger rank.
+    const odd = Buffer.from([1, 0, 0, 9, 4, 0, 2, 7, 0, 9, 6])
+    expect(entries(Hll.deserialize(odd))).toEqual([
+      [2, 7],
+      [9, 6],
+    ])
+    expect(Hll.deserialize(odd).count()).toBe(2)
+  })
+
   it('accepts the edges: the last index, rank 1 and the largest rank', () => {
     expect(entries(Hll.deserialize(sparse(M - 1, 51)))).toEqual([[M - 1, 51]])
     expect(entries(Hll.deserialize(sparse(0, 1)))).toEqual([[0, 1]])

@@ -70,11 +70,21 @@ export interface RowCacheKey {
   modules: string | undefined
   /** Rows below this many estimated users are left out of the read. */
   minUsers: number
+  /** Only these values of the dimension, or undefined for all. */
+  keys: string[] | undefined
   dim: Dimension
 }
 
 function keyOf(key: RowCacheKey): string {
-  return JSON.stringify([key.prefix, key.day, key.tenant ?? null, key.modules ?? null, key.minUsers, key.dim])
+  return JSON.stringify([
+    key.prefix,
+    key.day,
+    key.tenant ?? null,
+    key.modules ?? null,
+    key.minUsers,
+    key.dim,
+    key.keys ?? null,
+  ])
 }
 
 /** Approximate heap bytes of a decoded row: the object and strings, its sketch and histogram. */
