@@ -66,6 +66,14 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
     minUsers: options.k,
     ...(options.keys ? { keys: options.keys } : {}),
   }
+  // The raw window's document counts (auto path) are asked alongside the rollup read, not after:
+  // metadata only, but a round trip of its own.
+  const rawCounts =
+    options.source === 'auto' && days.some((day) => day >= rawCutoff)
+      ? countRawPerDay(options.es, options.prefix, false)
+      : undefined
+  // (handled below; a rejection before then must not be reported as unhandled)
+  rawCounts?.catch(() => {})
   const read =
     options.rowCache && rollupCandidates.length > 0
       ? await readThroughCache(options.es, options.rowCache, request)
@@ -78,8 +86,8 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
     // or missing rollup falls back to raw events, so answers are the same either way; only the
     // cost differs (an aggregation over a day of raw events against a few stored rows).
     const recent = [...completeDays].filter((day) => day >= rawCutoff)
-    if (recent.length > 0) {
-      const counts = await countRawPerDay(options.es, options.prefix, false)
+    if (recent.length > 0 && rawCounts) {
+      const counts = await rawCounts
       for (const day of recent) {
         const recorded = read.sourceEvents.get(day)
         if (recorded === undefined || counts.get(day) !== recorded) completeDays.delete(day)
