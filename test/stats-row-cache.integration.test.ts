@@ -152,3 +152,10 @@ it('stays within its byte bound', async () => {
   expect(cache.stats().bytes).toBeLessThanOrEqual(20_000)
   expect(shape((await loadRows(options(cache))).rows)).toEqual(shape(read.rows))
 })
+
+it('module=each is a module like any other (no data), not every module summed', async () => {
+  const url = `/v1/stats/summary?module=each&from=${DAYS[0]}&to=${DAYS[1]}&source=rollup`
+  const { status, body } = await responses.get(s.app, s.productKey, url)
+  expect(status).toBe(200)
+  expect(body).toMatchObject({ suppressed: true, users: null, events: null })
+})

@@ -3,6 +3,7 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import { classIndex, classPattern } from '../../core/indices.ts'
 import { Hll } from '../stats/hll.ts'
 import {
+  ALL_MODULES,
   type DayRow,
   type Dimension,
   decodeHistogram,
@@ -209,6 +210,8 @@ export interface RollupReadOptions {
   dims: Dimension[]
   /** Module values to read ('*' for every module, or one module, or undefined for all rows). */
   modules?: string[]
+  /** Leave out the all-modules rows (module `*`): a per-module breakdown does not use them. */
+  perModuleOnly?: boolean
   /**
    * Leave out rows with fewer estimated users (the per-day k rule). The rollup job never writes
    * them; rows of an older run under a smaller k stay until `purgeRowsBelowK` deletes them, and
@@ -253,6 +256,7 @@ export async function readRollupRows(es: Client, options: RollupReadOptions): Pr
     byDim.length === 1 ? byDim[0]! : { bool: { should: byDim, minimum_should_match: 1 } },
   ]
   if (options.modules) rowFilter.push({ terms: { module: options.modules } })
+  if (options.perModuleOnly) rowFilter.push({ bool: { must_not: [{ term: { module: ALL_MODULES } }] } })
   const wanted = new Set(options.days)
   const query: estypes.QueryDslQueryContainer = {
     bool: {

@@ -10,6 +10,7 @@ import {
   ALL_MODULES,
   type DayRow,
   type Dimension,
+  EACH_MODULE,
   medianDuration,
   mergeHistograms,
   rowId,
@@ -332,7 +333,7 @@ export async function breakdownStats(
   const range = snapRange(filter.from, filter.to, 'day')
   checkRange(ctx, range.from, range.to, 'day')
   const dim: Dimension = by === 'module' || by === 'weekday' || by === 'tenant' ? 'total' : by
-  const modules = by === 'module' ? (filter.module ?? 'each') : (filter.module ?? ALL_MODULES)
+  const modules = by === 'module' ? (filter.module ?? EACH_MODULE) : (filter.module ?? ALL_MODULES)
   const loaded = await rowsFor(ctx, filter, range.from, range.to, [dim], modules)
   const cells = new Map<string, Cell>()
   for (const row of loaded.rows) {

@@ -11,7 +11,7 @@ import {
 import { statsMetrics } from './metrics.ts'
 import { computeRawDayRows, daysWithRawEvents } from './raw-rows.ts'
 import type { RollupRowCache } from './row-cache.ts'
-import { ALL_MODULES, type DayRow, type Dimension } from './rows.ts'
+import { ALL_MODULES, type DayRow, type Dimension, EACH_MODULE } from './rows.ts'
 import { daysBetween } from './time.ts'
 
 export type StatsSource = 'auto' | 'raw' | 'rollup'
@@ -22,8 +22,8 @@ export interface LoadOptions {
   from: string
   to: string
   tenant?: string
-  /** One module, '*' for the all-modules rows, or 'each' for every per-module row. */
-  modules: string | 'each'
+  /** One module, '*' for the all-modules rows, or EACH_MODULE for every per-module row. */
+  modules: string
   dims: Dimension[]
   source: StatsSource
   /** Days before `now` that `auto` answers from raw events. */
@@ -55,14 +55,14 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
   const rawCutoff = isoDay(new Date(options.now.getTime() - options.rawDays * 86_400_000))
   const rollupCandidates = options.source === 'raw' ? [] : days
   const moduleFilter = (module: string) =>
-    options.modules === 'each' ? module !== ALL_MODULES : module === options.modules
+    options.modules === EACH_MODULE ? module !== ALL_MODULES : module === options.modules
   const keyFilter = (row: DayRow) => options.keys?.[row.dim]?.includes(row.key) ?? true
   const request: RollupReadOptions = {
     prefix: options.prefix,
     days: rollupCandidates,
     tenant: options.tenant,
     dims: options.dims,
-    ...(options.modules === 'each' ? {} : { modules: [options.modules] }),
+    ...(options.modules === EACH_MODULE ? { perModuleOnly: true } : { modules: [options.modules] }),
     minUsers: options.k,
     ...(options.keys ? { keys: options.keys } : {}),
   }
@@ -149,7 +149,7 @@ async function readThroughCache(
     prefix: request.prefix,
     day,
     tenant: request.tenant,
-    modules: request.modules?.[0],
+    modules: request.perModuleOnly ? EACH_MODULE : request.modules?.[0],
     minUsers: request.minUsers ?? 0,
     keys: request.keys?.[dim],
     dim,

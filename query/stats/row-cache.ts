@@ -66,7 +66,7 @@ export interface RowCacheKey {
   day: string
   /** undefined: every tenant. */
   tenant: string | undefined
-  /** The module filter of the read: one module or '*', or undefined for every module row. */
+  /** The module filter of the read: one module, '*', EACH_MODULE (every module but '*'), or undefined. */
   modules: string | undefined
   /** Rows below this many estimated users are left out of the read. */
   minUsers: number
