@@ -515,7 +515,7 @@ export function printStatsBench(r: StatsBenchResult): void {
       `(the others complete and current), ${r.rollupRows} rows stored; ` +
       `store raw ${mb(r.rawStoreBytes)}, rollups ${mb(r.rollupStoreBytes)}`,
   )
-  const cell = (p?: Percentiles) => (p ? `${p.p50} / ${p.p95}` : '-')
+  const cell = (p?: Percentiles) => (p && p.runs > 0 ? `${p.p50} / ${p.p95}` : '-')
   const meets = (p?: Percentiles) => (p ? (p.p95 <= STATS_P95_TARGET_MS ? 'yes' : 'NO') : '-')
   console.log(
     `latency p50 / p95 in ms; cold = first ask of a fresh instance (${r.queries[0]?.rollupCold?.runs ?? 0} ` +
