@@ -126,6 +126,9 @@ const ConfigSchema = Type.Object(
        * tenants without a server key, who accept that a public key can pad their populations.
        */
       statsClientUserTenants: Type.Array(Type.String({ minLength: 1 })),
+      // Statistics read latency (issue 13 item 6, query/stats/row-cache.ts):
+      /** Bytes (in MB) of decoded rollup rows kept per instance; 0 disables the cache. */
+      statsRowCacheMb: Type.Integer({ minimum: 0, maximum: 16_384 }),
     }),
     privacy: Type.Object({
       /** How often consumers reload erasure tombstones. */
@@ -249,6 +252,8 @@ const ENV_KEYS = [
   'SPOR_STATS_BUDGET_WINDOW_HOURS',
   'SPOR_STATS_CACHE_MS',
   'SPOR_STATS_CLIENT_USER_TENANTS',
+  // statistics read latency: cache of decoded rollup rows (issue 13)
+  'SPOR_STATS_ROW_CACHE_MB',
   'SPOR_PSEUDONYM_KEY',
   'SPOR_TOMBSTONE_REFRESH_MS',
   'SPOR_ERASE_GRACE_MS',
@@ -445,6 +450,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       statsBudgetWindowHours: int(env, 'SPOR_STATS_BUDGET_WINDOW_HOURS', 24),
       statsCacheMs: int(env, 'SPOR_STATS_CACHE_MS', 60_000),
       statsClientUserTenants: list(env.SPOR_STATS_CLIENT_USER_TENANTS, []),
+      // statistics read latency: cache of decoded rollup rows (issue 13)
+      statsRowCacheMb: int(env, 'SPOR_STATS_ROW_CACHE_MB', 128),
     },
     privacy: {
       tombstoneRefreshMs: int(env, 'SPOR_TOMBSTONE_REFRESH_MS', 5_000),

@@ -104,7 +104,7 @@ export async function daysDue(es: Client, config: SporConfig, now: Date): Promis
   const recent = new Set(candidates.slice(-config.query.statsRawDays))
   // (undefined, a missing marker or one from before counts were kept, differs from any count)
   return candidates.filter(
-    (day) => recent.has(day) || (rawCounts.has(day) && markers.get(day) !== rawCounts.get(day)),
+    (day) => recent.has(day) || (rawCounts.has(day) && markers.get(day)?.sourceEvents !== rawCounts.get(day)),
   )
 }
 

@@ -3,6 +3,7 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import { classIndex, classPattern } from '../../core/indices.ts'
 import { Hll } from '../stats/hll.ts'
 import {
+  ALL_MODULES,
   type DayRow,
   type Dimension,
   decodeHistogram,
@@ -13,6 +14,33 @@ import {
 
 /** Marker row written last: a day's rollup counts only once it is complete. */
 export const COMPLETE_DIM = '_complete'
+
+/**
+ * Version of the stored row format (`v` of every row and of the marker). A change of what rows
+ * hold or how they encode it bumps this; rollups of an older version are then due again
+ * (bench/stats.ts re-rolls them) and caches of decoded rows (query/stats/row-cache.ts) miss.
+ */
+export const ROLLUP_FORMAT = 1
+
+/** A complete day's marker: what its rows were computed from, and when. */
+export interface RollupMarker {
+  /** Raw documents of the day the rollup was computed from (absent on the oldest markers). */
+  sourceEvents: number | undefined
+  computedAt: string
+  format: number
+}
+
+/**
+ * One string that changes whenever a day is rolled up again (every run writes a new
+ * `computed_at`) or its format changes: what a cache of the day's rows is validated by.
+ */
+export function markerSignature(marker: RollupMarker): string {
+  return `${marker.computedAt}|${marker.sourceEvents ?? ''}|${marker.format}`
+}
+
+function markerOf(doc: Pick<StatsDoc, 'computed_at' | 'source_events' | 'v'>): RollupMarker {
+  return { sourceEvents: doc.source_events, computedAt: doc.computed_at, format: doc.v }
+}
 
 interface StatsDoc {
   day: string
@@ -27,7 +55,7 @@ interface StatsDoc {
   session_durations?: string
   computed_at: string
   source_events?: number
-  v: 1
+  v: number
 }
 
 /** The index a day's rows are written to (one per year; see core/indices.ts). */
@@ -53,7 +81,7 @@ function toDoc(row: DayRow, computedAt: string): StatsDoc {
     ...(row.sessions !== undefined ? { sessions: row.sessions } : {}),
     ...(row.durations ? { session_durations: encodeHistogram(row.durations).toString('base64') } : {}),
     computed_at: computedAt,
-    v: 1,
+    v: ROLLUP_FORMAT,
   }
 }
 
@@ -123,7 +151,7 @@ export async function writeDayRollup(
       users_estimate: 0,
       computed_at: computedAt,
       source_events: sourceEvents,
-      v: 1,
+      v: ROLLUP_FORMAT,
     },
   ])
   await es.indices.refresh({ index })
@@ -182,22 +210,53 @@ export interface RollupReadOptions {
   dims: Dimension[]
   /** Module values to read ('*' for every module, or one module, or undefined for all rows). */
   modules?: string[]
+  /** Leave out the all-modules rows (module `*`): a per-module breakdown does not use them. */
+  perModuleOnly?: boolean
+  /**
+   * Leave out rows with fewer estimated users (the per-day k rule). The rollup job never writes
+   * them; rows of an older run under a smaller k stay until `purgeRowsBelowK` deletes them, and
+   * reading them neither way keeps answers equal before and after the purge (and a cache of rows
+   * never holds what the purge is about to delete).
+   */
+  minUsers?: number
+  /** Only these values of a dimension (a summary needs two event types, not all of them). */
+  keys?: Partial<Record<Dimension, string[]>>
+}
+
+export interface RollupRead {
+  rows: DayRow[]
+  completeDays: Set<string>
+  /** Per complete day, the raw documents its rollup was computed from (its marker's count). */
+  sourceEvents: Map<string, number | undefined>
+  /** Per complete day, its marker (`markerSignature` validates cached rows of the day). */
+  markers: Map<string, RollupMarker>
 }
 
 /** Rows of the given days from the rollups, and the days whose rollup is complete. */
-export async function readRollupRows(
-  es: Client,
-  options: RollupReadOptions,
-): Promise<{ rows: DayRow[]; completeDays: Set<string>; sourceEvents: Map<string, number | undefined> }> {
+export async function readRollupRows(es: Client, options: RollupReadOptions): Promise<RollupRead> {
   const rows: DayRow[] = []
   const completeDays = new Set<string>()
-  /** Per complete day, the raw documents its rollup was computed from (its marker's count). */
   const sourceEvents = new Map<string, number | undefined>()
-  if (options.days.length === 0) return { rows, completeDays, sourceEvents }
+  const markers = new Map<string, RollupMarker>()
+  if (options.days.length === 0) return { rows, completeDays, sourceEvents, markers }
   const filter: estypes.QueryDslQueryContainer[] = []
   if (options.tenant) filter.push({ term: { tenant: options.tenant } })
-  const rowFilter: estypes.QueryDslQueryContainer[] = [{ terms: { dim: options.dims } }]
+  if (options.minUsers !== undefined) filter.push({ range: { users_estimate: { gte: options.minUsers } } })
+  // Rows of the dimensions asked, and of a dimension with `keys` only those values.
+  const open = options.dims.filter((dim) => !options.keys?.[dim])
+  const byDim: estypes.QueryDslQueryContainer[] = [
+    ...(open.length > 0 ? [{ terms: { dim: open } }] : []),
+    ...options.dims
+      .filter((dim) => options.keys?.[dim])
+      .map((dim) => ({
+        bool: { filter: [{ term: { dim } }, { terms: { key: options.keys?.[dim] ?? [] } }] },
+      })),
+  ]
+  const rowFilter: estypes.QueryDslQueryContainer[] = [
+    byDim.length === 1 ? byDim[0]! : { bool: { should: byDim, minimum_should_match: 1 } },
+  ]
   if (options.modules) rowFilter.push({ terms: { module: options.modules } })
+  if (options.perModuleOnly) rowFilter.push({ bool: { must_not: [{ term: { module: ALL_MODULES } }] } })
   const wanted = new Set(options.days)
   const query: estypes.QueryDslQueryContainer = {
     bool: {
@@ -238,25 +297,23 @@ export async function readRollupRows(
       if (doc.dim === COMPLETE_DIM) {
         completeDays.add(doc.day)
         sourceEvents.set(doc.day, doc.source_events)
+        markers.set(doc.day, markerOf(doc))
         continue
       }
       rows.push(fromDoc(doc))
     }
     after = hits.length === 5000 ? hits[hits.length - 1]?.sort : undefined
   } while (after)
-  return { rows: rows.filter((row) => completeDays.has(row.day)), completeDays, sourceEvents }
+  return { rows: rows.filter((row) => completeDays.has(row.day)), completeDays, sourceEvents, markers }
 }
 
-/**
- * The completion markers of the given days: day → raw documents its rollup was computed from
- * (undefined for markers written before that was recorded).
- */
+/** The completion markers of the given days (a day without one has no complete rollup). */
 export async function readRollupMarkers(
   es: Client,
   prefix: string,
   days: string[],
-): Promise<Map<string, number | undefined>> {
-  const markers = new Map<string, number | undefined>()
+): Promise<Map<string, RollupMarker>> {
+  const markers = new Map<string, RollupMarker>()
   if (days.length === 0) return markers
   const wanted = new Set(days)
   const response = await es.search<StatsDoc>({
@@ -266,10 +323,10 @@ export async function readRollupMarkers(
     // Up to two copies of a marker while `spor migrate` moves its day; 760 days fit.
     size: 10_000,
     query: { bool: { filter: [{ term: { dim: COMPLETE_DIM } }, dayRange(days)] } },
-    _source: ['day', 'source_events'],
+    _source: ['day', 'source_events', 'computed_at', 'v'],
   })
   for (const hit of response.hits.hits)
-    if (wanted.has(hit._source!.day)) markers.set(hit._source!.day, hit._source!.source_events)
+    if (wanted.has(hit._source!.day)) markers.set(hit._source!.day, markerOf(hit._source!))
   return markers
 }
 

@@ -23,6 +23,7 @@ import {
 } from '../stats/engine.ts'
 import type { StatsSource } from '../stats/load-rows.ts'
 import { statsMetrics } from '../stats/metrics.ts'
+import { RollupRowCache } from '../stats/row-cache.ts'
 import { INTERVALS, type Interval } from '../stats/time.ts'
 
 const DATE = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$', format: 'date' } as const
@@ -100,6 +101,12 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
   const noiseSecret = statsNoiseSecret(config)
   const budget = questionBudget(es, config)
   const cache = new AnswerCache<object>(config.query.statsCacheMs)
+  // Decoded rollup rows, validated per day by its completion marker (0 MB: every request reads
+  // and decodes its rows).
+  const rowCache =
+    config.query.statsRowCacheMb > 0
+      ? new RollupRowCache(config.query.statsRowCacheMb * 1024 * 1024)
+      : undefined
 
   /**
    * Answers a request from the cache, or computes it and charges its question to the budget of
@@ -144,6 +151,7 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     now: clock(),
     statsRetentionDays: config.retentionDays.stats,
     clientUserTenants: config.query.statsClientUserTenants,
+    ...(rowCache ? { rowCache } : {}),
   })
   const filterOf = (request: FastifyRequest, query: FilterQuery): StatsFilter => {
     const to = query.to ?? isoDay(clock())

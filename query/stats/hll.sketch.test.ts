@@ -122,6 +122,63 @@ describe('Hll.deserialize checks', () => {
     expect(() => Hll.deserialize(bytes)).toThrow(error)
   })
 
+  it('merging many sparse sketches gives the bytes of adding their registers one by one, in any order', () => {
+    // Merges past MERGE_DENSE_AT entries hold the registers in a byte array; the serialised form
+    // (and so the digest, the noise seed) must still be the sparse one while few registers are set.
+    const parts = Array.from({ length: 40 }, (_, p) => {
+      const hll = new Hll()
+      for (let i = 0; i < 60; i++) hll.add(at((p * 97 + i * 131) % M, 1 + ((p + i) % 7)))
+      return hll
+    })
+    const direct = new Hll()
+    for (let p = 0; p < 40; p++)
+      for (let i = 0; i < 60; i++) direct.add(at((p * 97 + i * 131) % M, 1 + ((p + i) % 7)))
+    const forward = Hll.union(parts)
+    const backward = Hll.union([...parts].reverse())
+    expect(forward.serialize()[1]).toBe(0)
+    expect(forward.serialize()).toEqual(direct.serialize())
+    expect(backward.serialize()).toEqual(direct.serialize())
+    expect(forward.count()).toBe(direct.count())
+    expect(forward.digest()).toBe(backward.digest())
+    // Past SPARSE_LIMIT registers it is dense, as one sketch grown by adds would be.
+    const many = Array.from({ length: 10 }, (_, p) => {
+      const hll = new Hll()
+      for (let i = 0; i < 700; i++) hll.add(at((p * 700 + i) % M, 2))
+      return hll
+    })
+    const grown = new Hll()
+    for (let i = 0; i < 7000; i++) grown.add(at(i % M, 2))
+    expect(dense(Hll.union(many))).toEqual(dense(grown))
+    // A stored dense sketch merged in keeps the result dense whatever its register count.
+    const fewDense = Hll.deserialize(Buffer.concat([Buffer.from([1, 1]), Buffer.alloc(M)]))
+    expect(dense(Hll.union([parts[0]!, fewDense])).subarray(0, 4)).toEqual(
+      dense(Hll.union([fewDense, parts[0]!])).subarray(0, 4),
+    )
+    expect(Hll.union([parts[0]!, fewDense]).count()).toBe(parts[0]!.count())
+  })
+
+  it('a deserialised sparse sketch reads, merges, grows and re-serialises like the original', () => {
+    const original = new Hll()
+    for (let i = 0; i < 300; i++) original.add(at((i * 53) % M, 1 + (i % 9)))
+    const bytes = original.serialize()
+    const read = Hll.deserialize(bytes)
+    expect(read.serialize()).toEqual(bytes)
+    expect(read.count()).toBe(original.count())
+    expect(read.digest()).toBe(original.digest())
+    expect(new Hll().merge(read).serialize()).toEqual(bytes)
+    // Written to after reading: the larger rank wins, the rest is kept.
+    read.add(at(0, 30)).add(at(53, 1))
+    original.add(at(0, 30)).add(at(53, 1))
+    expect(read.serialize()).toEqual(original.serialize())
+    // Stored entries out of order or repeated (not what serialize writes) keep the larger rank.
+    const odd = Buffer.from([1, 0, 0, 9, 4, 0, 2, 7, 0, 9, 6])
+    expect(entries(Hll.deserialize(odd))).toEqual([
+      [2, 7],
+      [9, 6],
+    ])
+    expect(Hll.deserialize(odd).count()).toBe(2)
+  })
+
   it('accepts the edges: the last index, rank 1 and the largest rank', () => {
     expect(entries(Hll.deserialize(sparse(M - 1, 51)))).toEqual([[M - 1, 51]])
     expect(entries(Hll.deserialize(sparse(0, 1)))).toEqual([[0, 1]])

@@ -20,6 +20,8 @@ const M = 1 << HLL_PRECISION
 const Q = 50
 const ALPHA_INF = 1 / (2 * Math.LN2)
 const SPARSE_LIMIT = Math.floor(M / 3)
+/** Merging into a sparse sketch switches to dense storage past this many entries together. */
+const MERGE_DENSE_AT = 1024
 
 /** Register index and rank of a value; hash once, add to many sketches. */
 export interface HashedValue {
@@ -42,8 +44,20 @@ export function fromHashBits(high: number, low: number): HashedValue {
 }
 
 export class Hll {
+  /** Registers of a small sketch: index → rank. */
   #sparse: Map<number, number> | undefined = new Map()
+  /**
+   * A deserialised sparse sketch, read-only until written to: entries `index << 8 | rank`,
+   * strictly increasing by index. A tenth of a Map's memory and merged by a plain loop; caches of
+   * decoded rows (row-cache.ts) hold thousands of these.
+   */
+  #packed: Uint32Array | undefined
+  /** All registers, one byte each: once there are many, or many entries are merged in. */
   #dense: Uint8Array | undefined
+  /** Registers of `#dense` that are not 0. */
+  #nonzero = 0
+  /** Serialised dense whatever its count: a dense sketch was merged in or deserialised. */
+  #denseForm = false
 
   add(value: string | HashedValue): this {
     const { index, rank } = typeof value === 'string' ? hashValue(value) : value
@@ -53,32 +67,116 @@ export class Hll {
 
   #set(index: number, rank: number): void {
     if (this.#dense) {
-      if (rank > (this.#dense[index] as number)) this.#dense[index] = rank
+      const current = this.#dense[index] as number
+      if (rank > current) {
+        if (current === 0) this.#nonzero++
+        this.#dense[index] = rank
+      }
       return
     }
-    const sparse = this.#sparse as Map<number, number>
+    const sparse = this.#map()
     if (rank > (sparse.get(index) ?? 0)) {
       sparse.set(index, rank)
-      if (sparse.size > SPARSE_LIMIT) this.#densify()
+      if (sparse.size > SPARSE_LIMIT) this.#toDense()
     }
   }
 
-  #densify(): void {
+  /** The sparse entries as a Map (unpacking a packed sketch that is written to). */
+  #map(): Map<number, number> {
+    if (this.#packed) {
+      const map = new Map<number, number>()
+      for (const entry of this.#packed) map.set(entry >>> 8, entry & 0xff)
+      this.#sparse = map
+      this.#packed = undefined
+    }
+    return this.#sparse as Map<number, number>
+  }
+
+  /** Dense storage. Only how registers are held; the serialised form follows `#isDenseForm`. */
+  #toDense(): void {
+    if (this.#dense) return
     const dense = new Uint8Array(M)
-    for (const [index, rank] of this.#sparse ?? []) dense[index] = rank
+    this.#map().forEach((rank, index) => {
+      dense[index] = rank
+    })
+    this.#nonzero = this.#sparse?.size ?? 0
     this.#dense = dense
     this.#sparse = undefined
   }
 
+  /**
+   * Whether the sketch serialises dense: it holds more than SPARSE_LIMIT registers, or a dense
+   * sketch went into it. This depends only on the registers and on which sketches were merged,
+   * never on merge order or on how the registers are held, so the same people give the same
+   * bytes (and digest, the noise seed) however a question merged them.
+   */
+  #isDenseForm(): boolean {
+    return this.#denseForm || (this.#dense !== undefined && this.#nonzero > SPARSE_LIMIT)
+  }
+
   merge(other: Hll): this {
+    if (other.#isDenseForm()) this.#denseForm = true
     if (other.#dense) {
-      if (!this.#dense) this.#densify()
+      this.#toDense()
       const mine = this.#dense as Uint8Array
       const theirs = other.#dense
-      for (let i = 0; i < M; i++)
-        if ((theirs[i] as number) > (mine[i] as number)) mine[i] = theirs[i] as number
+      let nonzero = this.#nonzero
+      for (let i = 0; i < M; i++) {
+        const rank = theirs[i] as number
+        const current = mine[i] as number
+        if (rank > current) {
+          if (current === 0) nonzero++
+          mine[i] = rank
+        }
+      }
+      this.#nonzero = nonzero
+      return this
+    }
+    if (other.#packed) {
+      const packed = other.#packed
+      if (!this.#dense && this.#map().size + packed.length > MERGE_DENSE_AT) this.#toDense()
+      if (this.#dense) {
+        const mine = this.#dense
+        let nonzero = this.#nonzero
+        for (let i = 0; i < packed.length; i++) {
+          const entry = packed[i] as number
+          const index = entry >>> 8
+          const rank = entry & 0xff
+          const current = mine[index] as number
+          if (rank > current) {
+            if (current === 0) nonzero++
+            mine[index] = rank
+          }
+        }
+        this.#nonzero = nonzero
+      } else {
+        for (let i = 0; i < packed.length; i++) {
+          const entry = packed[i] as number
+          this.#set(entry >>> 8, entry & 0xff)
+        }
+      }
+      return this
+    }
+    const theirs = other.#sparse as Map<number, number>
+    // Merging many sketches (a month of day rows) goes faster into one byte array than through
+    // a growing Map; this changes the storage only, not the serialised form.
+    if (!this.#dense && this.#map().size + theirs.size > MERGE_DENSE_AT) this.#toDense()
+    if (this.#dense) {
+      // forEach, not for-of: no [index, rank] pair allocated per entry.
+      const mine = this.#dense
+      let nonzero = this.#nonzero
+      theirs.forEach((rank, index) => {
+        const current = mine[index] as number
+        if (rank > current) {
+          if (current === 0) nonzero++
+          mine[index] = rank
+        }
+      })
+      this.#nonzero = nonzero
     } else {
-      for (const [index, rank] of other.#sparse ?? []) this.#set(index, rank)
+      theirs.forEach((rank, index) => {
+        this.#set(index, rank)
+      })
     }
     return this
   }
@@ -89,11 +187,25 @@ export class Hll {
     if (this.#dense) {
       for (const r of this.#dense) histogram[r] = (histogram[r] as number) + 1
     } else {
+      if (this.#packed) {
+        histogram[0] = M - this.#packed.length
+        for (const entry of this.#packed) histogram[entry & 0xff] = (histogram[entry & 0xff] as number) + 1
+        return Math.round(improvedEstimate(histogram))
+      }
       const sparse = this.#sparse as Map<number, number>
       histogram[0] = M - sparse.size
       for (const r of sparse.values()) histogram[r] = (histogram[r] as number) + 1
     }
     return Math.round(improvedEstimate(histogram))
+  }
+
+  /**
+   * Approximate heap bytes of this sketch (for caches bounded in bytes): the dense registers, or
+   * the sparse map's entries (a V8 hash map holds about 40 bytes per small-integer entry).
+   */
+  heapBytes(): number {
+    if (this.#packed) return 96 + this.#packed.byteLength
+    return this.#dense ? M + 96 : 96 + (this.#sparse?.size ?? 0) * 40
   }
 
   /** A short digest of the registers: seeds the data-dependent noise layer. */
@@ -102,16 +214,34 @@ export class Hll {
   }
 
   serialize(): Buffer {
-    if (this.#dense) return Buffer.concat([Buffer.from([1, 1]), Buffer.from(this.#dense)])
-    const entries = [...(this.#sparse ?? new Map<number, number>())].sort((a, b) => a[0] - b[0])
-    const out = Buffer.alloc(2 + entries.length * 3)
+    if (this.#isDenseForm()) {
+      this.#toDense()
+      return Buffer.concat([Buffer.from([1, 1]), Buffer.from(this.#dense as Uint8Array)])
+    }
+    const out = Buffer.alloc(2 + this.#registerCount() * 3)
     out[0] = 1
     out[1] = 0
-    entries.forEach(([index, rank], i) => {
-      out.writeUInt16BE(index, 2 + i * 3)
-      out[4 + i * 3] = rank
-    })
+    let at = 2
+    const write = (index: number, rank: number) => {
+      out.writeUInt16BE(index, at)
+      out[at + 2] = rank
+      at += 3
+    }
+    if (this.#dense) {
+      const dense = this.#dense
+      for (let i = 0; i < M; i++) if ((dense[i] as number) > 0) write(i, dense[i] as number)
+    } else if (this.#packed) {
+      for (const entry of this.#packed) write(entry >>> 8, entry & 0xff)
+    } else {
+      for (const [index, rank] of [...(this.#sparse as Map<number, number>)].sort((a, b) => a[0] - b[0]))
+        write(index, rank)
+    }
     return out
+  }
+
+  #registerCount(): number {
+    if (this.#packed) return this.#packed.length
+    return this.#dense ? this.#nonzero : (this.#sparse?.size ?? 0)
   }
 
   static deserialize(bytes: Buffer): Hll {
@@ -119,15 +249,32 @@ export class Hll {
     if (bytes[0] !== 1) throw new Error(`unknown HLL sketch version ${bytes[0]}`)
     if (bytes[1] === 1) {
       if (bytes.length !== 2 + M) throw new Error('dense HLL sketch has the wrong length')
-      hll.#densify()
-      ;(hll.#dense as Uint8Array).set(bytes.subarray(2))
+      hll.#toDense()
+      const dense = hll.#dense as Uint8Array
+      dense.set(bytes.subarray(2))
+      let nonzero = 0
+      for (let i = 0; i < M; i++) if ((dense[i] as number) > 0) nonzero++
+      hll.#nonzero = nonzero
+      hll.#denseForm = true
     } else {
       if ((bytes.length - 2) % 3 !== 0) throw new Error('sparse HLL sketch has the wrong length')
-      for (let at = 2; at < bytes.length; at += 3) {
+      const count = (bytes.length - 2) / 3
+      const packed = new Uint32Array(count)
+      // What serialize() writes: indices strictly increasing. Anything else (duplicates, another
+      // order) goes through #set, which keeps the larger rank per register.
+      let ordered = count <= SPARSE_LIMIT
+      for (let i = 0, at = 2; i < count; i++, at += 3) {
         const index = bytes.readUInt16BE(at)
         const rank = bytes[at + 2] as number
         if (index >= M || rank < 1 || rank > Q + 1) throw new Error('corrupt HLL sketch entry')
-        hll.#set(index, rank)
+        if (i > 0 && index <= (packed[i - 1] as number) >>> 8) ordered = false
+        packed[i] = (index << 8) | rank
+      }
+      if (ordered && count > 0) {
+        hll.#packed = packed
+        hll.#sparse = undefined
+      } else {
+        for (const entry of packed) hll.#set(entry >>> 8, entry & 0xff)
       }
     }
     return hll

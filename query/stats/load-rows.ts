@@ -1,10 +1,17 @@
 import type { Client } from '@elastic/elasticsearch'
 import { isoDay } from '../../core/retention.ts'
 import { countRawPerDay } from '../rollups/job.ts'
-import { readRollupRows } from '../rollups/store.ts'
+import {
+  markerSignature,
+  type RollupRead,
+  type RollupReadOptions,
+  readRollupMarkers,
+  readRollupRows,
+} from '../rollups/store.ts'
 import { statsMetrics } from './metrics.ts'
 import { computeRawDayRows, daysWithRawEvents } from './raw-rows.ts'
-import { ALL_MODULES, type DayRow, type Dimension } from './rows.ts'
+import type { RollupRowCache } from './row-cache.ts'
+import { ALL_MODULES, type DayRow, type Dimension, EACH_MODULE } from './rows.ts'
 import { daysBetween } from './time.ts'
 
 export type StatsSource = 'auto' | 'raw' | 'rollup'
@@ -15,8 +22,8 @@ export interface LoadOptions {
   from: string
   to: string
   tenant?: string
-  /** One module, '*' for the all-modules rows, or 'each' for every per-module row. */
-  modules: string | 'each'
+  /** One module, '*' for the all-modules rows, or EACH_MODULE for every per-module row. */
+  modules: string
   dims: Dimension[]
   source: StatsSource
   /** Days before `now` that `auto` answers from raw events. */
@@ -26,6 +33,10 @@ export interface LoadOptions {
   k: number
   /** Tenants whose browser-key-only users count (raw-rows.ts `attested users`); default none. */
   clientUserTenants?: readonly string[]
+  /** Decoded rollup rows of earlier requests, validated by each day's marker (row-cache.ts). */
+  rowCache?: RollupRowCache
+  /** Only these values of a dimension, on both paths (fewer rows to read, decode and merge). */
+  keys?: Partial<Record<Dimension, string[]>>
 }
 
 export interface LoadedRows {
@@ -44,14 +55,29 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
   const rawCutoff = isoDay(new Date(options.now.getTime() - options.rawDays * 86_400_000))
   const rollupCandidates = options.source === 'raw' ? [] : days
   const moduleFilter = (module: string) =>
-    options.modules === 'each' ? module !== ALL_MODULES : module === options.modules
-  const read = await readRollupRows(options.es, {
+    options.modules === EACH_MODULE ? module !== ALL_MODULES : module === options.modules
+  const keyFilter = (row: DayRow) => options.keys?.[row.dim]?.includes(row.key) ?? true
+  const request: RollupReadOptions = {
     prefix: options.prefix,
     days: rollupCandidates,
     tenant: options.tenant,
     dims: options.dims,
-    ...(options.modules === 'each' ? {} : { modules: [options.modules] }),
-  })
+    ...(options.modules === EACH_MODULE ? { perModuleOnly: true } : { modules: [options.modules] }),
+    minUsers: options.k,
+    ...(options.keys ? { keys: options.keys } : {}),
+  }
+  // The raw window's document counts (auto path) are asked alongside the rollup read, not after:
+  // metadata only, but a round trip of its own.
+  const rawCounts =
+    options.source === 'auto' && days.some((day) => day >= rawCutoff)
+      ? countRawPerDay(options.es, options.prefix, false)
+      : undefined
+  // (handled below; a rejection before then must not be reported as unhandled)
+  rawCounts?.catch(() => {})
+  const read =
+    options.rowCache && rollupCandidates.length > 0
+      ? await readThroughCache(options.es, options.rowCache, request)
+      : await readRollupRows(options.es, request)
   const completeDays = new Set(read.completeDays)
   if (options.source === 'auto') {
     // Days of the raw window (late events still arrive) are answered from their rollup only while
@@ -60,8 +86,8 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
     // or missing rollup falls back to raw events, so answers are the same either way; only the
     // cost differs (an aggregation over a day of raw events against a few stored rows).
     const recent = [...completeDays].filter((day) => day >= rawCutoff)
-    if (recent.length > 0) {
-      const counts = await countRawPerDay(options.es, options.prefix, false)
+    if (recent.length > 0 && rawCounts) {
+      const counts = await rawCounts
       for (const day of recent) {
         const recorded = read.sourceEvents.get(day)
         if (recorded === undefined || counts.get(day) !== recorded) completeDays.delete(day)
@@ -94,9 +120,81 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
     )
     for (const dayRows of batch)
       for (const row of dayRows)
-        if (options.dims.includes(row.dim) && moduleFilter(row.module)) rows.push(row)
+        if (options.dims.includes(row.dim) && moduleFilter(row.module) && keyFilter(row)) rows.push(row)
   }
   statsMetrics.days.inc({ source: 'raw' }, rawDays.length)
   statsMetrics.days.inc({ source: 'rollup' }, completeDays.size)
   return { rows, sources: { raw: rawDays.length, rollup: completeDays.size } }
+}
+
+/**
+ * `readRollupRows` through the row cache: the markers of the days first (one small search), then
+ * the rows of every complete day not cached under its current marker, which are cached per day
+ * and dimension (empty ones too) under the marker read with them. A day re-rolled between the two
+ * reads is cached under its new marker, so it is only ever served while that marker stands.
+ */
+async function readThroughCache(
+  es: Client,
+  cache: RollupRowCache,
+  request: RollupReadOptions,
+): Promise<RollupRead> {
+  const markers = await readRollupMarkers(es, request.prefix, request.days)
+  const result: RollupRead = {
+    rows: [],
+    completeDays: new Set(),
+    sourceEvents: new Map(),
+    markers: new Map(),
+  }
+  const key = (day: string, dim: Dimension) => ({
+    prefix: request.prefix,
+    day,
+    tenant: request.tenant,
+    modules: request.perModuleOnly ? EACH_MODULE : request.modules?.[0],
+    minUsers: request.minUsers ?? 0,
+    keys: request.keys?.[dim],
+    dim,
+  })
+  const missing: string[] = []
+  for (const day of request.days) {
+    const marker = markers.get(day)
+    if (!marker) continue
+    const signature = markerSignature(marker)
+    const cached: DayRow[][] = []
+    for (const dim of request.dims) {
+      const rows = cache.get(key(day, dim), signature)
+      if (!rows) break
+      cached.push(rows)
+    }
+    if (cached.length < request.dims.length) {
+      missing.push(day)
+      continue
+    }
+    for (const rows of cached) for (const row of rows) result.rows.push(row)
+    result.completeDays.add(day)
+    result.sourceEvents.set(day, marker.sourceEvents)
+    result.markers.set(day, marker)
+  }
+  if (missing.length === 0) return result
+  const read = await readRollupRows(es, { ...request, days: missing })
+  const byDayDim = new Map<string, DayRow[]>()
+  for (const row of read.rows) {
+    const id = `${row.day}|${row.dim}`
+    const list = byDayDim.get(id)
+    if (list) list.push(row)
+    else byDayDim.set(id, [row])
+  }
+  for (const day of read.completeDays) {
+    const marker = read.markers.get(day)
+    if (!marker) continue
+    const signature = markerSignature(marker)
+    for (const dim of request.dims) {
+      const rows = byDayDim.get(`${day}|${dim}`) ?? []
+      cache.set(key(day, dim), signature, rows)
+      for (const row of rows) result.rows.push(row)
+    }
+    result.completeDays.add(day)
+    result.sourceEvents.set(day, marker.sourceEvents)
+    result.markers.set(day, marker)
+  }
+  return result
 }

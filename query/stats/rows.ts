@@ -38,6 +38,11 @@ export const DIMENSION_FIELDS: Record<Exclude<Dimension, 'total' | 'hour'>, stri
 
 /** Module value of rows that cover every module (and events without one). */
 export const ALL_MODULES = '*'
+/**
+ * Loader filter "every per-module row" (a breakdown by module). Not a valid module name (the
+ * API accepts `[A-Za-z0-9][A-Za-z0-9._-]*`), so `module=each` is just a module without data.
+ */
+export const EACH_MODULE = '(each)'
 export const TOTAL_KEY = 'all'
 
 export interface DayRow {
