@@ -17,6 +17,7 @@ import { installIndexSetup } from '../ilm-policies/install.ts'
 import { partitionKey } from '../ingest/collector/app.ts'
 import { documentId } from '../ingest/plan-batch.ts'
 import { ensureTopics } from '../ingest/topics.ts'
+import { ingestBenchEvents } from './ingest-events.ts'
 import { IngestProcess, type MemorySample } from './ingest-process.ts'
 
 export interface IngestRun {
@@ -335,15 +336,7 @@ export async function runIngestBench(
   const log = createLogger('bench', 'warn')
   const es = createEsClient(configs.current)
   const kafka = createKafka(configs.current, log)
-  const events = [
-    ...generateTraffic({
-      seed: 5,
-      tenants: ['acme', 'globex', 'initech', 'umbrella'],
-      usersPerTenant: 500,
-      days: 20,
-      end: new Date(),
-    }),
-  ].slice(0, count)
+  const events = ingestBenchEvents(count)
   const enrichers = createEnrichers({
     uaCacheSize: configs.current.ingest.uaCacheSize,
     pseudonymKey: Buffer.from(KEY),

@@ -4,10 +4,10 @@ import { classOf, DEFAULT_EVENT_TYPES } from '../core/event-types.ts'
 import { DEFAULT_RETENTION_DAYS } from '../core/retention.ts'
 import { createEnrichers, enrichEvent } from '../enrich/index.ts'
 import { truncateIp } from '../enrich/ip.ts'
-import { generateTraffic } from '../generate/traffic.ts'
 import { bulkEntry } from '../ingest/bulk-writer.ts'
 import { type ParseLimits, parseMessage } from '../ingest/parse-message.ts'
 import { planBatch } from '../ingest/plan-batch.ts'
+import { ingestBenchEvents } from './ingest-events.ts'
 
 export interface StageFigure {
   stage: string
@@ -35,15 +35,7 @@ function time<T>(items: readonly T[], step: (item: T) => unknown, rounds = 3): n
  */
 export function runStageBench(count = 30_000): StageFigure[] {
   const now = new Date()
-  const events = [
-    ...generateTraffic({
-      seed: 5,
-      tenants: ['acme', 'globex', 'initech', 'umbrella'],
-      usersPerTenant: 500,
-      days: 20,
-      end: now,
-    }),
-  ].slice(0, count)
+  const events = ingestBenchEvents(count, now)
   const limits: ParseLimits = {
     maxEventBytes: 32 * 1024,
     maxFutureSkewMs: 300_000,
