@@ -208,11 +208,12 @@ export class BulkWriter {
       try {
         const started = performance.now()
         const response = await whileHeartbeating(
-          this.#es.bulk({
-            operations: operations as never[],
-            refresh: false,
-            filter_path: BULK_RESPONSE_FIELDS,
-          }),
+          this.#es.bulk(
+            { operations: operations as never[], refresh: false, filter_path: BULK_RESPONSE_FIELDS },
+            // The stop deadline cancels a request already sent: the batch stays uncommitted (and
+            // is re-read), and spor does not wait out the request timeout on a hung cluster.
+            control.signal ? { signal: control.signal } : {},
+          ),
           control,
         )
         ingestMetrics.bulkSeconds.observe((performance.now() - started) / 1000)

@@ -64,9 +64,11 @@ describe('ingest process: readiness and shutdown signals', () => {
     })
   }
 
-  async function start(): Promise<{ port: number; exit: Promise<number | null> }> {
+  async function start(
+    env: Record<string, string> = {},
+  ): Promise<{ port: number; exit: Promise<number | null> }> {
     const port = 44000 + Math.floor(Math.random() * 900) // this port range
-    child = spawnIngest(t, { SPOR_ES_URL: proxy.url, SPOR_INGEST_HTTP_PORT: String(port) })
+    child = spawnIngest(t, { SPOR_ES_URL: proxy.url, SPOR_INGEST_HTTP_PORT: String(port), ...env })
     let output = ''
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-4000)
@@ -129,6 +131,25 @@ describe('ingest process: readiness and shutdown signals', () => {
     const committed = sum(await committedOffsets(t))
     expect(committed).toBeGreaterThan(committedBefore.committed)
     expect(committed).toBeLessThanOrEqual(await countDocs(t))
+  })
+
+  it('past the 15 s stop deadline the held request is cancelled: exits 0 with the batch uncommitted, not after the request timeout', async () => {
+    holdBulkAfter(PASSED)
+    // A request timeout far beyond the deadline: the exit cannot come from it.
+    const { exit } = await start({ SPOR_ES_TIMEOUT_MS: '600000' })
+    const before = await waitFor(
+      async () => ({ held, committed: sum(await committedOffsets(t)) }),
+      (s) => s.held > 0 && s.committed > 0,
+      { what: 'a held bulk request after some commits' },
+    )
+    child!.kill('SIGTERM')
+    // The deadline is 15 s; the request would time out only after 600 s.
+    const timer = new Promise<string>((resolve) =>
+      setTimeout(() => resolve('still running after 90 s'), 90_000).unref(),
+    )
+    const code = await Promise.race([exit, timer])
+    expect(code).toBe(0)
+    expect(sum(await committedOffsets(t))).toBe(before.committed)
   })
 
   it('a second signal exits 130 at once, leaving the held batch uncommitted', async () => {
