@@ -10,6 +10,27 @@
 export const DEFAULT_INGEST_HEAP_MB = 224
 /** Below this the pipeline cannot hold its own code and one in-flight budget. */
 export const INGEST_HEAP_MB_MIN = 96
+/** SPOR_INGEST_MAX_INFLIGHT_BYTES when unset (core/config.ts uses this one too). */
+export const DEFAULT_INGEST_MAX_INFLIGHT_BYTES = 16 * 1024 * 1024
+
+/**
+ * The smallest cap that holds the code and the in-flight bytes several times over (fetched
+ * records, enriched documents, bulk bodies): 96 MB + 4 × the in-flight MB.
+ */
+export function minimumIngestHeapMb(inFlightBytes) {
+  return INGEST_HEAP_MB_MIN + 4 * Math.ceil(inFlightBytes / (1024 * 1024))
+}
+
+/**
+ * The cap when SPOR_INGEST_HEAP_MB is unset: the default, or more when a larger in-flight budget
+ * needs it (a configured budget alone must never make the default refused).
+ */
+export function defaultIngestHeapMb(env) {
+  const raw = env.SPOR_INGEST_MAX_INFLIGHT_BYTES
+  const inFlight = raw === undefined || raw === '' ? DEFAULT_INGEST_MAX_INFLIGHT_BYTES : Number(raw)
+  if (!Number.isInteger(inFlight) || inFlight <= 0) return DEFAULT_INGEST_HEAP_MB // refused by the config
+  return Math.max(DEFAULT_INGEST_HEAP_MB, minimumIngestHeapMb(inFlight))
+}
 export const INGEST_HEAP_MB_MAX = 65536
 /**
  * Young generation of the capped heap, MB (V8: three semi-spaces, so semi-spaces of 4 MB).
@@ -26,7 +47,7 @@ export const INGEST_YOUNG_GENERATION_MB = 12
  */
 export function ingestHeapLimits(env) {
   const raw = env.SPOR_INGEST_HEAP_MB
-  const mb = raw === undefined || raw === '' ? DEFAULT_INGEST_HEAP_MB : Number(raw)
+  const mb = raw === undefined || raw === '' ? defaultIngestHeapMb(env) : Number(raw)
   if (!Number.isInteger(mb) || mb < INGEST_HEAP_MB_MIN || mb > INGEST_HEAP_MB_MAX) return undefined
   return { maxOldGenerationSizeMb: mb, maxYoungGenerationSizeMb: INGEST_YOUNG_GENERATION_MB }
 }

@@ -32,4 +32,14 @@ describe('ingest heap limits', () => {
         .ingest.heapMb,
     ).toBe(224)
   })
+
+  it('grows the default cap with a larger in-flight budget instead of refusing it (every command loads this config)', () => {
+    const env = { SPOR_INGEST_MAX_INFLIGHT_BYTES: String(64 * 1024 * 1024) }
+    expect(loadConfig(env).ingest.heapMb).toBe(96 + 4 * 64)
+    expect(ingestHeapLimits(env)?.maxOldGenerationSizeMb).toBe(96 + 4 * 64)
+    // A budget the default already holds keeps the default.
+    const small = { SPOR_INGEST_MAX_INFLIGHT_BYTES: String(8 * 1024 * 1024) }
+    expect(loadConfig(small).ingest.heapMb).toBe(DEFAULT_INGEST_HEAP_MB)
+    expect(ingestHeapLimits(small)?.maxOldGenerationSizeMb).toBe(DEFAULT_INGEST_HEAP_MB)
+  })
 })

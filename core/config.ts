@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { type Static, Type } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { DEFAULT_INGEST_HEAP_MB, INGEST_HEAP_MB_MAX, INGEST_HEAP_MB_MIN } from '../bin/ingest-heap.js'
+import {
+  DEFAULT_INGEST_MAX_INFLIGHT_BYTES,
+  defaultIngestHeapMb,
+  INGEST_HEAP_MB_MAX,
+  INGEST_HEAP_MB_MIN,
+  minimumIngestHeapMb,
+} from '../bin/ingest-heap.js'
 import { canCompressZstd } from './codecs.ts'
 import {
   CONNECTION_ENV_KEYS,
@@ -418,13 +424,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uaCacheSize: int(env, 'SPOR_UA_CACHE_SIZE', 5000),
       httpPort: int(env, 'SPOR_INGEST_HTTP_PORT', 9464),
       // ingest throughput, memory and geo data (issue 16)
-      maxInFlightBytes: int(env, 'SPOR_INGEST_MAX_INFLIGHT_BYTES', 16 * 1024 * 1024),
+      maxInFlightBytes: int(env, 'SPOR_INGEST_MAX_INFLIGHT_BYTES', DEFAULT_INGEST_MAX_INFLIGHT_BYTES),
       bulkConcurrency: int(env, 'SPOR_BULK_CONCURRENCY', 4),
       geoDbFiles: list(env.SPOR_GEOIP_DB, []),
       geoCheckMs: int(env, 'SPOR_GEOIP_CHECK_MS', 60_000),
       geoMaxAgeDays: int(env, 'SPOR_GEOIP_MAX_AGE_DAYS', 60),
       // ingest memory (issue 16, third session)
-      heapMb: int(env, 'SPOR_INGEST_HEAP_MB', DEFAULT_INGEST_HEAP_MB),
+      heapMb: int(env, 'SPOR_INGEST_HEAP_MB', defaultIngestHeapMb(env)),
     },
     collector: {
       host: env.SPOR_COLLECTOR_HOST ?? '127.0.0.1',
@@ -503,7 +509,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // out-of-memory exit under load instead of a clear refusal at start.
   const heapMb = candidate.ingest.heapMb
   const inFlightMb = Math.ceil(candidate.ingest.maxInFlightBytes / (1024 * 1024))
-  const heapMinMb = INGEST_HEAP_MB_MIN + 4 * inFlightMb
+  const heapMinMb = minimumIngestHeapMb(candidate.ingest.maxInFlightBytes)
   if (heapMb > 0 && heapMb < heapMinMb) {
     throw new SporError(
       'SPOR_ERR_CONFIG',
