@@ -14,14 +14,17 @@ const OUT_DIR = join(ROOT, 'dist')
 const bundleOf = (outDir) => join(outDir, 'spor.mjs')
 const manifestOf = (outDir) => join(outDir, 'spor.build.json')
 
-/** One hash over the sources' paths and contents; undefined when one of them is gone. */
-function sourcesHash(sources) {
+/**
+ * One hash over the sources' paths and contents (as read now, or as `read` recorded them);
+ * undefined when one of them is gone.
+ */
+function sourcesHash(sources, read = new Map()) {
   const hash = createHash('sha256')
   for (const source of sources) {
     try {
       hash
         .update(`${source}\0`)
-        .update(readFileSync(join(ROOT, source)))
+        .update(read.get(source) ?? readFileSync(join(ROOT, source)))
         .update('\0')
     } catch {
       return undefined
@@ -46,14 +49,24 @@ export function currentBuild(outDir = OUT_DIR) {
 // Each source keeps its own location for import.meta: files find data next to them
 // (segments.json, the dashboard's public/, the geo package through createRequire), so
 // import.meta.url/dirname/filename become the source's own, relative to where the bundle is.
-function ownImportMeta(outDir) {
+// Every source's text is recorded as read (`read`), so the manifest's hash is that of what was
+// bundled: a file saved during the build leaves the bundle unused, not marked current.
+function ownImportMeta(outDir, read) {
   return {
     name: 'own-import-meta',
     setup(build) {
+      build.onLoad({ filter: /\.js$/ }, (args) => {
+        const source = relative(ROOT, args.path).split('\\').join('/')
+        if (source.startsWith('node_modules/')) return undefined
+        const text = readFileSync(args.path, 'utf8')
+        read.set(source, text)
+        return { contents: text, loader: 'js' }
+      })
       build.onLoad({ filter: /\.ts$/ }, (args) => {
         const source = relative(ROOT, args.path).split('\\').join('/')
         if (source.startsWith('node_modules/')) return undefined
         let text = readFileSync(args.path, 'utf8')
+        read.set(source, text)
         if (!text.includes('import.meta')) return { contents: text, loader: 'ts' }
         const fromBundle = relative(outDir, args.path).split('\\').join('/')
         const url = `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`
@@ -73,6 +86,7 @@ function ownImportMeta(outDir) {
 export async function build(outDir = OUT_DIR) {
   const bundle = bundleOf(outDir)
   const esbuild = await import('esbuild')
+  const read = new Map()
   const result = await esbuild.build({
     absWorkingDir: ROOT,
     entryPoints: [join(ROOT, 'cli', 'spor.ts')],
@@ -84,13 +98,13 @@ export async function build(outDir = OUT_DIR) {
     packages: 'external',
     metafile: true,
     logLevel: 'warning',
-    plugins: [ownImportMeta(outDir)],
+    plugins: [ownImportMeta(outDir, read)],
   })
   const sources = Object.keys(result.metafile.inputs)
     .filter((path) => !path.startsWith('node_modules/'))
     .sort()
   renameSync(`${bundle}.tmp`, bundle)
-  writeFileSync(manifestOf(outDir), `${JSON.stringify({ sources, hash: sourcesHash(sources) })}\n`)
+  writeFileSync(manifestOf(outDir), `${JSON.stringify({ sources, hash: sourcesHash(sources, read) })}\n`)
   return sources.length
 }
 

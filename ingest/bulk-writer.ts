@@ -232,6 +232,8 @@ export class BulkWriter {
           }
         })
       } catch (error) {
+        // Cancelled by the stop deadline: the batch is abandoned (uncommitted), not failed.
+        if (control.signal?.aborted) throw new BatchAbandoned()
         if (classifyRequestError(error) === 'fatal') throw error
         ingestMetrics.esAvailable.set(0)
         ingestMetrics.bulkRetries.inc({ cause: 'request' })

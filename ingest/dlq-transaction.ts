@@ -125,17 +125,28 @@ export class DlqTransactions {
   #producer(id: string): Promise<Producer> {
     let producer = this.#producers.get(id)
     if (!producer) {
-      producer = (async () => {
+      const opening = (async () => {
         const created = createProducer(this.#kafka, { transactionalId: id })
-        await created.connect()
-        // kafkajs sends the transactional InitProducerId with a producer's first transaction, not
-        // on connect: an empty one (its abort sends nothing) fences the id's former owner now.
-        await (await created.transaction()).abort()
-        return created
+        try {
+          await created.connect()
+          // kafkajs sends the transactional InitProducerId with a producer's first transaction,
+          // not on connect: an empty one (its abort sends nothing) fences the id's former owner now.
+          await (await created.transaction()).abort()
+          return created
+        } catch (error) {
+          // Connected but not initialised (coordinator loading, a broker restarting): closed
+          // here, or every rebalance during such trouble would leave connected producers behind.
+          await created.disconnect().catch(() => {})
+          throw error
+        }
       })()
-      // A failed connect is not cached: the next attempt tries again.
-      producer.catch(() => this.#producers.delete(id))
-      this.#producers.set(id, producer)
+      // A failed opening is not cached: the next attempt tries again (only this one is dropped,
+      // not a newer producer opened for the id meanwhile).
+      opening.catch(() => {
+        if (this.#producers.get(id) === opening) this.#producers.delete(id)
+      })
+      this.#producers.set(id, opening)
+      producer = opening
     }
     return producer
   }

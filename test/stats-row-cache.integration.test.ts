@@ -86,6 +86,16 @@ it('a repeated read comes from the cache and equals a read without it', async ()
   expect(cache.stats().entries).toBe(6)
 })
 
+it('a partly warm cache gives the rows in the order of a cold read (groups of equal size fold alike)', async () => {
+  const cache = new RollupRowCache(64 * 1024 * 1024)
+  // The second day is cached first; then both days are asked: one from the cache, one read.
+  await loadRows({ ...options(cache), from: DAYS[1]!, to: DAYS[1]! })
+  const partlyWarm = await loadRows(options(cache))
+  expect(cache.stats()).toMatchObject({ hits: 2, misses: 2 })
+  const cold = await loadRows(options())
+  expect(partlyWarm.rows.map(rowId)).toEqual(cold.rows.map(rowId))
+})
+
 it('a day rolled up again is read anew: an erased person is not served from the cache', async () => {
   const cache = new RollupRowCache(64 * 1024 * 1024)
   const summary = `/v1/stats/summary?tenant=acme&from=${DAYS[0]}&to=${DAYS[1]}&source=rollup`

@@ -11,7 +11,7 @@ import {
 import { statsMetrics } from './metrics.ts'
 import { computeRawDayRows, daysWithRawEvents } from './raw-rows.ts'
 import type { RollupRowCache } from './row-cache.ts'
-import { ALL_MODULES, type DayRow, type Dimension, EACH_MODULE } from './rows.ts'
+import { ALL_MODULES, type DayRow, DIMENSIONS, type Dimension, EACH_MODULE } from './rows.ts'
 import { daysBetween } from './time.ts'
 
 export type StatsSource = 'auto' | 'raw' | 'rollup'
@@ -94,7 +94,7 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
       }
     }
   }
-  const rows = read.rows.filter((row) => completeDays.has(row.day) && moduleFilter(row.module))
+  const rows = inReadOrder(read.rows).filter((row) => completeDays.has(row.day) && moduleFilter(row.module))
   const withoutRollup = options.source === 'rollup' ? [] : days.filter((day) => !completeDays.has(day))
   // Only days that hold raw events are computed (one cheap histogram first): a 25-month range
   // without rollups is not 760 empty aggregations.
@@ -187,9 +187,15 @@ async function readThroughCache(
     const marker = read.markers.get(day)
     if (!marker) continue
     const signature = markerSignature(marker)
+    // Cached only when the rows came with the marker read before them: a day rolled up again
+    // while its rows were being paged can mix old rows with the new marker, and that mix must
+    // not outlive this request (a re-roll that ends later changes the marker, so a mix under the
+    // earlier marker is read anew next time).
+    const before = markers.get(day)
+    const cacheable = before !== undefined && markerSignature(before) === signature
     for (const dim of request.dims) {
       const rows = byDayDim.get(`${day}|${dim}`) ?? []
-      cache.set(key(day, dim), signature, rows)
+      if (cacheable) cache.set(key(day, dim), signature, rows)
       for (const row of rows) result.rows.push(row)
     }
     result.completeDays.add(day)
@@ -197,4 +203,28 @@ async function readThroughCache(
     result.markers.set(day, marker)
   }
   return result
+}
+
+/**
+ * Rollup rows in one order however they were read: days ascending, then dimensions (DIMENSIONS
+ * order), keeping within each the tenant, module and key order Elasticsearch returned. Cached and
+ * freshly read days come back in another order than one uncached read; groups are built in row
+ * order and equal-sized groups are folded into "other" in that order, so without this a partly
+ * warm cache could show a different group than a cold read.
+ */
+function inReadOrder(rows: DayRow[]): DayRow[] {
+  const buckets = new Map<string, DayRow[]>()
+  for (const row of rows) {
+    const id = `${row.day}|${row.dim}`
+    const bucket = buckets.get(id)
+    if (bucket) bucket.push(row)
+    else buckets.set(id, [row])
+  }
+  const days = [...new Set(rows.map((row) => row.day))].sort()
+  // Dimensions in DIMENSIONS order, then any other a stored row may carry (none is dropped).
+  const dims = [...new Set<string>([...DIMENSIONS, ...rows.map((row) => row.dim)])]
+  const ordered: DayRow[] = []
+  for (const day of days)
+    for (const dim of dims) for (const row of buckets.get(`${day}|${dim}`) ?? []) ordered.push(row)
+  return ordered
 }
