@@ -49,7 +49,7 @@ if (wants('ingest')) {
     `\ningest end to end (${fmt(r.events)} events, \`spor ingest\` as its own process, Kafka → enrich → Elasticsearch, committed)`,
   )
   console.log(
-    `  raw _bulk ceiling  ${fmt(r.rawBulkPerSecond)} events/s (same documents pre-serialised, ${r.bulkConcurrency} requests at once; ${fmt(r.rawBulkSpread[0])} before, ${fmt(r.rawBulkSpread[1])} after)`,
+    `  raw _bulk ceiling  ${fmt(r.rawBulkPerSecond)} events/s (same documents pre-serialised, ${r.bulkConcurrency} requests at once; the higher of ${fmt(r.rawBulkSpread[0])} before and ${fmt(r.rawBulkSpread[1])} after the spor rows)`,
   )
   const rows = [...r.runs, ...('label' in r.zstd ? [r.zstd] : [])]
   for (const run of rows) {
