@@ -225,20 +225,18 @@ export interface RollupReadOptions {
 
 export interface RollupRead {
   rows: DayRow[]
-  completeDays: Set<string>
-  /** Per complete day, the raw documents its rollup was computed from (its marker's count). */
-  sourceEvents: Map<string, number | undefined>
-  /** Per complete day, its marker (`markerSignature` validates cached rows of the day). */
+  /**
+   * The complete days (those with a marker) and their markers: the raw documents each rollup was
+   * computed from, and `markerSignature`, which validates cached rows of the day.
+   */
   markers: Map<string, RollupMarker>
 }
 
-/** Rows of the given days from the rollups, and the days whose rollup is complete. */
+/** Rows of the given days from the rollups, and the markers of the days whose rollup is complete. */
 export async function readRollupRows(es: Client, options: RollupReadOptions): Promise<RollupRead> {
   const rows: DayRow[] = []
-  const completeDays = new Set<string>()
-  const sourceEvents = new Map<string, number | undefined>()
   const markers = new Map<string, RollupMarker>()
-  if (options.days.length === 0) return { rows, completeDays, sourceEvents, markers }
+  if (options.days.length === 0) return { rows, markers }
   const filter: estypes.QueryDslQueryContainer[] = []
   if (options.tenant) filter.push({ term: { tenant: options.tenant } })
   if (options.minUsers !== undefined) filter.push({ range: { users_estimate: { gte: options.minUsers } } })
@@ -295,8 +293,6 @@ export async function readRollupRows(es: Client, options: RollupReadOptions): Pr
       const doc = hit._source as StatsDoc
       if (!wanted.has(doc.day)) continue
       if (doc.dim === COMPLETE_DIM) {
-        completeDays.add(doc.day)
-        sourceEvents.set(doc.day, doc.source_events)
         markers.set(doc.day, markerOf(doc))
         continue
       }
@@ -304,7 +300,7 @@ export async function readRollupRows(es: Client, options: RollupReadOptions): Pr
     }
     after = hits.length === 5000 ? hits[hits.length - 1]?.sort : undefined
   } while (after)
-  return { rows: rows.filter((row) => completeDays.has(row.day)), completeDays, sourceEvents, markers }
+  return { rows: rows.filter((row) => markers.has(row.day)), markers }
 }
 
 /** The completion markers of the given days (a day without one has no complete rollup). */

@@ -78,7 +78,7 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
     options.rowCache && rollupCandidates.length > 0
       ? await readThroughCache(options.es, options.rowCache, request)
       : await readRollupRows(options.es, request)
-  const completeDays = new Set(read.completeDays)
+  const completeDays = new Set(read.markers.keys())
   if (options.source === 'auto') {
     // Days of the raw window (late events still arrive) are answered from their rollup only while
     // it is fresh: the raw documents of the day are still the ones it was computed from (index
@@ -89,7 +89,7 @@ export async function loadRows(options: LoadOptions): Promise<LoadedRows> {
     if (recent.length > 0 && rawCounts) {
       const counts = await rawCounts
       for (const day of recent) {
-        const recorded = read.sourceEvents.get(day)
+        const recorded = read.markers.get(day)?.sourceEvents
         if (recorded === undefined || counts.get(day) !== recorded) completeDays.delete(day)
       }
     }
@@ -139,12 +139,7 @@ async function readThroughCache(
   request: RollupReadOptions,
 ): Promise<RollupRead> {
   const markers = await readRollupMarkers(es, request.prefix, request.days)
-  const result: RollupRead = {
-    rows: [],
-    completeDays: new Set(),
-    sourceEvents: new Map(),
-    markers: new Map(),
-  }
+  const result: RollupRead = { rows: [], markers: new Map() }
   const key = (day: string, dim: Dimension) => ({
     prefix: request.prefix,
     day,
@@ -170,8 +165,6 @@ async function readThroughCache(
       continue
     }
     for (const rows of cached) for (const row of rows) result.rows.push(row)
-    result.completeDays.add(day)
-    result.sourceEvents.set(day, marker.sourceEvents)
     result.markers.set(day, marker)
   }
   if (missing.length === 0) return result
@@ -183,9 +176,7 @@ async function readThroughCache(
     if (list) list.push(row)
     else byDayDim.set(id, [row])
   }
-  for (const day of read.completeDays) {
-    const marker = read.markers.get(day)
-    if (!marker) continue
+  for (const [day, marker] of read.markers) {
     const signature = markerSignature(marker)
     // Cached only when the rows came with the marker read before them: a day rolled up again
     // while its rows were being paged can mix old rows with the new marker, and that mix must
@@ -198,8 +189,6 @@ async function readThroughCache(
       if (cacheable) cache.set(key(day, dim), signature, rows)
       for (const row of rows) result.rows.push(row)
     }
-    result.completeDays.add(day)
-    result.sourceEvents.set(day, marker.sourceEvents)
     result.markers.set(day, marker)
   }
   return result
