@@ -4,7 +4,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { generateTraffic } from '../generate/traffic.ts'
 import { produce, REPO_ROOT, spawnIngest } from './helpers/ingest.ts'
 import { committedOffsets, endOffsets, sum } from './helpers/offsets.ts'
-import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
+import {
+  countDocs,
+  createTestEnv,
+  endOfYesterday,
+  freePort,
+  type TestEnv,
+  waitFor,
+} from './helpers/test-env.ts'
 
 /**
  * `spor ingest`'s heap cap (SPOR_INGEST_HEAP_MB; bin/spor.js runs the pipeline in a worker thread
@@ -40,7 +47,7 @@ describe('ingest process: heap cap', () => {
   ): Promise<{ limitMb: number; exitCode: number | null }> {
     t = await createTestEnv('heap')
     await produce(t, events)
-    const port = 42500 + Math.floor(Math.random() * 500) // this issue's port range
+    const port = await freePort()
     child = spawnIngest(t, { ...env, SPOR_INGEST_HTTP_PORT: String(port) })
     const exit = new Promise<number | null>((resolve) => child!.once('exit', resolve))
     const limit = await waitFor(
@@ -88,7 +95,7 @@ describe('ingest process: heap cap', () => {
         PATH: process.env.PATH,
         SPOR_ES_URL: 'http://127.0.0.1:1',
         SPOR_PSEUDONYM_KEY: 'k'.repeat(32),
-        SPOR_INGEST_HTTP_PORT: String(42500 + Math.floor(Math.random() * 500)),
+        SPOR_INGEST_HTTP_PORT: String(await freePort()),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

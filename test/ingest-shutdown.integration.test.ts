@@ -4,7 +4,14 @@ import { generateTraffic } from '../generate/traffic.ts'
 import { type EsFaultProxy, startEsFaultProxy } from './helpers/es-fault-proxy.ts'
 import { produce, spawnIngest } from './helpers/ingest.ts'
 import { committedOffsets, sum } from './helpers/offsets.ts'
-import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
+import {
+  countDocs,
+  createTestEnv,
+  endOfYesterday,
+  freePort,
+  type TestEnv,
+  waitFor,
+} from './helpers/test-env.ts'
 
 /**
  * `spor ingest` as a process: /ready through its life, SIGTERM waits for the in-flight bulk
@@ -67,7 +74,7 @@ describe('ingest process: readiness and shutdown signals', () => {
   async function start(
     env: Record<string, string> = {},
   ): Promise<{ port: number; exit: Promise<number | null> }> {
-    const port = 44000 + Math.floor(Math.random() * 900) // this issue's port range
+    const port = await freePort()
     child = spawnIngest(t, { SPOR_ES_URL: proxy.url, SPOR_INGEST_HTTP_PORT: String(port), ...env })
     let output = ''
     const keep = (chunk: Buffer) => {

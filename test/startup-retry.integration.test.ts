@@ -7,7 +7,14 @@ import { tombstoneIndex } from '../privacy/tombstones.ts'
 import { type EsFaultProxy, type OtherRequestInfo, startEsFaultProxy } from './helpers/es-fault-proxy.ts'
 import { produce, REPO_ROOT } from './helpers/ingest.ts'
 import { runSpor } from './helpers/run-process.ts'
-import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
+import {
+  countDocs,
+  createTestEnv,
+  endOfYesterday,
+  freePort,
+  type TestEnv,
+  waitFor,
+} from './helpers/test-env.ts'
 
 /**
  * Start-up against an Elasticsearch that answers 502 now and then (core/startup.ts): each service
@@ -53,11 +60,6 @@ function spawnSpor(t: TestEnv, command: string, env: Record<string, string>): St
     }),
   )
   return { child, lines, exit }
-}
-
-/** A random port in this work package's range (45000-45999). */
-function port(): number {
-  return 45000 + Math.floor(Math.random() * 1000)
 }
 
 async function httpStatus(url: string): Promise<number> {
@@ -131,7 +133,7 @@ describe('start-up against transient Elasticsearch failures', () => {
     const tombstones = tombstoneIndex(t.config.es.indexPrefix)
     proxy.setPlan({ other: failFirst(4, 502, (r) => r.path.startsWith(`/${tombstones}`)) })
     const faultsBefore = proxy.ledger.otherFaults.length
-    const opsPort = port()
+    const opsPort = await freePort()
     const ingest = spawnSpor(t, 'ingest', {
       ...FAST,
       SPOR_ES_URL: proxy.url,
@@ -179,7 +181,7 @@ describe('start-up against transient Elasticsearch failures', () => {
       other: failFirst(3, 503, (r) => r.path === '/_cluster/health' || r.path.endsWith('-keys')),
     })
     const faultsBefore = proxy.ledger.otherFaults.length
-    const apiPort = port()
+    const apiPort = await freePort()
     const query = spawnSpor(t, 'query', { ...FAST, SPOR_ES_URL: proxy.url, SPOR_QUERY_PORT: String(apiPort) })
     await whileRunning(
       query,
@@ -188,7 +190,12 @@ describe('start-up against transient Elasticsearch failures', () => {
       'query health',
     )
     expect(proxy.ledger.otherFaults.length - faultsBefore).toBe(3)
-    const warnings = query.lines.filter((l) => l.msg === 'start-up step failed; retrying')
+    // The child's log lines arrive through a pipe, possibly after its health answer.
+    const warnings = await waitFor(
+      async () => query.lines.filter((l) => l.msg === 'start-up step failed; retrying'),
+      (found) => found.length >= 3,
+      { timeoutMs: 10_000, what: 'three start-up retry warnings' },
+    ).catch(() => query.lines.filter((l) => l.msg === 'start-up step failed; retrying'))
     expect(warnings).toHaveLength(3)
     // An unauthenticated API call gets spor's 401: the app is up, not just the socket.
     expect(await httpStatus(`http://127.0.0.1:${apiPort}/v1/alerts`)).toBe(401)
@@ -197,7 +204,7 @@ describe('start-up against transient Elasticsearch failures', () => {
   it('spor collector retries 502s on the key index, then accepts requests', async () => {
     proxy.setPlan({ other: failFirst(2, 502, (r) => r.path.startsWith(`/${t.config.es.indexPrefix}-keys`)) })
     const faultsBefore = proxy.ledger.otherFaults.length
-    const collectorPort = port()
+    const collectorPort = await freePort()
     const collector = spawnSpor(t, 'collector', {
       ...FAST,
       SPOR_ES_URL: proxy.url,
@@ -231,7 +238,7 @@ describe('start-up against transient Elasticsearch failures', () => {
       ),
     })
     const faultsBefore = proxy.ledger.otherFaults.length
-    const opsPort = port()
+    const opsPort = await freePort()
     const detect = spawnSpor(t, 'detect', {
       ...FAST,
       SPOR_ES_URL: proxy.url,

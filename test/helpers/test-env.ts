@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { type AddressInfo, createServer } from 'node:net'
 import type { Client } from '@elastic/elasticsearch'
 import type { Kafka } from 'kafkajs'
 import { loadConfig, type SporConfig, type SporEnv } from '../../core/config.ts'
@@ -126,4 +127,20 @@ export async function whenShardsStarted<T>(read: () => Promise<T>): Promise<T> {
  */
 export function endOfYesterday(now: Date = new Date()): Date {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - 1)
+}
+
+/**
+ * A port no socket on this machine holds now, from the operating system, for a server a test
+ * starts as a child process. Random ports in a fixed range collided: 32768-60999 is Linux's
+ * ephemeral range, where every outgoing connection of the suite takes its local port.
+ */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
 }
