@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEVICE_PROFILES } from '../generate/devices.ts'
 import { generateTraffic } from '../generate/traffic.ts'
 import { runSegmentsJob } from '../segments/job.ts'
 import { loadSegmentTable } from '../segments/rules.ts'
@@ -67,6 +68,8 @@ beforeAll(async () => {
     t,
     generateTraffic({ seed: 5, tenants: ['acme', 'globex'], usersPerTenant: 25, days: 14, end: NOW }),
   )
+  const IPHONE = DEVICE_PROFILES.map(([profile]) => profile).find((p) => p.name === 'safari-iphone')
+  if (!IPHONE) throw new Error('no safari-iphone device profile')
   // A morning when six people of acme mistype their password: day rows below k users are dropped
   // (query/stats/DESIGN.md), and generated traffic alone never has k failing users on one day.
   const morning = Date.parse(`${day(NOW.getTime() - 86_400_000)}T08:00:00Z`)
@@ -81,6 +84,9 @@ beforeAll(async () => {
       user: `typo${i}`,
       username: `typo${i}@acme.example`,
       ip: '81.0.146.10',
+      // On iPhones: a device vendor and a browser version of their own, so those panels do not
+      // hang on whether the generated people of some day reached k on one of them.
+      device: { ua: IPHONE.ua, deviceId: `typo-phone-${i}` },
     })),
   )
   // Two days of profiles, as the scheduled segments job writes them (the segments panel).

@@ -6,7 +6,7 @@ import { generateTraffic } from '../generate/traffic.ts'
 import { runSegmentsJob } from '../segments/job.ts'
 import { loadSegmentTable } from '../segments/rules.ts'
 import { CHROMIUM_ARGS, ensureChromium } from './helpers/chromium.ts'
-import { day, indexEvents, type StatsApp, startStatsApp } from './helpers/stats-data.ts'
+import { day, indexEvents, type StatsApp, startStatsApp, userDayMaker } from './helpers/stats-data.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 
 /** The built-in dashboard renders real charts from the statistics API in headless Chromium. */
@@ -33,6 +33,16 @@ beforeAll(async () => {
       days: 14,
       end: NOW,
     }),
+  )
+  // Yesterday's 08:00 stand-up: twelve people of initech in one hour. Day rows below k users are
+  // dropped (query/stats/DESIGN.md), and 25 generated users a tenant spread over ten working
+  // hours rarely put k of them in one hour: whether the hour chart had a bar depended on the date.
+  const standUp = userDayMaker('dashboard-standup')
+  await indexEvents(
+    t,
+    Array.from({ length: 12 }, (_, i) =>
+      standUp('initech', `standup${i}`, day(NOW.getTime() - 86_400_000), ['crm']),
+    ).flat(),
   )
   // Yesterday's profiles, as the scheduled segments job writes them.
   const table = loadSegmentTable()

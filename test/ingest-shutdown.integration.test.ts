@@ -41,7 +41,10 @@ describe('ingest process: readiness and shutdown signals', () => {
   // Each test its own installation (topics, group, indices): both start from offset 0.
   beforeEach(async () => {
     t = await createTestEnv('shutdown', { SPOR_BULK_MAX_BYTES: '16384' })
-    await produce(t, events)
+    // In small record batches, so each consumed batch takes a request or two: a batch of a
+    // whole 1,000-event send took a dozen, and when the three partitions' first batches shared
+    // the passed requests, none of them was complete when the holding began (nothing committed).
+    await produce(t, events, { batchSize: 20 })
   })
   afterEach(async () => {
     release()

@@ -61,11 +61,15 @@ export function spawnIngest(t: TestEnv, extraEnv: Record<string, string> = {}): 
   return child
 }
 
-export async function produce(t: TestEnv, events: Iterable<SporEvent>): Promise<number> {
+export async function produce(
+  t: TestEnv,
+  events: Iterable<SporEvent>,
+  options: { batchSize?: number } = {},
+): Promise<number> {
   const producer = createProducer(t.kafka)
   await producer.connect()
   try {
-    return await produceEvents(producer, t.config.kafka.eventsTopic, events)
+    return await produceEvents(producer, t.config.kafka.eventsTopic, events, options)
   } finally {
     await producer.disconnect()
   }
