@@ -6,6 +6,7 @@ import kafkajs from 'kafkajs'
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi'
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy'
 import { SporError } from './errors.ts'
+import { codecBytes } from './fetch-sizing.ts'
 
 // kafkajs is CommonJS and Node's ESM loader does not see these two among its named exports.
 const { CompressionCodecs, CompressionTypes } = kafkajs
@@ -240,7 +241,10 @@ function guarded(
     compress: async (encoder) => encode(encoder.buffer),
     decompress: async (buffer) => {
       try {
-        return await decode(buffer)
+        const decoded = await decode(buffer)
+        codecBytes.compressed += buffer.length
+        codecBytes.decoded += decoded.length
+        return decoded
       } catch (error) {
         const standIns = poisonRecords(name, buffer, error)
         if (standIns) return standIns

@@ -3,6 +3,12 @@ import type { Client } from '@elastic/elasticsearch'
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
+import {
+  type DecodedFetchBudget,
+  INITIAL_EXPANSION,
+  sizeFetchesByDecodedBytes,
+  wireSizes,
+} from '../core/fetch-sizing.ts'
 import { consumerFatalError, createGroupConsumer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import { isCutBeforePoison } from '../core/poison.ts'
@@ -95,10 +101,12 @@ export class IngestConsumer {
     this.#fatal = new Promise((resolve) => {
       this.#reportFatal = resolve
     })
+    const fetchBudget = decodedFetchBudget(config)
+    sizeFetchesByDecodedBytes(config.kafka.ingestGroup, fetchBudget)
     this.#consumer = createGroupConsumer(kafka, config, this.#log, {
       groupId: config.kafka.ingestGroup,
       consumer: 'ingest',
-      fetch: { ...fetchSizes(config), maxWaitTimeInMs: FETCH_MAX_WAIT_MS },
+      fetch: { ...wireSizes(fetchBudget, INITIAL_EXPANSION), maxWaitTimeInMs: FETCH_MAX_WAIT_MS },
       beforePoison: (batch) => this.#settleBeforePoison(batch),
     })
     this.#dlq = new DlqTransactions(kafka, config, this.#log)
@@ -501,15 +509,17 @@ const FETCH_MAX_WAIT_MS = 1000
 const PLAN_SLICE = 256
 
 /**
- * Fetch sizes follow the in-flight budget: a fetch holds about half of it in raw records (the
+ * Fetch sizes follow the in-flight budget: a fetch holds about half of it in decoded records (the
  * serialised documents are larger), split between the partitions processed at once, and never
- * less than one maximal event. Memory then scales with SPOR_INGEST_MAX_INFLIGHT_BYTES.
+ * less than one maximal event. They are budgets in decoded bytes (core/fetch-sizing.ts: a
+ * compressed batch decodes to many times its fetched size), so memory scales with
+ * SPOR_INGEST_MAX_INFLIGHT_BYTES whatever the producers' codec.
  */
-export function fetchSizes(config: SporConfig): { maxBytes: number; maxBytesPerPartition: number } {
+export function decodedFetchBudget(config: SporConfig): DecodedFetchBudget {
   const { maxInFlightBytes, maxEventBytes, bulkMaxBytes, partitionsConcurrently } = config.ingest
   const maxBytes = Math.max(maxEventBytes, Math.floor(maxInFlightBytes / 2))
   const perPartition = Math.min(bulkMaxBytes, Math.floor(maxBytes / Math.max(1, partitionsConcurrently)))
-  return { maxBytes, maxBytesPerPartition: Math.max(maxEventBytes, perPartition) }
+  return { maxBytes, maxBytesPerPartition: Math.max(maxEventBytes, perPartition), minBytes: maxEventBytes }
 }
 
 function countBy(values: string[]): Record<string, number> {
