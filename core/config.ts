@@ -135,6 +135,8 @@ const ConfigSchema = Type.Object(
       // Statistics read latency (issue 13 item 6, query/stats/row-cache.ts):
       /** Bytes (in MB) of decoded rollup rows kept per instance; 0 disables the cache. */
       statsRowCacheMb: Type.Integer({ minimum: 0, maximum: 16_384 }),
+      /** Days of the dashboard's product-wide view read into the row cache before ready; 0: none. */
+      statsWarmUpDays: Type.Integer({ minimum: 0, maximum: 3650 }),
     }),
     privacy: Type.Object({
       /** How often consumers reload erasure tombstones. */
@@ -260,6 +262,7 @@ const ENV_KEYS = [
   'SPOR_STATS_CLIENT_USER_TENANTS',
   // statistics read latency: cache of decoded rollup rows (issue 13)
   'SPOR_STATS_ROW_CACHE_MB',
+  'SPOR_STATS_WARM_UP_DAYS',
   'SPOR_PSEUDONYM_KEY',
   'SPOR_TOMBSTONE_REFRESH_MS',
   'SPOR_ERASE_GRACE_MS',
@@ -458,6 +461,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       statsClientUserTenants: list(env.SPOR_STATS_CLIENT_USER_TENANTS, []),
       // statistics read latency: cache of decoded rollup rows (issue 13)
       statsRowCacheMb: int(env, 'SPOR_STATS_ROW_CACHE_MB', 128),
+      statsWarmUpDays: int(env, 'SPOR_STATS_WARM_UP_DAYS', 30),
     },
     privacy: {
       tombstoneRefreshMs: int(env, 'SPOR_TOMBSTONE_REFRESH_MS', 5_000),
@@ -514,6 +518,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new SporError(
       'SPOR_ERR_CONFIG',
       `SPOR_INGEST_HEAP_MB=${heapMb} is too small for SPOR_INGEST_MAX_INFLIGHT_BYTES (${inFlightMb} MB): give at least ${heapMinMb} (${INGEST_HEAP_MB_MIN} + 4 × the in-flight MB), or 0 for Node's own limits`,
+    )
+  }
+  if (candidate.query.statsWarmUpDays > candidate.query.statsMaxRangeDays) {
+    throw new SporError(
+      'SPOR_ERR_CONFIG',
+      'SPOR_STATS_WARM_UP_DAYS must not exceed SPOR_STATS_MAX_RANGE_DAYS (the warmed view is a range the API answers)',
     )
   }
   if (candidate.retentionDays.short > candidate.retentionDays.long) {

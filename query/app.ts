@@ -17,6 +17,7 @@ import { alertRoutes } from './routes/alerts.ts'
 import { segmentRoutes } from './routes/segments.ts'
 import { statsRoutes } from './routes/stats.ts'
 import { subjectRoutes } from './routes/subjects.ts'
+import type { RowCacheWarmUp } from './stats/warm-up.ts'
 
 export interface QueryDeps {
   config: SporConfig
@@ -24,6 +25,8 @@ export interface QueryDeps {
   keys: KeyStore
   log: Logger
   clock: Clock
+  /** The row-cache warm-up `spor query` starts after listening (readiness waits for it). */
+  warmUp?: RowCacheWarmUp
 }
 
 declare module 'fastify' {
@@ -52,8 +55,9 @@ export async function buildQueryApp(deps: QueryDeps): Promise<FastifyInstance> {
     async () => {
       const health = await deps.es.cluster.health({ timeout: '2s' }).catch(() => undefined)
       return {
-        ready: health !== undefined && health.status !== 'red',
+        ready: health !== undefined && health.status !== 'red' && (deps.warmUp?.settled ?? true),
         elasticsearch: health?.status ?? 'unreachable',
+        ...(deps.warmUp ? { statsWarmUp: deps.warmUp.state } : {}),
       }
     },
     { token: deps.config.hostile.opsToken },

@@ -153,6 +153,8 @@ export async function statsRoutes(app: FastifyInstance): Promise<void> {
     clientUserTenants: config.query.statsClientUserTenants,
     ...(rowCache ? { rowCache } : {}),
   })
+  if (app.deps.warmUp && rowCache && config.query.statsWarmUpDays > 0)
+    app.deps.warmUp.bind(context, config.query.statsWarmUpDays)
   const filterOf = (request: FastifyRequest, query: FilterQuery): StatsFilter => {
     const to = query.to ?? isoDay(clock())
     const from = query.from ?? isoDay(new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000))

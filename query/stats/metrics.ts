@@ -13,6 +13,11 @@ export const statsMetrics = {
     help: 'Days read by statistics requests, by source (raw, rollup)',
     labelNames: ['source'] as const,
   }),
+  rowCacheLookups: new Counter({
+    name: 'spor_stats_row_cache_lookups_total',
+    help: 'Lookups of decoded rollup rows in the row cache (SPOR_STATS_ROW_CACHE_MB), by outcome (hit, miss)',
+    labelNames: ['outcome'] as const,
+  }),
   rollupDays: new Counter({
     name: 'spor_rollup_days_total',
     help: 'Days rolled up, by outcome',

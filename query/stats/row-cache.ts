@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { statsMetrics } from './metrics.ts'
 import type { DayRow, Dimension } from './rows.ts'
 
 /**
@@ -36,10 +37,12 @@ export class RollupRowCache {
     const entry = this.#entries.get(id)
     if (entry && entry.signature === signature) {
       this.#hits++
+      statsMetrics.rowCacheLookups.inc({ outcome: 'hit' })
       return entry.rows
     }
     if (entry) this.#entries.delete(id)
     this.#misses++
+    statsMetrics.rowCacheLookups.inc({ outcome: 'miss' })
     return undefined
   }
 

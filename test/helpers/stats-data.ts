@@ -7,7 +7,7 @@ import { classIndex } from '../../core/indices.ts'
 import { KeyStore } from '../../core/keys.ts'
 import type { EventDocument } from '../../enrich/enrich-event.ts'
 import { createEnrichers, enrichEvent } from '../../enrich/index.ts'
-import { buildQueryApp } from '../../query/app.ts'
+import { buildQueryApp, type QueryDeps } from '../../query/app.ts'
 import type { TestEnv } from './test-env.ts'
 
 /** An enriched event as indexed, with the raw event it came from (for independent counts). */
@@ -92,7 +92,11 @@ export interface StatsApp {
 }
 
 /** `spor query` on the test's prefix, with a product-wide key ready. */
-export async function startStatsApp(t: TestEnv, now: Date): Promise<StatsApp> {
+export async function startStatsApp(
+  t: TestEnv,
+  now: Date,
+  extra: Pick<QueryDeps, 'warmUp'> = {},
+): Promise<StatsApp> {
   const keys = new KeyStore(t.es, t.config.es.indexPrefix, 0)
   await keys.ensureIndex()
   const app = await buildQueryApp({
@@ -101,6 +105,7 @@ export async function startStatsApp(t: TestEnv, now: Date): Promise<StatsApp> {
     keys,
     log: t.log,
     clock: fixedClock(now.toISOString()),
+    ...extra,
   })
   const product = await keys.create({ kind: 'api', scope: 'product', name: 'product team' })
   return {
