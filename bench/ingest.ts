@@ -432,7 +432,8 @@ export async function runIngestBench(
         seed: 77,
         tenants: ['acme', 'globex'],
         usersPerTenant: 300,
-        days: 1,
+        // Two days: sessions start 07:00-17:00 UTC, so today alone is empty shortly after midnight.
+        days: 2,
         end: new Date(),
       }),
     ]

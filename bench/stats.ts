@@ -237,7 +237,7 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
   // The data set's days end yesterday, or on SPOR_BENCH_STATS_END (YYYY-MM-DD: reuse a data set
   // generated on an earlier day; the clock is then the day after it at this time of day).
   const end = process.env.SPOR_BENCH_STATS_END
-  if (end !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(end))
+  if (end !== undefined && (!/^\d{4}-\d{2}-\d{2}$/.test(end) || Number.isNaN(Date.parse(`${end}T00:00:00Z`))))
     throw new Error(`SPOR_BENCH_STATS_END must be a day (YYYY-MM-DD), got ${end}`)
   const now = end
     ? new Date(Date.parse(`${end}T00:00:00Z`) + 86_400_000 + (Date.now() % 86_400_000))

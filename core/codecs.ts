@@ -244,6 +244,7 @@ function guarded(
         const decoded = await decode(buffer)
         codecBytes.compressed += buffer.length
         codecBytes.decoded += decoded.length
+        if (buffer.length > codecBytes.largestBatch) codecBytes.largestBatch = buffer.length
         return decoded
       } catch (error) {
         const standIns = poisonRecords(name, buffer, error)

@@ -56,9 +56,18 @@ describe('loadConfig', () => {
     ],
     [{ SPOR_ES_CA_FINGERPRINT: 'AB:CD' }, /caFingerprint/],
     [{ SPOR_ES_REPLICAS: 'two' }, /replicas/],
+    [
+      { SPOR_STATS_MAX_RANGE_DAYS: '14', SPOR_STATS_WARM_UP_DAYS: '30' },
+      /SPOR_STATS_WARM_UP_DAYS must not exceed SPOR_STATS_MAX_RANGE_DAYS/,
+    ],
   ])('rejects %j with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(SporError)
     expect(() => loadConfig(env)).toThrow(message)
+  })
+
+  it('warms at most the longest range the API answers when SPOR_STATS_WARM_UP_DAYS is unset', () => {
+    expect(loadConfig({}).query.statsWarmUpDays).toBe(30)
+    expect(loadConfig({ SPOR_STATS_MAX_RANGE_DAYS: '14' }).query.statsWarmUpDays).toBe(14)
   })
 })
 

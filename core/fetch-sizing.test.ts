@@ -4,15 +4,19 @@ import { nextExpansion, wireSizes } from './fetch-sizing.ts'
 describe('decoded fetch budgets', () => {
   const budget = { maxBytes: 4 << 20, maxBytesPerPartition: 1 << 20, minBytes: 32 << 10 }
 
-  it('divides the decoded budget by the expansion, never below 1 KiB on the wire', () => {
+  it('divides the decoded budget by the expansion and between the brokers fetched at once', () => {
     expect(wireSizes(budget, 1)).toEqual({ maxBytes: 4 << 20, maxBytesPerPartition: 1 << 20 })
     expect(wireSizes(budget, 16)).toEqual({ maxBytes: 256 << 10, maxBytesPerPartition: 64 << 10 })
+    expect(wireSizes(budget, 16, 4)).toEqual({ maxBytes: 64 << 10, maxBytesPerPartition: 64 << 10 })
     // An expansion below 1 (never observed, but a codec could) does not enlarge fetches.
     expect(wireSizes(budget, 0.5)).toEqual(wireSizes(budget, 1))
-    expect(wireSizes({ ...budget, maxBytesPerPartition: 1 }, 1000)).toEqual({
-      maxBytes: 4194,
-      maxBytesPerPartition: 1024,
-    })
+  })
+
+  it('never limits a partition below one maximal record or the largest compressed batch seen', () => {
+    // Only the first partition with data gets an oversized batch whole (KIP-74): the others
+    // would wait behind its backlog.
+    expect(wireSizes(budget, 1000).maxBytesPerPartition).toBe(32 << 10)
+    expect(wireSizes(budget, 1000, 1, 100_000)).toEqual({ maxBytes: 100_000, maxBytesPerPartition: 100_000 })
   })
 
   it('rises at once to a larger expansion and falls back a quarter of the way per fetch', () => {
@@ -20,7 +24,7 @@ describe('decoded fetch budgets', () => {
     expect(nextExpansion(17, 0, 0)).toBe(17 * 0.75 + 0.25)
     expect(nextExpansion(8, 1000, 2000)).toBe(8 * 0.75 + 2 * 0.25)
     let e = 17
-    for (let i = 0; i < 20; i++) e = nextExpansion(e, 0, 0)
+    for (let i = 0; i < 20; i++) e = nextExpansion(e, 1000, 1000)
     expect(e).toBeLessThan(1.1)
     expect(e).toBeGreaterThanOrEqual(1)
   })

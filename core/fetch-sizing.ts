@@ -8,11 +8,19 @@ import { createRequire } from 'node:module'
  * (spor ingest's peak RSS 420–470 MB with zstd batches, 300–350 MB without).
  *
  * So fetch sizes are budgets in *decoded* bytes: before each fetch they are divided by the
- * expansion recently observed in the codecs (decoded ÷ compressed bytes of the batches decoded
- * during the last fetches). It rises at once when a fetch decodes larger (a new producer starts
- * compressing) and falls back by a quarter of the way per fetch that decoded no compressed
- * batch. Until the first fetch it assumes INITIAL_EXPANSION: a compressed topic's first fetch is
- * then not the whole topic, and an uncompressed topic's is small once.
+ * expansion the group's last fetches showed (the records' decoded bytes ÷ their bytes on the
+ * wire, compressed batches as the codecs measured them, uncompressed ones as they are). It rises
+ * at once when a fetch decodes larger (a producer starts compressing) and falls back a quarter
+ * of the way per fetch that decoded smaller. Until the first fetch it assumes INITIAL_EXPANSION:
+ * a compressed topic's first fetch is then not the whole topic, an uncompressed topic's is small
+ * once. It is an estimate: the first fetch after compression rises still decodes more than the
+ * budget (up to the new expansion ÷ the old one times it).
+ *
+ * The whole-fetch budget is split between the brokers the group fetches from (kafkajs fetches
+ * from each at once). A partition's limit never goes below `minBytes` or the largest compressed
+ * batch seen: the broker returns an oversized first batch only for the first partition with data
+ * in a response (KIP-74); for the others it returns a truncated batch that kafkajs drops, and
+ * they would wait until the first partition's backlog is gone.
  *
  * kafkajs reads the sizes from its ConsumerGroup on every fetch but offers no way to change them
  * after `kafka.consumer()`: the one reach into its internals is a wrapper around
@@ -20,52 +28,76 @@ import { createRequire } from 'node:module'
  * file) that sets them for the groups registered here. test/ingest-fetch-sizing checks it.
  */
 export const INITIAL_EXPANSION = 8
-const WIRE_MIN_BYTES = 1024
 
-/** Bytes handed to the codecs and the bytes they returned, since the process started. */
-export const codecBytes = { compressed: 0, decoded: 0 }
+/** Bytes handed to the codecs, the bytes they returned, and the largest batch, since start. */
+export const codecBytes = { compressed: 0, decoded: 0, largestBatch: 0 }
 
 export interface DecodedFetchBudget {
-  /** Decoded bytes a whole fetch response may hold. */
+  /** Decoded bytes all fetches of the group (one per broker) may hold at once. */
   maxBytes: number
   /** Decoded bytes of one partition in a fetch. */
   maxBytesPerPartition: number
-  /** The floor of both (one maximal record), before dividing by the expansion. */
+  /** The floor of a partition's wire limit (one maximal record), never divided. */
   minBytes: number
+}
+
+interface FetchedBatch {
+  isEmpty(): boolean
+  messages: { key?: Buffer | null; value: Buffer | null }[]
 }
 
 interface ConsumerGroupInternals {
   groupId: string
   maxBytes: number
   maxBytesPerPartition: number
-  fetch(nodeId: number): Promise<{ isEmpty(): boolean }[]>
+  fetch(nodeId: number): Promise<FetchedBatch[]>
 }
 
-const budgets = new Map<string, DecodedFetchBudget>()
-let expansion = INITIAL_EXPANSION
+interface GroupSizing {
+  budget: DecodedFetchBudget
+  expansion: number
+  brokers: Set<number>
+}
+
+const groups = new Map<string, GroupSizing>()
 let installed = false
 
-/** The decoded-to-fetched ratio the next fetches are sized with. */
-export function fetchExpansion(): number {
-  return expansion
+/** The decoded-to-fetched ratio a group's next fetches are sized with (undefined: not sized). */
+export function fetchExpansion(groupId: string): number | undefined {
+  return groups.get(groupId)?.expansion
 }
 
-/** Wire sizes for a decoded budget at an expansion. */
+/** Wire sizes for a decoded budget at an expansion, split between `brokers` fetching at once. */
 export function wireSizes(
   budget: DecodedFetchBudget,
   ratio: number,
+  brokers = 1,
+  largestBatch = 0,
 ): { maxBytes: number; maxBytesPerPartition: number } {
-  // No floor of one maximal record on the wire: a broker returns the first record batch of a
-  // partition whole even when it is larger than the limit (KIP-74), so a fetch always progresses.
-  const scale = (bytes: number) =>
-    Math.max(WIRE_MIN_BYTES, Math.floor(Math.max(budget.minBytes, bytes) / Math.max(1, ratio)))
-  return { maxBytes: scale(budget.maxBytes), maxBytesPerPartition: scale(budget.maxBytesPerPartition) }
+  const divisor = Math.max(1, ratio)
+  const maxBytesPerPartition = Math.max(
+    budget.minBytes,
+    largestBatch,
+    Math.floor(budget.maxBytesPerPartition / divisor),
+  )
+  const maxBytes = Math.max(
+    maxBytesPerPartition,
+    Math.floor(budget.maxBytes / divisor / Math.max(1, brokers)),
+  )
+  return { maxBytes, maxBytesPerPartition }
 }
 
-/** The next expansion after a fetch that decoded `decoded` bytes from `compressed` (0 and 0: none). */
-export function nextExpansion(current: number, compressed: number, decoded: number): number {
-  const seen = compressed > 0 ? Math.max(1, decoded / compressed) : 1
+/** The next expansion after a fetch whose records take `decoded` bytes and took `wire` bytes. */
+export function nextExpansion(current: number, wire: number, decoded: number): number {
+  const seen = wire > 0 ? Math.max(1, decoded / wire) : 1
   return seen >= current ? seen : current * 0.75 + seen * 0.25
+}
+
+function recordBytes(batches: FetchedBatch[]): number {
+  let bytes = 0
+  for (const batch of batches)
+    for (const m of batch.messages) bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0)
+  return bytes
 }
 
 /**
@@ -73,7 +105,7 @@ export function nextExpansion(current: number, compressed: number, decoded: numb
  * call, in this process) from a budget in decoded bytes.
  */
 export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchBudget): void {
-  budgets.set(groupId, budget)
+  groups.set(groupId, { budget, expansion: INITIAL_EXPANSION, brokers: new Set() })
   if (installed) return
   installed = true
   const require = createRequire(import.meta.url)
@@ -84,19 +116,23 @@ export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchB
   if (typeof fetch !== 'function')
     throw new Error('kafkajs ConsumerGroup has no fetch method: fetch sizing cannot apply')
   ConsumerGroup.prototype.fetch = async function sizedFetch(this: ConsumerGroupInternals, nodeId: number) {
-    const budget = budgets.get(this.groupId)
-    if (!budget) return fetch.call(this, nodeId)
-    Object.assign(this, wireSizes(budget, expansion))
+    const sizing = groups.get(this.groupId)
+    if (!sizing) return fetch.call(this, nodeId)
+    sizing.brokers.add(nodeId)
+    Object.assign(
+      this,
+      wireSizes(sizing.budget, sizing.expansion, sizing.brokers.size, codecBytes.largestBatch),
+    )
     const before = { ...codecBytes }
     const batches = await fetch.call(this, nodeId)
-    // Concurrent fetches (one per broker) share the counters: each sees the others' batches too,
-    // which only makes the estimate a process-wide one. An idle fetch (no records) says nothing.
-    if (batches.some((batch) => !batch.isEmpty()))
-      expansion = nextExpansion(
-        expansion,
-        codecBytes.compressed - before.compressed,
-        codecBytes.decoded - before.decoded,
-      )
+    if (!batches.some((batch) => !batch.isEmpty())) return batches // idle: says nothing
+    // Compressed records as the codecs counted them during this fetch, the rest as they are.
+    // Concurrent fetches (other brokers, other groups) may add theirs to the codec counters:
+    // the estimate can only err towards smaller fetches.
+    const decoded = recordBytes(batches)
+    const fromCodecs = Math.min(decoded, codecBytes.decoded - before.decoded)
+    const wire = decoded - fromCodecs + (codecBytes.compressed - before.compressed)
+    sizing.expansion = nextExpansion(sizing.expansion, wire, decoded)
     return batches
   }
 }

@@ -60,7 +60,7 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
     name: 'spor_kafka_fetch_expansion',
     help: 'Decoded bytes per fetched byte of recent Kafka batches (compression), by which fetch sizes are divided',
     collect() {
-      this.set(fetchExpansion())
+      this.set(fetchExpansion(config.kafka.ingestGroup) ?? 1)
     },
   })
   const ops = Fastify({ logger: false })
