@@ -136,3 +136,15 @@ export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchB
     return batches
   }
 }
+
+/**
+ * Registers the group's decoded budget and returns the wire sizes to create its consumer with
+ * (the first fetch's, at INITIAL_EXPANSION).
+ */
+export function decodedFetchSizes(
+  groupId: string,
+  budget: DecodedFetchBudget,
+): { maxBytes: number; maxBytesPerPartition: number } {
+  sizeFetchesByDecodedBytes(groupId, budget)
+  return wireSizes(budget, INITIAL_EXPANSION)
+}

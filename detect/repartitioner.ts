@@ -2,6 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
 import type { SporEvent } from '../core/event-schema.ts'
+import { decodedFetchSizes } from '../core/fetch-sizing.ts'
 import { createGroupConsumer, createProducer } from '../core/kafka.ts'
 import { originOf } from '../core/key-scopes.ts'
 import type { Logger } from '../core/logger.ts'
@@ -52,6 +53,13 @@ export class Repartitioner {
       groupId: deps.config.kafka.detectGroup,
       consumer: 'detect',
       fields: { stage: 'repartition' },
+      // kafkajs's own sizes (10 MB a fetch, 1 MB a partition), in decoded bytes: producers'
+      // zstd batches would otherwise decode to over 100 MB a fetch (core/fetch-sizing.ts).
+      fetch: decodedFetchSizes(deps.config.kafka.detectGroup, {
+        maxBytes: 10 * 1024 * 1024,
+        maxBytesPerPartition: 1024 * 1024,
+        minBytes: deps.config.ingest.maxEventBytes,
+      }),
     })
     this.#producer = createProducer(deps.kafka)
     this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {

@@ -3,12 +3,7 @@ import type { Client } from '@elastic/elasticsearch'
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
 import type { Clock } from '../core/clock.ts'
 import type { SporConfig } from '../core/config.ts'
-import {
-  type DecodedFetchBudget,
-  INITIAL_EXPANSION,
-  sizeFetchesByDecodedBytes,
-  wireSizes,
-} from '../core/fetch-sizing.ts'
+import { type DecodedFetchBudget, decodedFetchSizes } from '../core/fetch-sizing.ts'
 import { consumerFatalError, createGroupConsumer } from '../core/kafka.ts'
 import type { Logger } from '../core/logger.ts'
 import { isCutBeforePoison } from '../core/poison.ts'
@@ -101,12 +96,13 @@ export class IngestConsumer {
     this.#fatal = new Promise((resolve) => {
       this.#reportFatal = resolve
     })
-    const fetchBudget = decodedFetchBudget(config)
-    sizeFetchesByDecodedBytes(config.kafka.ingestGroup, fetchBudget)
     this.#consumer = createGroupConsumer(kafka, config, this.#log, {
       groupId: config.kafka.ingestGroup,
       consumer: 'ingest',
-      fetch: { ...wireSizes(fetchBudget, INITIAL_EXPANSION), maxWaitTimeInMs: FETCH_MAX_WAIT_MS },
+      fetch: {
+        ...decodedFetchSizes(config.kafka.ingestGroup, decodedFetchBudget(config)),
+        maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+      },
       beforePoison: (batch) => this.#settleBeforePoison(batch),
     })
     this.#dlq = new DlqTransactions(kafka, config, this.#log)

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../core/config.ts'
+import { fetchExpansion } from '../core/fetch-sizing.ts'
 import { createKafka, createProducer } from '../core/kafka.ts'
 import { attackScenarios } from '../generate/attacks.ts'
 import { partitionKey } from '../ingest/collector/app.ts'
@@ -67,6 +68,13 @@ describe('every compression codec, produced by the Java client', () => {
       { what: `${codec} alert`, timeoutMs: 90_000 },
     )
     expect(alerts.filter((a) => a.rule === 'brute_force' && a.subject.value === account)).toHaveLength(1)
+  })
+
+  it('ingest and detect both size their fetches in decoded bytes (core/fetch-sizing.ts)', () => {
+    // Registered groups only: a consumer sized in wire bytes alone has no expansion.
+    expect(fetchExpansion(t.config.kafka.ingestGroup)).toBeGreaterThanOrEqual(1)
+    expect(fetchExpansion(t.config.kafka.detectGroup)).toBeGreaterThanOrEqual(1)
+    expect(fetchExpansion(`${t.config.kafka.ingestGroup}-never-created`)).toBeUndefined()
   })
 
   it('nothing was dead-lettered and nothing duplicated', async () => {
