@@ -1,5 +1,3 @@
-import type { AddressInfo } from 'node:net'
-import { createServer } from 'node:net'
 import type { Client } from '@elastic/elasticsearch'
 import kafkajs, { type Kafka } from 'kafkajs'
 import { loadConfig, type SporConfig } from '../core/config.ts'
@@ -17,6 +15,8 @@ import { installIndexSetup } from '../ilm-policies/install.ts'
 import { partitionKey } from '../ingest/collector/app.ts'
 import { documentId } from '../ingest/plan-batch.ts'
 import { ensureTopics } from '../ingest/topics.ts'
+// The children's /metrics ports: fixed ones collide with other processes' ephemeral ports.
+import { freePort } from '../test/helpers/test-env.ts'
 import { ingestBenchEvents } from './ingest-events.ts'
 import { IngestProcess, type MemorySample } from './ingest-process.ts'
 
@@ -51,15 +51,6 @@ export interface IngestBenchResult {
 }
 
 const KEY = 'bench-only-pseudonym-key-0123456789abcdef'
-/** A port free now for the child's /metrics (fixed ports collide with other processes' ephemeral ones). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 /** Variables passed through to `spor ingest`; the baseline's older code rejects newer keys. */
 const PASS_THROUGH = [
   'SPOR_KAFKA_BROKERS',

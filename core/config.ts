@@ -32,8 +32,6 @@ import { DEFAULT_RETENTION_DAYS, type RetentionDays } from './retention.ts'
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 const PositiveInt = Type.Integer({ minimum: 1 })
 const Days = Type.Integer({ minimum: 1, maximum: 3650 })
-/** SPOR_STATS_MAX_RANGE_DAYS when unset: the rollups' 25 months and a margin. */
-const STATS_MAX_RANGE_DAYS_DEFAULT = 800
 
 const ConfigSchema = Type.Object(
   {
@@ -381,6 +379,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const topicPrefix = env.SPOR_TOPIC_PREFIX ?? 'spor'
   const kafkaPort = env.SPOR_KAFKA_PORT ?? '9092'
   const esPort = env.SPOR_ES_PORT ?? '9200'
+  // Read once: the warm-up's default follows it.
+  const statsMaxRangeDays = int(env, 'SPOR_STATS_MAX_RANGE_DAYS', 800)
   const candidate = {
     logLevel: env.SPOR_LOG_LEVEL ?? 'info',
     kafka: {
@@ -453,7 +453,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       kAnonymity: int(env, 'SPOR_K_ANONYMITY', 5),
       rateLimitPerHour: int(env, 'SPOR_QUERY_RATE_LIMIT', 600),
       statsNoiseSd: num(env, 'SPOR_STATS_NOISE_SD', 1),
-      statsMaxRangeDays: int(env, 'SPOR_STATS_MAX_RANGE_DAYS', STATS_MAX_RANGE_DAYS_DEFAULT),
+      statsMaxRangeDays,
       statsRawDays: int(env, 'SPOR_STATS_RAW_DAYS', 3),
       rollupEveryMs: int(env, 'SPOR_ROLLUP_EVERY_MS', 60 * 60_000),
       // statistics question budget and answer cache (issue 13)
@@ -464,11 +464,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // statistics read latency: cache of decoded rollup rows (issue 13)
       statsRowCacheMb: int(env, 'SPOR_STATS_ROW_CACHE_MB', 128),
       // Unset: 30 days, or the longest range the API answers if that is shorter.
-      statsWarmUpDays: int(
-        env,
-        'SPOR_STATS_WARM_UP_DAYS',
-        Math.min(30, int(env, 'SPOR_STATS_MAX_RANGE_DAYS', STATS_MAX_RANGE_DAYS_DEFAULT)),
-      ),
+      statsWarmUpDays: int(env, 'SPOR_STATS_WARM_UP_DAYS', Math.min(30, statsMaxRangeDays)),
     },
     privacy: {
       tombstoneRefreshMs: int(env, 'SPOR_TOMBSTONE_REFRESH_MS', 5_000),

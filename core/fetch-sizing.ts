@@ -27,7 +27,7 @@ import { createRequire } from 'node:module'
  * `ConsumerGroup.prototype.fetch` (kafkajs 2.2.x, unmaintained since 2023, pinned by the lock
  * file) that sets them for the groups registered here. test/ingest-fetch-sizing checks it.
  */
-export const INITIAL_EXPANSION = 8
+const INITIAL_EXPANSION = 8
 
 /** Bytes handed to the codecs, the bytes they returned, and the largest batch, since start. */
 export const codecBytes = { compressed: 0, decoded: 0, largestBatch: 0 }

@@ -22,8 +22,8 @@ const READY_AFTER_MS = 60_000
  * reports ready, with what a viewer opens first: the dashboard's product-wide view over the last
  * `days` days (summary, users and events per day, its breakdowns). The first ask of that view
  * then costs about what a repeated one does (bench, 2026-12-02: p95 43–90 ms against 246–666 ms
- * cold, 27–64 ms asked again), like
- * Elasticsearch's eager global ordinals or a database's buffer-pool preload. Tenant views and
+ * cold, 27–64 ms asked again), like Elasticsearch's eager global ordinals or a database's
+ * buffer-pool preload. Tenant views and
  * other ranges share the day rows of the same days only where the filters match; they warm on
  * their first ask. Nothing is charged to any budget and no answer leaves the process.
  */
@@ -72,7 +72,7 @@ export class RowCacheWarmUp {
 }
 
 /** Asks the dashboard's product-wide questions once, one after another; returns how many. */
-export async function warmDashboardView(ctx: () => StatsContext, days: number): Promise<number> {
+async function warmDashboardView(ctx: () => StatsContext, days: number): Promise<number> {
   const now = ctx().now
   const filter = {
     from: isoDay(new Date(now.getTime() - (days - 1) * 86_400_000)),
