@@ -194,7 +194,7 @@ async function sweepUntilClean(
       { sweep, short: short.count, long: own.count },
       last
         ? 'erasure: documents still arriving after the last sweep; run the erasure again'
-        : 'erasure: documents arrived during deletion; sweeping again',
+        : 'erasure: documents arrived or moved during deletion; sweeping again',
     )
     if (!last) await sleep(config.privacy.tombstoneRefreshMs)
   }
@@ -235,18 +235,27 @@ async function anonymiseLong(
   let count = 0
   let last: string | undefined
   try {
-    for await (const page of scanPages<Record<string, unknown>>(es, pit, query)) {
+    for await (const page of scanPages<Record<string, unknown>>(es, pit, query, { seqNo: true })) {
       const operations: estypes.BulkRequest['operations'] = []
       for (const hit of page) {
+        // Only over the version read: a document that `spor migrate` moved (or anything changed
+        // or deleted) since the point-in-time opened must not be written back where it was. The
+        // skipped write is not lost: the sweep's count finds the document where it is now.
         operations.push(
-          { index: { _index: hit._index, _id: hit._id! } },
+          {
+            index: {
+              _index: hit._index,
+              _id: hit._id!,
+              if_seq_no: hit._seq_no!,
+              if_primary_term: hit._primary_term!,
+            },
+          },
           withoutIdentifiers(hit._source ?? {}),
         )
         const ts = hit._source?.['@timestamp']
         if (typeof ts === 'string' && (!last || ts > last)) last = ts
       }
-      await bulkOrThrow(es, operations)
-      count += page.length
+      count += await bulkOrThrow(es, operations, { conflicts: 'skip' })
     }
   } finally {
     await closePit(es, pit)

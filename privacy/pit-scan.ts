@@ -53,7 +53,7 @@ export async function* scanPages<T = Record<string, unknown>>(
   es: Client,
   pit: PitHandle,
   query: estypes.QueryDslQueryContainer,
-  options: { pageSize?: number; source?: boolean } = {},
+  options: { pageSize?: number; source?: boolean; seqNo?: boolean } = {},
 ): AsyncGenerator<estypes.SearchHit<T>[]> {
   let after: estypes.SortResults | undefined
   for (;;) {
@@ -64,6 +64,7 @@ export async function* scanPages<T = Record<string, unknown>>(
       sort: [{ _shard_doc: 'asc' }],
       track_total_hits: false,
       _source: options.source ?? true,
+      seq_no_primary_term: options.seqNo ?? false,
       ...(after ? { search_after: after } : {}),
     })
     const hits = result.hits.hits
@@ -73,26 +74,31 @@ export async function* scanPages<T = Record<string, unknown>>(
   }
 }
 
-/** Runs a bulk request and throws when any item failed, naming the first failure. */
+/**
+ * Runs a bulk request and throws when any item failed, naming the first failure. A delete of a
+ * document already gone is the goal reached (a retried erasure); with `conflicts: 'skip'`, a
+ * write conditioned on the version read (`if_seq_no`) that lost to a change, a move or a delete
+ * made since is skipped too. Returns how many items took effect.
+ */
 export async function bulkOrThrow(
   es: Client,
   operations: estypes.BulkRequest['operations'],
+  options: { conflicts?: 'skip' } = {},
 ): Promise<number> {
   if (!operations || operations.length === 0) return 0
   const result = await es.bulk({ operations, refresh: false })
-  if (result.errors) {
-    const failed = result.items
-      .map((item) => Object.values(item)[0]!)
-      // A delete of a document that is already gone is the goal reached (a retried erasure).
-      .filter((op) => op.error && !(op.status === 404))
-    if (failed.length > 0) {
-      const first = failed[0]!
-      throw new Error(
-        `bulk: ${failed.length} item(s) failed, first ${first._index}/${first._id}: ${first.error?.type} ${first.error?.reason}`,
-      )
-    }
+  if (!result.errors) return result.items.length
+  const outcomes = result.items.map((item) => Object.values(item)[0]!)
+  const skipped = (op: estypes.BulkResponseItem) =>
+    op.status === 404 || (op.status === 409 && options.conflicts === 'skip')
+  const failed = outcomes.filter((op) => op.error && !skipped(op))
+  if (failed.length > 0) {
+    const first = failed[0]!
+    throw new Error(
+      `bulk: ${failed.length} item(s) failed, first ${first._index}/${first._id}: ${first.error?.type} ${first.error?.reason}`,
+    )
   }
-  return result.items.length
+  return outcomes.filter((op) => !op.error).length
 }
 
 /**
