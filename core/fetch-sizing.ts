@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { Gauge } from 'prom-client'
 
 /**
  * Kafka bounds a fetch in bytes *on the wire*, and kafkajs decodes a whole fetch response at
@@ -61,6 +62,16 @@ interface GroupSizing {
 
 const groups = new Map<string, GroupSizing>()
 let installed = false
+
+// In every process that sizes fetches (spor ingest, spor detect): one series per group.
+new Gauge({
+  name: 'spor_kafka_fetch_expansion',
+  help: 'Decoded bytes per fetched byte of recent Kafka batches (compression), by which fetch sizes are divided',
+  labelNames: ['group'],
+  collect() {
+    for (const [group, sizing] of groups) this.set({ group }, sizing.expansion)
+  },
+})
 
 /** The decoded-to-fetched ratio a group's next fetches are sized with (undefined: not sized). */
 export function fetchExpansion(groupId: string): number | undefined {

@@ -4,7 +4,6 @@ import { Gauge } from 'prom-client'
 import { systemClock } from '../core/clock.ts'
 import { requirePseudonymKey, type SporConfig } from '../core/config.ts'
 import { createEsClient, waitForEs } from '../core/es.ts'
-import { fetchExpansion } from '../core/fetch-sizing.ts'
 import { createKafka, waitForKafka } from '../core/kafka.ts'
 import { JobLeases } from '../core/lease.ts'
 import type { Logger } from '../core/logger.ts'
@@ -53,14 +52,6 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
     help: 'V8 heap size limit of the ingest pipeline (SPOR_INGEST_HEAP_MB plus the young generation)',
     collect() {
       this.set(getHeapStatistics().heap_size_limit)
-    },
-  })
-  // Fetch sizes are decoded-byte budgets divided by this (core/fetch-sizing.ts).
-  new Gauge({
-    name: 'spor_kafka_fetch_expansion',
-    help: 'Decoded bytes per fetched byte of recent Kafka batches (compression), by which fetch sizes are divided',
-    collect() {
-      this.set(fetchExpansion(config.kafka.ingestGroup) ?? 1)
     },
   })
   const ops = Fastify({ logger: false })

@@ -1,3 +1,4 @@
+import { register } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../core/config.ts'
 import { fetchExpansion } from '../core/fetch-sizing.ts'
@@ -70,11 +71,17 @@ describe('every compression codec, produced by the Java client', () => {
     expect(alerts.filter((a) => a.rule === 'brute_force' && a.subject.value === account)).toHaveLength(1)
   })
 
-  it('ingest and detect both size their fetches in decoded bytes (core/fetch-sizing.ts)', () => {
+  it('ingest and detect both size their fetches in decoded bytes (core/fetch-sizing.ts)', async () => {
     // Registered groups only: a consumer sized in wire bytes alone has no expansion.
     expect(fetchExpansion(t.config.kafka.ingestGroup)).toBeGreaterThanOrEqual(1)
     expect(fetchExpansion(t.config.kafka.detectGroup)).toBeGreaterThanOrEqual(1)
     expect(fetchExpansion(`${t.config.kafka.ingestGroup}-never-created`)).toBeUndefined()
+    // What an operator sees on /metrics: one series per group, the ratio its fetches are sized by.
+    const series = (await register.getSingleMetric('spor_kafka_fetch_expansion')!.get()).values
+    for (const group of [t.config.kafka.ingestGroup, t.config.kafka.detectGroup]) {
+      const value = series.find((s) => s.labels.group === group)?.value
+      expect({ group, value }).toEqual({ group, value: fetchExpansion(group) })
+    }
   })
 
   it('nothing was dead-lettered and nothing duplicated', async () => {
