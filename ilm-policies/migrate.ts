@@ -125,6 +125,22 @@ async function movePage(
 ): Promise<number> {
   let pending = hits
   let reconciled = 0
+  // The version of each copy this move wrote in the target. Only those are removed again when
+  // the daily document turns out to be gone: a copy another writer put there (a rollup
+  // recomputed, an alert updated, an erasure's rewrite) is theirs, and newer.
+  const ownCopies = new Map<string, { if_seq_no: number; if_primary_term: number }>()
+  const removeOwnCopies = async (ids: string[]) => {
+    const ours = ids.flatMap((id) => {
+      const version = ownCopies.get(id)
+      return version ? [{ delete: { _index: target, _id: id, ...version } }] : []
+    })
+    if (ours.length === 0) return
+    const cleared = await es.bulk({ refresh: true, operations: ours })
+    for (const item of bulkItems(cleared)) {
+      // 404: already gone; 409: rewritten since by another writer, whose copy stays.
+      if (item.error && item.status !== 404 && item.status !== 409) throw failure('delete from', item)
+    }
+  }
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > MAX_RETRIES) {
       throw new SporError('SPOR_ERR_ES', `${source.name}: documents keep changing while moved; rerun later`)
@@ -140,9 +156,11 @@ async function movePage(
         transform(source.cls, hit._source ?? {}),
       ]),
     })
-    for (const item of bulkItems(written)) {
+    bulkItems(written).forEach((item, i) => {
       if (item.error && !(op === 'create' && item.status === 409)) throw failure('copy to', item)
-    }
+      if (!item.error)
+        ownCopies.set(pending[i]!._id!, { if_seq_no: item._seq_no!, if_primary_term: item._primary_term! })
+    })
     const removed = await es.bulk({
       refresh: true,
       operations: pending.map((hit) => ({
@@ -162,15 +180,8 @@ async function movePage(
       else if (item.status === 404) gone.push(pending[i]!._id!)
       else throw failure('delete from', item)
     })
-    if (gone.length > 0) {
-      // Deleted from the daily index after it was read (an erasure): it must not live on here.
-      const cleared = await es.bulk({
-        refresh: true,
-        operations: gone.map((id) => ({ delete: { _index: target, _id: id } })),
-      })
-      for (const item of bulkItems(cleared))
-        if (item.error && item.status !== 404) throw failure('delete from', item)
-    }
+    // Deleted from the daily index after it was read (an erasure): the copy must not live on.
+    await removeOwnCopies(gone)
     reconciled += changed.length + gone.length
     if (changed.length === 0) break
     // Changed after it was read (anonymised by an erasure): copy the current version again.
@@ -188,12 +199,7 @@ async function movePage(
         })
       } else vanished.push(doc._id)
     }
-    if (vanished.length > 0) {
-      await es.bulk({
-        refresh: true,
-        operations: vanished.map((id) => ({ delete: { _index: target, _id: id } })),
-      })
-    }
+    await removeOwnCopies(vanished)
     pending = again
   }
   return reconciled

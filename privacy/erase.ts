@@ -2,10 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
 import { EVENT_PATHS, isFirstShape, toEcsDocument, toFirstShape } from '../core/ecs-fields.ts'
+import { SporError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { expiresAt } from '../core/retention.ts'
 import { type Requester, writeAudit } from './audit.ts'
-import { bulkOrThrow, closePit, deleteMatching, openPit, scanPages } from './pit-scan.ts'
+import { applyToMatching, deleteMatching } from './pit-scan.ts'
 import { classIndexPattern, ownLongQuery, type Subject, subjectQuery } from './subject.ts'
 import { findTombstone, markTombstoneCompleted, tombstoneLifetimeMs, writeTombstone } from './tombstones.ts'
 
@@ -46,12 +47,12 @@ export function tombstoneSettleMs(config: SporConfig): number {
  *  1. the tombstone is written first (visible when the call returns); from then on consumers
  *     refuse the person's events, after at most one reload;
  *  2. wait longer than that reload (plus batches already in flight);
- *  3. delete profile documents;
- *  4. sweep: delete short-class documents and rewrite the person's long-class documents without
- *     identifiers (business history is kept until its retention, S9/S10), repeated until a pass
- *     finds nothing of either (bounded): a batch planned before the tombstone was seen may still
- *     land while the ingest writer retries it;
- *  5. mark the tombstone completed and write the audit record.
+ *  3. sweep: delete profile and short-class documents and rewrite the person's long-class
+ *     documents without identifiers (business history is kept until its retention, S9/S10),
+ *     repeated until a pass finds nothing (bounded; an error, not a receipt, when it does not
+ *     get there): a batch planned before the tombstone was seen may still land while the ingest
+ *     writer retries it;
+ *  4. mark the tombstone completed and write the audit record.
  * Every step is idempotent: re-running after a crash anywhere finishes the job.
  */
 export async function eraseSubject(
@@ -71,11 +72,6 @@ export async function eraseSubject(
   await sleep(tombstoneSettleMs(config))
 
   const deleted = { short: 0, profiles: 0 }
-  deleted.profiles = await deleteMatching(
-    es,
-    classIndexPattern(prefix, 'profiles'),
-    subjectQuery('profiles', subject),
-  )
   const anonymised = await sweepUntilClean(deps, subject, deleted)
   const alerts = await spanOf(es, classIndexPattern(prefix, 'alerts'), subjectQuery('alerts', subject))
   const audits = await spanOf(es, classIndexPattern(prefix, 'long'), {
@@ -163,40 +159,49 @@ export async function subjectKnown(es: Client, prefix: string, subject: Subject)
 const MAX_SWEEPS = 5
 
 /**
- * Deletes the short class and anonymises the long class until one pass finds nothing of either:
- * a batch planned before the tombstone was seen can be held by the ingest writer's retries and
- * land after the first pass. Returns the long-class documents anonymised over all passes.
+ * Deletes profiles and the short class and anonymises the long class until one pass finds
+ * nothing of any: a batch planned before the tombstone was seen can be held by the ingest
+ * writer's retries and land after the first pass, a profile job can write a profile it computed
+ * before, and `spor migrate` can move a document to another index after a pass read it. Returns
+ * the long-class documents anonymised over all passes. Throws when the last pass still finds
+ * some: the erasure is then not complete (no receipt, the tombstone not marked completed), and a
+ * retry continues it.
  */
 async function sweepUntilClean(
   deps: EraseDeps,
   subject: Subject,
-  deleted: { short: number },
+  deleted: { short: number; profiles: number },
 ): Promise<{ count: number; last?: string }> {
   const { es, config, log } = deps
   const prefix = config.es.indexPrefix
+  const profilesPattern = classIndexPattern(prefix, 'profiles')
   const shortPattern = classIndexPattern(prefix, 'short')
   const longPattern = classIndexPattern(prefix, 'long')
   const anonymised: { count: number; last?: string } = { count: 0 }
   const indices = { ignore_unavailable: true, allow_no_indices: true }
   for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+    deleted.profiles += await deleteMatching(es, profilesPattern, subjectQuery('profiles', subject))
     deleted.short += await deleteMatching(es, shortPattern, subjectQuery('short', subject))
     const long = await anonymiseLong(es, longPattern, ownLongQuery(subject))
     anonymised.count += long.count
     if (long.last && (!anonymised.last || long.last > anonymised.last)) anonymised.last = long.last
-    await es.indices.refresh({ index: `${shortPattern},${longPattern}`, ...indices })
-    const [short, own] = await Promise.all([
+    await es.indices.refresh({ index: `${profilesPattern},${shortPattern},${longPattern}`, ...indices })
+    const [profiles, short, own] = await Promise.all([
+      es.count({ index: profilesPattern, query: subjectQuery('profiles', subject), ...indices }),
       es.count({ index: shortPattern, query: subjectQuery('short', subject), ...indices }),
       es.count({ index: longPattern, query: ownLongQuery(subject), ...indices }),
     ])
-    if (short.count + own.count === 0) return anonymised
-    const last = sweep === MAX_SWEEPS - 1
-    log[last ? 'error' : 'warn'](
-      { sweep, short: short.count, long: own.count },
-      last
-        ? 'erasure: documents still arriving after the last sweep; run the erasure again'
-        : 'erasure: documents arrived or moved during deletion; sweeping again',
-    )
-    if (!last) await sleep(config.privacy.tombstoneRefreshMs)
+    if (profiles.count + short.count + own.count === 0) return anonymised
+    const left = { sweep, profiles: profiles.count, short: short.count, long: own.count }
+    if (sweep === MAX_SWEEPS - 1) {
+      log.error(left, 'erasure: documents still arriving after the last sweep; not complete')
+      throw new SporError(
+        'SPOR_ERR_UNAVAILABLE',
+        `erasure not complete: documents of the person were still being written or moved after ${MAX_SWEEPS} sweeps (${left.profiles} profiles, ${left.short} short, ${left.long} long); the tombstone is in force, retry to finish`,
+      )
+    }
+    log.warn(left, 'erasure: documents arrived or moved during deletion; sweeping again')
+    await sleep(config.privacy.tombstoneRefreshMs)
   }
   return anonymised
 }
@@ -226,40 +231,32 @@ export function withoutIdentifiers(source: Record<string, unknown>): Record<stri
   return out
 }
 
+/**
+ * Rewrites the person's long-class documents without identifiers, each only over the version it
+ * read (`if_seq_no`): a document `spor migrate` moved meanwhile must not be written back where it
+ * was; applyToMatching follows it to its new index instead.
+ */
 async function anonymiseLong(
   es: Client,
   pattern: string,
   query: estypes.QueryDslQueryContainer,
 ): Promise<{ count: number; last?: string }> {
-  const pit = await openPit(es, pattern)
-  let count = 0
   let last: string | undefined
-  try {
-    for await (const page of scanPages<Record<string, unknown>>(es, pit, query, { seqNo: true })) {
-      const operations: estypes.BulkRequest['operations'] = []
-      for (const hit of page) {
-        // Only over the version read: a document that `spor migrate` moved (or anything changed
-        // or deleted) since the point-in-time opened must not be written back where it was. The
-        // skipped write is not lost: the sweep's count finds the document where it is now.
-        operations.push(
-          {
-            index: {
-              _index: hit._index,
-              _id: hit._id!,
-              if_seq_no: hit._seq_no!,
-              if_primary_term: hit._primary_term!,
-            },
-          },
-          withoutIdentifiers(hit._source ?? {}),
-        )
-        const ts = hit._source?.['@timestamp']
-        if (typeof ts === 'string' && (!last || ts > last)) last = ts
-      }
-      count += await bulkOrThrow(es, operations, { conflicts: 'skip' })
-    }
-  } finally {
-    await closePit(es, pit)
-  }
+  const count = await applyToMatching<Record<string, unknown>>(es, pattern, query, (hit) => {
+    const ts = hit._source?.['@timestamp']
+    if (typeof ts === 'string' && (!last || ts > last)) last = ts
+    return [
+      {
+        index: {
+          _index: hit._index,
+          _id: hit._id!,
+          if_seq_no: hit._seq_no!,
+          if_primary_term: hit._primary_term!,
+        },
+      },
+      withoutIdentifiers(hit._source ?? {}),
+    ]
+  })
   return { count, last }
 }
 

@@ -74,54 +74,103 @@ export async function* scanPages<T = Record<string, unknown>>(
   }
 }
 
+/** One bulk action (and its document, for writes) per document. */
+export type BulkAction = estypes.BulkRequest['operations']
+
 /**
- * Runs a bulk request and throws when any item failed, naming the first failure. A delete of a
- * document already gone is the goal reached (a retried erasure); with `conflicts: 'skip'`, a
- * write conditioned on the version read (`if_seq_no`) that lost to a change, a move or a delete
- * made since is skipped too. Returns how many items took effect.
+ * Runs a bulk request and throws when any item failed for another reason than a miss. A miss is a
+ * document no longer where (or as) it was read: a delete answered 404 (gone), a write conditioned
+ * on the version read (`if_seq_no`) answered 409 (changed, or moved away by `spor migrate`).
  */
-export async function bulkOrThrow(
-  es: Client,
-  operations: estypes.BulkRequest['operations'],
-  options: { conflicts?: 'skip' } = {},
-): Promise<number> {
-  if (!operations || operations.length === 0) return 0
+async function bulkApply(es: Client, operations: BulkAction): Promise<{ applied: number; missed: string[] }> {
+  if (!operations || operations.length === 0) return { applied: 0, missed: [] }
   const result = await es.bulk({ operations, refresh: false })
-  if (!result.errors) return result.items.length
   const outcomes = result.items.map((item) => Object.values(item)[0]!)
-  const skipped = (op: estypes.BulkResponseItem) =>
-    op.status === 404 || (op.status === 409 && options.conflicts === 'skip')
-  const failed = outcomes.filter((op) => op.error && !skipped(op))
-  if (failed.length > 0) {
-    const first = failed[0]!
-    throw new Error(
-      `bulk: ${failed.length} item(s) failed, first ${first._index}/${first._id}: ${first.error?.type} ${first.error?.reason}`,
-    )
+  const missed = outcomes.filter((op) => op.status === 404 || op.status === 409)
+  if (result.errors) {
+    const failed = outcomes.filter((op) => op.error && op.status !== 404 && op.status !== 409)
+    if (failed.length > 0) {
+      const first = failed[0]!
+      throw new Error(
+        `bulk: ${failed.length} item(s) failed, first ${first._index}/${first._id}: ${first.error?.type} ${first.error?.reason}`,
+      )
+    }
   }
-  return outcomes.filter((op) => !op.error).length
+  // A delete of a missing document answers 404 without an error: it took no effect either.
+  return { applied: outcomes.filter((op) => op.status < 300).length, missed: missed.map((op) => op._id!) }
+}
+
+/** Times a page's misses are followed to their current copies before the caller's next pass. */
+const FOLLOW_ROUNDS = 3
+
+/**
+ * Applies `actions` to every document matching `query` under `index` (a point-in-time walk), and
+ * follows the ones it missed to where they are now: a document `spor migrate` moved to another
+ * index, or one changed, after the point-in-time opened is found again by id (a fresh search of
+ * the same pattern and query) and acted on there, a few rounds at most; the caller's next pass
+ * catches anything left. Returns how many actions took effect.
+ */
+export async function applyToMatching<T = Record<string, unknown>>(
+  es: Client,
+  index: string,
+  query: estypes.QueryDslQueryContainer,
+  actions: (hit: estypes.SearchHit<T>) => BulkAction,
+  options: { source?: boolean } = {},
+): Promise<number> {
+  const pit = await openPit(es, index)
+  let applied = 0
+  try {
+    for await (const page of scanPages<T>(es, pit, query, { ...options, seqNo: true })) {
+      let hits = page
+      for (let round = 0; hits.length > 0; round++) {
+        const result = await bulkApply(
+          es,
+          hits.flatMap((hit) => actions(hit) ?? []),
+        )
+        applied += result.applied
+        if (result.missed.length === 0 || round === FOLLOW_ROUNDS) break
+        hits = await currentCopies<T>(es, index, query, result.missed, options.source)
+      }
+    }
+  } finally {
+    await closePit(es, pit)
+  }
+  return applied
+}
+
+/** The documents with these ids that match `query` under `index` now (refreshed first). */
+async function currentCopies<T>(
+  es: Client,
+  index: string,
+  query: estypes.QueryDslQueryContainer,
+  ids: string[],
+  source = true,
+): Promise<estypes.SearchHit<T>[]> {
+  const indices = { ignore_unavailable: true, allow_no_indices: true }
+  await es.indices.refresh({ index, ...indices })
+  const result = await es.search<T>({
+    index,
+    ...indices,
+    // An id can be in two indices for the moment between a move's copy and its delete.
+    size: ids.length * 2,
+    seq_no_primary_term: true,
+    _source: source,
+    query: { bool: { filter: [{ ids: { values: ids } }, query] } },
+  })
+  return result.hits.hits
 }
 
 /**
  * Deletes every document matching `query` by id: point-in-time pages and bulk deletes (the
- * local node has no `_delete_by_query`). Used by erasure and by the retention sweep.
+ * local node has no `_delete_by_query`), following documents moved meanwhile. Used by erasure,
+ * the retention sweep and the budget's cleanup. Returns the documents it deleted.
  */
 export async function deleteMatching(
   es: Client,
   index: string,
   query: estypes.QueryDslQueryContainer,
 ): Promise<number> {
-  const pit = await openPit(es, index)
-  let deleted = 0
-  try {
-    for await (const page of scanPages(es, pit, query, { source: false })) {
-      await bulkOrThrow(
-        es,
-        page.map((hit) => ({ delete: { _index: hit._index, _id: hit._id! } })),
-      )
-      deleted += page.length
-    }
-  } finally {
-    await closePit(es, pit)
-  }
-  return deleted
+  return applyToMatching(es, index, query, (hit) => [{ delete: { _index: hit._index, _id: hit._id! } }], {
+    source: false,
+  })
 }

@@ -10,14 +10,7 @@ import { createEnrichers, enrichEvent } from '../enrich/index.ts'
 import { produceEvents } from '../generate/produce.ts'
 import { listClassIndices } from '../ilm-policies/enforcer.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
-import {
-  EMPTIED_GRACE_MS,
-  legacyIndices,
-  type MigratedIndex,
-  migrateIndex,
-  migrateLayout,
-  toCurrentShape,
-} from '../ilm-policies/migrate.ts'
+import { legacyIndices, migrateLayout } from '../ilm-policies/migrate.ts'
 import { IngestConsumer } from '../ingest/consumer.ts'
 import { documentId } from '../ingest/plan-batch.ts'
 import { eraseSubject } from '../privacy/erase.ts'
@@ -390,52 +383,3 @@ it('moves every daily index with ingest, an export and an erasure running: each 
   const again = await migrateLayout(t.es, t.config, { now: new Date(), log: t.log })
   expect(again).toMatchObject({ legacy: 0, migrated: [], incomplete: [] })
 }, 300_000)
-
-it('an erasure that read a document before the move does not write it back into the daily index', async () => {
-  const enrichers = createEnrichers({ uaCacheSize: 10, pseudonymKey: requirePseudonymKey(t.config) })
-  const event: SporEvent = { ...longEvent(70, 0), id: 'raced-0', tenant: 'initech', user: 'u9' }
-  const daily = dailyIndex(t.name, 'long', new Date(event.ts))
-  const id = documentId('initech', event.id)
-  await createFirstShapeIndex(t.es, daily, 'long')
-  const firstDoc = toFirstShape(
-    enrichEvent(event, 'long', enrichers, new Date(event.ts)) as unknown as Record<string, unknown>,
-  )
-  await t.es.index({ index: daily, id, document: firstDoc, refresh: true })
-  await installIndexSetup(t.es, t.config)
-
-  // The move runs between the erasure's read of the document and its write: the client the
-  // erasure uses runs the real migration of the daily index when a point-in-time page returns it.
-  let moved: MigratedIndex | undefined
-  const source = { ...parseClassIndex(daily)!, name: daily }
-  const moveAfterRead = async (...args: Parameters<typeof t.es.search>) => {
-    const result = await t.es.search(...args)
-    if (!moved && args[0]?.pit && result.hits.hits.some((h) => h._index === daily && h._id === id)) {
-      moved = await migrateIndex(t.es, source, t.name, toCurrentShape, {
-        now: new Date(),
-        graceMs: EMPTIED_GRACE_MS,
-      })
-    }
-    return result
-  }
-  const es = new Proxy(t.es, {
-    get(target, prop) {
-      if (prop === 'search') return moveAfterRead
-      const value = Reflect.get(target, prop, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
-  const subject = subjectResolver(t.config)('initech', 'u9')
-  const erasure = await eraseSubject({ es, config: t.config, log: t.log, now: () => new Date() }, subject, {
-    key: 'cli',
-  })
-
-  expect(moved).toMatchObject({ moved: 1, emptied: true, deleted: false })
-  await t.es.indices.refresh({ index: `${t.name}-long-*` })
-  // Nothing was written back where the document was: the daily index stays empty for its grace.
-  expect((await t.es.count({ index: daily })).count).toBe(0)
-  // The copy in the target was found by the next sweep and carries no identifiers.
-  const kept = await t.es.get<Record<string, any>>({ index: moved!.target, id })
-  expect(kept._source!.user).toBeUndefined()
-  expect(kept._source!.spor.user_erased).toBe(true)
-  expect(erasure.anonymised.long).toBe(1)
-}, 120_000)
