@@ -1,3 +1,4 @@
+import { isoString } from '../core/clock.ts'
 import { ECS_EVENT_KIND, ecsCategory } from '../core/ecs-fields.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import type { EventOrigin } from '../core/key-scopes.ts'
@@ -9,7 +10,7 @@ import type { GeoInfo, UaInfo } from './types.ts'
 /** The enrichment steps a document builder needs; each is pure (given its in-memory data). */
 export interface Enrichers {
   parseUserAgent: (ua: string | undefined) => UaInfo
-  lookupGeo: (ip: string) => GeoInfo | undefined
+  lookupGeo: (ip: string) => Readonly<GeoInfo> | undefined
   pseudonym: (tenant: string, value: string) => string
 }
 
@@ -67,7 +68,7 @@ export interface SporFields {
 
 type Geo = NonNullable<NonNullable<EventDocument['source']>['geo']>
 
-function shortGeo(geo: GeoInfo): Geo | undefined {
+function shortGeo(geo: Readonly<GeoInfo>): Geo | undefined {
   if (
     geo.country === undefined &&
     geo.region === undefined &&
@@ -136,7 +137,7 @@ export function enrichEvent(
     id: event.id,
     action: event.type,
     kind: ECS_EVENT_KIND,
-    ingested: receivedAt.toISOString(),
+    ingested: isoString(receivedAt),
   }
   const category = ecsCategory(event.type)
   if (category) meta.category = category

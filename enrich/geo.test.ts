@@ -102,6 +102,40 @@ describe('reserved addresses never reach the database', () => {
   })
 })
 
+describe('one answer per database entry', () => {
+  it('is derived once per record, frozen, and follows a reload to new records', () => {
+    let records: Record<string, object> = {
+      '8.8.8.8': { country_code: 'US', latitude: 37.7, longitude: -122.4 },
+    }
+    let derivations = 0
+    const lookup = createGeoLookup({
+      record: (ip) => {
+        const record = records[ip] ?? null
+        if (record) derivations++
+        return record
+      },
+    })
+    const first = lookup('8.8.8.8')
+    expect(first).toEqual({
+      country: 'US',
+      location: { lat: 37.7, lon: -122.4 },
+      accuracyKm: ESTIMATED_ACCURACY_KM.country,
+    })
+    expect(lookup('::ffff:8.8.8.8')).toBe(first)
+    expect(derivations).toBe(2) // both asked the database, one GeoInfo was built
+    // Shared between events: no caller can change another's answer.
+    expect(Object.isFrozen(first)).toBe(true)
+    expect(Object.isFrozen(first!.location)).toBe(true)
+    // A reloaded database hands out new records: the answer follows them.
+    records = { '8.8.8.8': { country_code: 'CA', latitude: 45.4, longitude: -75.7 } }
+    expect(lookup('8.8.8.8')?.country).toBe('CA')
+    // A record with nothing usable is no answer, every time.
+    records = { '8.8.8.8': { country_code: '' } }
+    expect(lookup('8.8.8.8')).toBeUndefined()
+    expect(lookup('8.8.8.8')).toBeUndefined()
+  })
+})
+
 describe('geoInfoFromRecord', () => {
   it.each([
     {

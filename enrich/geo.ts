@@ -91,10 +91,27 @@ export function geoInfoFromRecord(record: unknown): GeoInfo | undefined {
  */
 export function createGeoLookup(
   source: GeoRecordSource = sharedGeoDatabase(),
-): (ip: string) => GeoInfo | undefined {
+): (ip: string) => Readonly<GeoInfo> | undefined {
+  // The reader hands out one decoded object per database entry while it is in its cache
+  // (enrich/geo-database.ts), so the GeoInfo is derived once per entry, not per event. Keyed by
+  // the record itself: a reloaded database has new records, and nothing stale is kept alive.
+  const derived = new WeakMap<object, Readonly<GeoInfo> | null>()
   return function lookupGeo(ip) {
     const address = publicIp(ip)
     if (address === undefined) return undefined
-    return geoInfoFromRecord(source.record(address.text, address.family))
+    const record = source.record(address.text, address.family)
+    if (record === null || typeof record !== 'object') return undefined
+    let geo = derived.get(record)
+    if (geo === undefined) {
+      geo = frozen(geoInfoFromRecord(record)) ?? null
+      derived.set(record, geo)
+    }
+    return geo ?? undefined
   }
+}
+
+/** Shared between events: frozen (location too), so no caller can change another's answer. */
+function frozen(geo: GeoInfo | undefined): Readonly<GeoInfo> | undefined {
+  if (geo?.location) Object.freeze(geo.location)
+  return geo && Object.freeze(geo)
 }

@@ -63,9 +63,22 @@ interface Pending<R> {
  */
 const BULK_RESPONSE_FIELDS = ['errors', 'items.*.status', 'items.*.error.type', 'items.*.error.reason']
 
+/** The start of the action line per index: a process writes to a handful of indices at a time. */
+const actionHeads = new Map<string, string>()
+
+function actionHead(index: string): string {
+  let head = actionHeads.get(index)
+  if (head === undefined) {
+    if (actionHeads.size >= 1000) actionHeads.clear()
+    head = `{"index":{"_index":${JSON.stringify(index)},"_id":`
+    actionHeads.set(index, head)
+  }
+  return head
+}
+
 /** A document's two NDJSON lines (action, source) without the final newline: serialised once. */
 export function bulkEntry(request: IndexRequest<unknown>): string {
-  return `{"index":{"_index":${JSON.stringify(request.index)},"_id":${JSON.stringify(request.id)}}}\n${JSON.stringify(request.document)}`
+  return `${actionHead(request.index)}${JSON.stringify(request.id)}}}\n${JSON.stringify(request.document)}`
 }
 
 /**

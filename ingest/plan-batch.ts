@@ -1,4 +1,5 @@
 import type { KafkaMessage } from 'kafkajs'
+import { isoString } from '../core/clock.ts'
 import { classIndex } from '../core/indices.ts'
 import { originOf } from '../core/key-scopes.ts'
 import { type Enrichers, enrichEvent } from '../enrich/enrich-event.ts'
@@ -62,7 +63,7 @@ export function planBatch(
       partition,
       offset: message.offset,
       key: message.key ? message.key.toString('utf8') : null,
-      timestamp: appendedAt.toISOString(),
+      timestamp: isoString(appendedAt),
     }
     const sporOrigin = originOf(message.headers)
     if (sporOrigin) origin.spor_origin = sporOrigin
