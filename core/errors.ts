@@ -14,6 +14,8 @@ export const ERRORS = {
   SPOR_ERR_RATE_LIMITED: { status: 429, retriable: true, message: 'rate limit exceeded' },
   SPOR_ERR_BUDGET_SPENT: { status: 429, retriable: true, message: 'statistics question budget spent' },
   SPOR_ERR_UNAVAILABLE: { status: 503, retriable: true, message: 'a backing service is unavailable' },
+  // The tombstone is in force but the person's documents were still being written or moved.
+  SPOR_ERR_ERASURE_INCOMPLETE: { status: 503, retriable: true, message: 'erasure not complete; retry it' },
   SPOR_ERR_ES: { status: 502, retriable: true, message: 'elasticsearch request failed' },
   SPOR_ERR_KAFKA: { status: 502, retriable: true, message: 'kafka request failed' },
   SPOR_ERR_KAFKA_AUTH: {

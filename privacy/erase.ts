@@ -191,13 +191,15 @@ async function sweepUntilClean(
       es.count({ index: shortPattern, query: subjectQuery('short', subject), ...indices }),
       es.count({ index: longPattern, query: ownLongQuery(subject), ...indices }),
     ])
-    if (profiles.count + short.count + own.count === 0) return anonymised
-    const left = { sweep, profiles: profiles.count, short: short.count, long: own.count }
+    // A shard that did not answer is not "nothing left".
+    const unanswered = [profiles, short, own].reduce((n, r) => n + (r._shards?.failed ?? 0), 0)
+    if (profiles.count + short.count + own.count + unanswered === 0) return anonymised
+    const left = { sweep, profiles: profiles.count, short: short.count, long: own.count, unanswered }
     if (sweep === MAX_SWEEPS - 1) {
       log.error(left, 'erasure: documents still arriving after the last sweep; not complete')
       throw new SporError(
-        'SPOR_ERR_UNAVAILABLE',
-        `erasure not complete: documents of the person were still being written or moved after ${MAX_SWEEPS} sweeps (${left.profiles} profiles, ${left.short} short, ${left.long} long); the tombstone is in force, retry to finish`,
+        'SPOR_ERR_ERASURE_INCOMPLETE',
+        `documents of the person were still being written or moved after ${MAX_SWEEPS} sweeps (${left.profiles} profiles, ${left.short} short, ${left.long} long, ${unanswered} shards unanswered); the tombstone is in force`,
       )
     }
     log.warn(left, 'erasure: documents arrived or moved during deletion; sweeping again')

@@ -65,6 +65,8 @@ export async function* scanPages<T = Record<string, unknown>>(
       track_total_hits: false,
       _source: options.source ?? true,
       seq_no_primary_term: options.seqNo ?? false,
+      // A page missing a shard's documents would let an erasure or export look complete.
+      allow_partial_search_results: false,
       ...(after ? { search_after: after } : {}),
     })
     const hits = result.hits.hits
@@ -154,6 +156,7 @@ async function currentCopies<T>(
     // An id can be in two indices for the moment between a move's copy and its delete.
     size: ids.length * 2,
     seq_no_primary_term: true,
+    allow_partial_search_results: false,
     _source: source,
     query: { bool: { filter: [{ ids: { values: ids } }, query] } },
   })

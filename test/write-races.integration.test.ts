@@ -42,17 +42,22 @@ afterAll(async () => {
 
 const deps = (es: Client) => ({ es, config: t.config, log: t.log, now: () => new Date() })
 
-/** The real client, with `after` run (awaited) after every call of one of its methods. */
-function interleaved(method: 'search' | 'bulk', after: (params: any, result: any) => Promise<void>): Client {
-  const original = (t.es[method] as (...args: unknown[]) => Promise<unknown>).bind(t.es)
-  const wrapped = async (...args: unknown[]) => {
-    const result = await original(...args)
-    await after(args[0], result)
-    return result
+type Hook = (params: any, result: any) => Promise<void>
+
+/** The real client, with a hook run (awaited) after every call of the given methods. */
+function interleaved(hooks: Partial<Record<'search' | 'bulk' | 'openPointInTime', Hook>>): Client {
+  const wrapped = new Map<string | symbol, unknown>()
+  for (const [method, after] of Object.entries(hooks)) {
+    const original = (t.es[method as keyof Client] as (...args: unknown[]) => Promise<unknown>).bind(t.es)
+    wrapped.set(method, async (...args: unknown[]) => {
+      const result = await original(...args)
+      await after!(args[0], result)
+      return result
+    })
   }
   return new Proxy(t.es, {
     get(target, prop) {
-      if (prop === method) return wrapped
+      if (wrapped.has(prop)) return wrapped.get(prop)
       const value = Reflect.get(target, prop, target)
       return typeof value === 'function' ? value.bind(target) : value
     },
@@ -104,22 +109,33 @@ it('a document moved by spor migrate between the erasure reading it and writing 
   // Each daily index is moved right after a point-in-time page of the erasure returned its
   // document, before the erasure writes (long: the anonymised copy; profiles: the delete).
   const moved = new Map<string, MigratedIndex>()
-  const es = interleaved('search', async (params, result) => {
-    for (const { index, id } of legacy) {
-      if (moved.has(index) || !params?.pit) continue
-      if (!result.hits.hits.some((h: { _index: string; _id: string }) => h._index === index && h._id === id))
-        continue
-      const source = { ...parseClassIndex(index)!, name: index }
-      moved.set(
-        index,
-        await migrateIndex(t.es, source, t.name, toCurrentShape, {
-          now: new Date(),
-          graceMs: EMPTIED_GRACE_MS,
-        }),
-      )
-    }
+  let pointsInTime = 0
+  const es = interleaved({
+    openPointInTime: async () => {
+      pointsInTime++
+    },
+    search: async (params, result) => {
+      for (const { index, id } of legacy) {
+        if (moved.has(index) || !params?.pit) continue
+        if (
+          !result.hits.hits.some((h: { _index: string; _id: string }) => h._index === index && h._id === id)
+        )
+          continue
+        const source = { ...parseClassIndex(index)!, name: index }
+        moved.set(
+          index,
+          await migrateIndex(t.es, source, t.name, toCurrentShape, {
+            now: new Date(),
+            graceMs: EMPTIED_GRACE_MS,
+          }),
+        )
+      }
+    },
   })
   const erasure = await eraseSubject(deps(es), subject, { key: 'cli' })
+  // Both moved documents were followed to their new index within the sweep that missed them:
+  // one sweep (profiles, short, long), not a second one that found them by counting.
+  expect(pointsInTime).toBe(3)
 
   await t.es.indices.refresh({ index: `${t.name}-*` })
   for (const { index } of legacy) {
@@ -127,7 +143,7 @@ it('a document moved by spor migrate between the erasure reading it and writing 
     // Nothing was written back where the document was: the daily index stays empty for its grace.
     expect({ index, count: (await t.es.count({ index })).count }).toEqual({ index, count: 0 })
   }
-  // The long document's copy in its target was found by the next sweep and has no identifiers.
+  // The long document's copy in its target has no identifiers.
   const kept = await t.es.get<Record<string, any>>({
     index: classIndex(t.name, 'long', new Date(event.ts)),
     id: legacy[0]!.id,
@@ -135,7 +151,7 @@ it('a document moved by spor migrate between the erasure reading it and writing 
   expect(kept._source!.user).toBeUndefined()
   expect(kept._source!.spor.user_erased).toBe(true)
   expect(erasure.anonymised.long).toBe(1)
-  // The profile's copy in its target was deleted by the next sweep.
+  // The profile's copy in its target was deleted.
   expect(await countDocs(t, 'profiles-*', { term: { 'user.pseudo': subject.pseudo } })).toBe(0)
   expect(erasure.deleted.profiles).toBe(1)
 }, 120_000)
@@ -155,22 +171,25 @@ it('while the person keeps being written, the erasure says it is not complete, a
   // delete of the erasure, another of the person's documents lands.
   let writes = 0
   let writing = true
-  const es = interleaved('bulk', async (params) => {
-    const deletes = (params?.operations ?? []).some((op: Record<string, unknown>) => 'delete' in op)
-    if (!writing || !deletes) return
-    writes++
-    await t.es.index({
-      index: shortIndex,
-      id: `initech:late-${writes}`,
-      document: shortDoc(writes),
-      refresh: true,
-    })
+  const es = interleaved({
+    bulk: async (params) => {
+      const deletes = (params?.operations ?? []).some((op: Record<string, unknown>) => 'delete' in op)
+      if (!writing || !deletes) return
+      writes++
+      await t.es.index({
+        index: shortIndex,
+        id: `initech:late-${writes}`,
+        document: shortDoc(writes),
+        refresh: true,
+      })
+    },
   })
   await t.es.index({ index: shortIndex, id: 'initech:late-0', document: shortDoc(0), refresh: true })
 
   const failed = await eraseSubject(deps(es), subject, { key: 'cli' }).catch((error: Error) => error)
   expect(failed).toBeInstanceOf(Error)
-  expect((failed as Error).message).toMatch(/erasure not complete.*retry/)
+  expect(failed).toMatchObject({ code: 'SPOR_ERR_ERASURE_INCOMPLETE', statusCode: 503, retriable: true })
+  expect((failed as Error).message).toMatch(/erasure not complete; retry it: documents of the person/)
   expect(writes).toBeGreaterThanOrEqual(5)
   // The tombstone is in force (ingest refuses the person) but not marked completed.
   const tombstone = await findTombstone(t.es, t.name, subject.hash)
@@ -185,42 +204,64 @@ it('while the person keeps being written, the erasure says it is not complete, a
   expect((await findTombstone(t.es, t.name, subject.hash))!.completed_at).toBeDefined()
 }, 120_000)
 
-it('spor migrate never deletes a copy another writer put in the target while it moved the daily one', async () => {
-  // A statistics row of the first layout; while it is moved, the rollup job recomputes the day
-  // (a fresh row, same id, in the current layout) and deletes the daily row as stale.
-  const time = new Date(Date.now() - 3 * DAY_MS)
-  const day = time.toISOString().slice(0, 10)
-  const daily = dailyIndex(t.name, 'stats', time)
-  const target = classIndex(t.name, 'stats', time)
-  const id = `stats-raced-${day}`
-  const row = (events: number) => ({
-    day,
-    tenant: 'initech',
-    module: 'mail',
-    dim: 'total',
-    key: '_',
-    events,
-    v: 1,
-  })
-  await t.es.index({ index: daily, id, document: row(7), refresh: true })
-  await installIndexSetup(t.es, t.config)
+it.each([
+  { when: 'before the move copies it (the copy is refused: the target has one)', after: 'search', age: 3 },
+  { when: 'after the move copied it (the copy is overwritten)', after: 'bulk', age: 4 },
+] as const)(
+  'spor migrate never deletes a copy another writer put in the target: recomputed $when',
+  async ({ after, age }) => {
+    // A statistics row of the first layout; while it is moved, the rollup job recomputes the day
+    // (a fresh row, same id, in the current layout) and deletes the daily row as stale.
+    const time = new Date(Date.now() - age * DAY_MS)
+    const day = time.toISOString().slice(0, 10)
+    const daily = dailyIndex(t.name, 'stats', time)
+    const target = classIndex(t.name, 'stats', time)
+    const id = `stats-raced-${day}`
+    const row = (events: number) => ({
+      day,
+      tenant: 'initech',
+      module: 'mail',
+      dim: 'total',
+      key: '_',
+      events,
+      v: 1,
+    })
+    await t.es.index({ index: daily, id, document: row(7), refresh: true })
+    await installIndexSetup(t.es, t.config)
 
-  let recomputed = false
-  const es = interleaved('search', async (params, result) => {
-    if (recomputed || !params?.pit || !result.hits.hits.some((h: { _id: string }) => h._id === id)) return
-    recomputed = true
-    await t.es.index({ index: target, id, document: row(9), refresh: true })
-    await t.es.delete({ index: daily, id, refresh: true })
-  })
-  const source = { ...parseClassIndex(daily)!, name: daily }
-  const moved = await migrateIndex(es, source, t.name, toCurrentShape, { now: new Date(), graceMs: 0 })
+    let recomputed = false
+    const recompute = async () => {
+      recomputed = true
+      await t.es.index({ index: target, id, document: row(9), refresh: true })
+      await t.es.delete({ index: daily, id, refresh: true })
+    }
+    const es = interleaved({
+      // before: right after the move read the daily row
+      search: async (params, result) => {
+        if (after !== 'search' || recomputed || !params?.pit) return
+        if (result.hits.hits.some((h: { _id: string }) => h._id === id)) await recompute()
+      },
+      // after: right after the move wrote its copy to the target
+      bulk: async (params) => {
+        if (after !== 'bulk' || recomputed) return
+        const copied = (params?.operations ?? []).some(
+          (op: Record<string, { _index?: string; _id?: string }>) =>
+            op.create?._index === target && op.create?._id === id,
+        )
+        if (copied) await recompute()
+      },
+    })
+    const source = { ...parseClassIndex(daily)!, name: daily }
+    const moved = await migrateIndex(es, source, t.name, toCurrentShape, { now: new Date(), graceMs: 0 })
 
-  expect(recomputed).toBe(true)
-  expect(moved).toMatchObject({ moved: 1, reconciled: 1, emptied: true, deleted: true })
-  // The recomputed row is the one left: the move neither replaced nor deleted it.
-  const kept = await t.es.get<Record<string, unknown>>({ index: target, id })
-  expect(kept._source).toEqual(row(9))
-}, 60_000)
+    expect(recomputed).toBe(true)
+    expect(moved).toMatchObject({ moved: 1, reconciled: 1, emptied: true, deleted: true })
+    // The recomputed row is the one left: the move neither replaced nor deleted it.
+    const kept = await t.es.get<Record<string, unknown>>({ index: target, id })
+    expect(kept._source).toEqual(row(9))
+  },
+  60_000,
+)
 
 it('a profile job running across an erasure does not write the profile of the person erased meanwhile', async () => {
   const enrichers = createEnrichers({ uaCacheSize: 10, pseudonymKey: requirePseudonymKey(t.config) })
@@ -255,16 +296,18 @@ it('a profile job running across an erasure does not write the profile of the pe
   // and the job takes longer than one tombstone refresh before it writes that page.
   const erased = subjectResolver(t.config)('initech', 'seg-erased')
   let tombstoned = false
-  const es = interleaved('search', async (params) => {
-    if (tombstoned || !params?.aggs?.users?.composite) return
-    tombstoned = true
-    await writeTombstone(t.es, t.name, {
-      hash: erased.hash,
-      tenant: 'initech',
-      erased_at: new Date().toISOString(),
-      requested_by: 'cli',
-    })
-    await sleep(t.config.privacy.tombstoneRefreshMs + 100)
+  const es = interleaved({
+    search: async (params) => {
+      if (tombstoned || !params?.aggs?.users?.composite) return
+      tombstoned = true
+      await writeTombstone(t.es, t.name, {
+        hash: erased.hash,
+        tenant: 'initech',
+        erased_at: new Date().toISOString(),
+        requested_by: 'cli',
+      })
+      await sleep(t.config.privacy.tombstoneRefreshMs + 100)
+    },
   })
   const report = await runSegmentsJob({ es, config: t.config, log: t.log, table: loadSegmentTable() }, day)
 

@@ -25,7 +25,14 @@ const requestedBy = {
   description: "the administrator's own user id in the tenant; the request then appears in their own export",
 } as const
 
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema }
+const errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  // Elasticsearch unreachable, or an erasure whose sweeps still found documents (retry it).
+  503: ErrorBodySchema,
+}
 
 interface SubjectParams {
   tenant: string
