@@ -62,7 +62,8 @@ export class AlertStore {
     docs.forEach((doc, n) => {
       const { status: _status, ...detectorFields } = doc
       operations.push({ update: { _index: incidents[n]!.index, _id: doc.alert_id, retry_on_conflict: 3 } })
-      operations.push({ doc: detectorFields, upsert: doc })
+      // A copy made in another index than the one read from keeps what people set there.
+      operations.push({ doc: detectorFields, upsert: { ...doc, ...incidents[n]!.carried } })
     })
     const response = await this.#es.bulk({ operations, refresh: true })
     if (response.errors) {

@@ -59,6 +59,13 @@ export interface Incident {
   persisted: boolean
   /** The `raised` message is on the alerts topic (the document's `announced_at`). */
   announced: boolean
+  /**
+   * What people (and the announce mark) had set on the document this incident was read from.
+   * The first write of the incident's copy in its current-layout index carries them (the upsert),
+   * so an alert acknowledged in an old daily index is still acknowledged after `spor migrate`
+   * keeps the newer copy.
+   */
+  carried?: Partial<Pick<AlertDocument, 'status' | 'acknowledged_by' | 'acknowledged_at' | 'announced_at'>>
   dirty: boolean
   /** Wall-clock time the earliest unflushed triggering event entered detect. */
   pendingSeenAt?: number
@@ -258,6 +265,16 @@ function fromDocument(doc: AlertDocument, prefix: string): Incident {
     raisedAt: Date.parse(doc.raised_at),
     persisted: true,
     announced: doc.announced_at !== undefined,
+    carried: carriedFields(doc),
     dirty: false,
   }
+}
+
+function carriedFields(doc: AlertDocument): Incident['carried'] {
+  const carried: NonNullable<Incident['carried']> = {}
+  if (doc.status !== undefined) carried.status = doc.status
+  if (doc.acknowledged_by !== undefined) carried.acknowledged_by = doc.acknowledged_by
+  if (doc.acknowledged_at !== undefined) carried.acknowledged_at = doc.acknowledged_at
+  if (doc.announced_at !== undefined) carried.announced_at = doc.announced_at
+  return carried
 }

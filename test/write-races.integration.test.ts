@@ -6,6 +6,9 @@ import { toFirstShape } from '../core/ecs-fields.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { classIndex, dailyIndex, parseClassIndex } from '../core/indices.ts'
 import { DAY_MS, type RetentionClass, utcDayStart } from '../core/retention.ts'
+import { AlertStore } from '../detect/alert-store.ts'
+import type { Finding } from '../detect/findings.ts'
+import { type AlertDocument, IncidentTracker, toDocument } from '../detect/incidents.ts'
 import { createEnrichers, enrichEvent } from '../enrich/index.ts'
 import { installIndexSetup } from '../ilm-policies/install.ts'
 import {
@@ -29,7 +32,8 @@ import { countDocs, createTestEnv, type TestEnv } from './helpers/test-env.ts'
  * moment in question): `spor migrate` moving a document between an erasure reading it and writing
  * it; a writer that keeps landing the person's documents after every sweep of an erasure; and the
  * rollup job recomputing a statistics row while `spor migrate` moves the old one; and the profile
- * job computing a page of people while one of them is erased.
+ * job computing a page of people while one of them is erased; and the detector writing an alert
+ * acknowledged in its daily index into the new layout before the daily copy is moved.
  */
 
 let t: TestEnv
@@ -317,4 +321,61 @@ it('a profile job running across an erasure does not write the profile of the pe
   const kept = subjectResolver(t.config)('initech', 'seg-kept')
   expect(await countDocs(t, 'profiles-*', { term: { 'user.pseudo': kept.pseudo } })).toBe(1)
   expect(await countDocs(t, 'profiles-*', { term: { 'user.pseudo': erased.pseudo } })).toBe(0)
+}, 60_000)
+
+it('an alert acknowledged in its daily index stays acknowledged when the detector writes its copy in the new layout and spor migrate moves the daily one', async () => {
+  const store = new AlertStore(t.es, t.name)
+  const tracker = new IncidentTracker({ find: store.find, indexPrefix: t.name, maxOpen: 10 })
+  const start = Date.now() - 2 * DAY_MS
+  const finding = (failures: number): Finding => ({
+    rule: 'brute_force',
+    severity: 'high',
+    tenant: 'initech',
+    subject: { kind: 'account', value: 'dana@initech.example' },
+    relatedUsers: ['dana'],
+    windowStart: start,
+    windowEnd: start + failures * 1000,
+    counts: { failures },
+    evidence: Array.from({ length: failures }, (_, i) => `bf-${i}`),
+    explanation: `${failures} failed logins`,
+  })
+  // The first layout: the alert in its daily index, acknowledged by a person.
+  const first = new IncidentTracker({ find: async () => undefined, indexPrefix: t.name, maxOpen: 10 })
+  const { incident: raised } = await first.absorb(finding(10), 30 * 60_000)
+  const daily = dailyIndex(t.name, 'alerts', new Date(start))
+  await t.es.index({
+    index: daily,
+    id: raised.alertId,
+    refresh: true,
+    document: {
+      ...toDocument(raised, start + 20_000),
+      status: 'acknowledged',
+      acknowledged_by: 'admin-1',
+      acknowledged_at: new Date(start + 60_000).toISOString(),
+      announced_at: new Date(start + 21_000).toISOString(),
+    },
+  })
+  await installIndexSetup(t.es, t.config)
+
+  // The detector picks the incident up from the daily index and writes it where the current
+  // layout keeps it; then the migration moves the daily copy (the newer one in place is kept).
+  const { incident, change } = await tracker.absorb(finding(12), 30 * 60_000)
+  expect(change).toBe('updated')
+  await store.write([incident], Date.now())
+  const source = { ...parseClassIndex(daily)!, name: daily }
+  await migrateIndex(t.es, source, t.name, toCurrentShape, { now: new Date(), graceMs: 0 })
+
+  const kept = await t.es.get<AlertDocument>({
+    index: classIndex(t.name, 'alerts', new Date(start)),
+    id: raised.alertId,
+  })
+  expect(kept._source).toMatchObject({
+    status: 'acknowledged',
+    acknowledged_by: 'admin-1',
+    announced_at: new Date(start + 21_000).toISOString(),
+    // the detector's update is there too
+    counts: { failures: 12 },
+    evidence_total: 12,
+  })
+  expect(await t.es.indices.exists({ index: daily })).toBe(false)
 }, 60_000)
