@@ -119,6 +119,11 @@ export async function hasIlm(es: Client): Promise<boolean> {
  * tolerating another instance creating it at the same moment, and waits for its shard: an
  * instance that lost the creation race could otherwise read before the shard has started.
  */
+/** Each item's outcome of a bulk answer, in request order, whatever its action (index, create, delete, update). */
+export function bulkItems(result: estypes.BulkResponse): estypes.BulkResponseItem[] {
+  return result.items.map((item) => Object.values(item)[0]!)
+}
+
 export async function ensureSingleIndex(
   es: Client,
   index: string,

@@ -2,6 +2,7 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
 import { toEcsDocument } from '../core/ecs-fields.ts'
 import { SporError } from '../core/errors.ts'
+import { bulkItems } from '../core/es.ts'
 import { classIndex, type ParsedIndex, parseClassIndex } from '../core/indices.ts'
 import { JobLeases } from '../core/lease.ts'
 import type { Logger } from '../core/logger.ts'
@@ -103,10 +104,6 @@ export async function legacyIndices(
 }
 
 type Hit = estypes.SearchHit<Record<string, unknown>>
-
-function bulkItems(result: estypes.BulkResponse): estypes.BulkResponseItem[] {
-  return result.items.map((item) => Object.values(item)[0]!)
-}
 
 function failure(what: string, item: estypes.BulkResponseItem): SporError {
   return new SporError(

@@ -1,4 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
+import { bulkItems } from '../core/es.ts'
 
 /**
  * Reading every match of a query without holding them all: a point-in-time keeps one consistent
@@ -87,10 +88,11 @@ export type BulkAction = estypes.BulkRequest['operations']
 async function bulkApply(es: Client, operations: BulkAction): Promise<{ applied: number; missed: string[] }> {
   if (!operations || operations.length === 0) return { applied: 0, missed: [] }
   const result = await es.bulk({ operations, refresh: false })
-  const outcomes = result.items.map((item) => Object.values(item)[0]!)
-  const missed = outcomes.filter((op) => op.status === 404 || op.status === 409)
+  const outcomes = bulkItems(result)
+  const isMiss = (op: estypes.BulkResponseItem) => op.status === 404 || op.status === 409
+  const missed = outcomes.filter(isMiss)
   if (result.errors) {
-    const failed = outcomes.filter((op) => op.error && op.status !== 404 && op.status !== 409)
+    const failed = outcomes.filter((op) => op.error && !isMiss(op))
     if (failed.length > 0) {
       const first = failed[0]!
       throw new Error(

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Client, estypes } from '@elastic/elasticsearch'
+import { bulkItems } from '../../core/es.ts'
 import { classIndex, classPattern } from '../../core/indices.ts'
 import { Hll } from '../stats/hll.ts'
 import {
@@ -196,8 +197,7 @@ async function bulkOrThrow(es: Client, operations: object[]): Promise<void> {
   if (operations.length === 0) return
   const response = await es.bulk({ operations })
   if (response.errors) {
-    const first = response.items.find((item) => Object.values(item)[0]?.error)
-    const error = first ? Object.values(first)[0]?.error : undefined
+    const error = bulkItems(response).find((item) => item.error)?.error
     throw new Error(`rollup bulk write failed: ${error?.type ?? 'unknown'}: ${error?.reason ?? ''}`)
   }
 }

@@ -23,9 +23,9 @@ const READY_AFTER_MS = 60_000
  * `days` days (summary, users and events per day, its breakdowns). The first ask of that view
  * then costs about what a repeated one does (bench, 2026-12-02: p95 43–90 ms against 246–666 ms
  * cold, 27–64 ms asked again), like Elasticsearch's eager global ordinals or a database's
- * buffer-pool preload. Tenant views and
- * other ranges share the day rows of the same days only where the filters match; they warm on
- * their first ask. Nothing is charged to any budget and no answer leaves the process.
+ * buffer-pool preload. Tenant views and other ranges share the day rows of the same days only
+ * where the filters match; they warm on their first ask. Nothing is charged to any budget and no
+ * answer leaves the process.
  */
 export class RowCacheWarmUp {
   #state: 'off' | 'warming' | 'done' | 'failed' = 'off'
