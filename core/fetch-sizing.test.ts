@@ -19,6 +19,18 @@ describe('decoded fetch budgets', () => {
     expect(wireSizes(budget, 1000, 1, 100_000)).toEqual({ maxBytes: 100_000, maxBytesPerPartition: 100_000 })
   })
 
+  it('holds one floor-sized batch of every partition in a fetch when the floor sets the limit', () => {
+    // The broker fills a response in partition order: room for one batch would serve only the
+    // first partition with data, fetch after fetch (seen: one partition per fetch at 19.7 KB).
+    expect(wireSizes(budget, 1000, 1, 100_000, 3)).toEqual({
+      maxBytes: 300_000,
+      maxBytesPerPartition: 100_000,
+    })
+    expect(wireSizes(budget, 1000, 1, 0, 3)).toEqual({ maxBytes: 96 << 10, maxBytesPerPartition: 32 << 10 })
+    // Within the share, the decoded budget alone sets the whole fetch, whatever the partitions.
+    expect(wireSizes(budget, 16, 1, 10_000, 3)).toEqual(wireSizes(budget, 16))
+  })
+
   it('rises at once to a larger expansion and falls back a quarter of the way per fetch', () => {
     expect(nextExpansion(8, 1000, 17_000)).toBe(17)
     expect(nextExpansion(17, 0, 0)).toBe(17 * 0.75 + 0.25)

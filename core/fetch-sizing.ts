@@ -21,7 +21,8 @@ import { Gauge } from 'prom-client'
  * from each at once). A partition's limit never goes below `minBytes` or the largest compressed
  * batch seen: the broker returns an oversized first batch only for the first partition with data
  * in a response (KIP-74); for the others it returns a truncated batch that kafkajs drops, and
- * they would wait until the first partition's backlog is gone.
+ * they would wait until the first partition's backlog is gone. For the same reason a fetch whose
+ * partition limit is set by that floor holds one such batch of every partition asked for.
  *
  * kafkajs reads the sizes from its ConsumerGroup on every fetch but offers no way to change them
  * after `kafka.consumer()`: the one reach into its internals is a wrapper around
@@ -57,7 +58,8 @@ interface ConsumerGroupInternals {
 interface GroupSizing {
   budget: DecodedFetchBudget
   expansion: number
-  brokers: Set<number>
+  /** Partitions each broker was last asked for (one batch per partition in its answer). */
+  brokers: Map<number, number>
 }
 
 const groups = new Map<string, GroupSizing>()
@@ -78,21 +80,27 @@ export function fetchExpansion(groupId: string): number | undefined {
   return groups.get(groupId)?.expansion
 }
 
-/** Wire sizes for a decoded budget at an expansion, split between `brokers` fetching at once. */
+/**
+ * Wire sizes for a decoded budget at an expansion, split between `brokers` fetching at once.
+ * `partitions`: how many partitions one fetch asks the broker for (1 until known).
+ */
 export function wireSizes(
   budget: DecodedFetchBudget,
   ratio: number,
   brokers = 1,
   largestBatch = 0,
+  partitions = 1,
 ): { maxBytes: number; maxBytesPerPartition: number } {
   const divisor = Math.max(1, ratio)
-  const maxBytesPerPartition = Math.max(
-    budget.minBytes,
-    largestBatch,
-    Math.floor(budget.maxBytesPerPartition / divisor),
-  )
+  const share = Math.floor(budget.maxBytesPerPartition / divisor)
+  const maxBytesPerPartition = Math.max(budget.minBytes, largestBatch, share)
+  // When the floor (one batch or record) is above the partition's share, a whole fetch must
+  // still hold one of every partition: the broker fills the response in partition order, so with
+  // room for one only, the first partition with data would take every fetch and the others wait.
+  const perFetch = maxBytesPerPartition > share ? maxBytesPerPartition * Math.max(1, partitions) : 0
   const maxBytes = Math.max(
     maxBytesPerPartition,
+    perFetch,
     Math.floor(budget.maxBytes / divisor / Math.max(1, brokers)),
   )
   return { maxBytes, maxBytesPerPartition }
@@ -116,7 +124,7 @@ function recordBytes(batches: FetchedBatch[]): number {
  * call, in this process) from a budget in decoded bytes.
  */
 export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchBudget): void {
-  groups.set(groupId, { budget, expansion: INITIAL_EXPANSION, brokers: new Set() })
+  groups.set(groupId, { budget, expansion: INITIAL_EXPANSION, brokers: new Map() })
   if (installed) return
   installed = true
   const require = createRequire(import.meta.url)
@@ -129,13 +137,20 @@ export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchB
   ConsumerGroup.prototype.fetch = async function sizedFetch(this: ConsumerGroupInternals, nodeId: number) {
     const sizing = groups.get(this.groupId)
     if (!sizing) return fetch.call(this, nodeId)
-    sizing.brokers.add(nodeId)
+    if (!sizing.brokers.has(nodeId)) sizing.brokers.set(nodeId, 1)
     Object.assign(
       this,
-      wireSizes(sizing.budget, sizing.expansion, sizing.brokers.size, codecBytes.largestBatch),
+      wireSizes(
+        sizing.budget,
+        sizing.expansion,
+        sizing.brokers.size,
+        codecBytes.largestBatch,
+        sizing.brokers.get(nodeId),
+      ),
     )
     const before = { ...codecBytes }
     const batches = await fetch.call(this, nodeId)
+    sizing.brokers.set(nodeId, Math.max(1, batches.length))
     if (!batches.some((batch) => !batch.isEmpty())) return batches // idle: says nothing
     // Compressed records as the codecs counted them during this fetch, the rest as they are.
     // Concurrent fetches (other brokers, other groups) may add theirs to the codec counters:
