@@ -20,9 +20,11 @@ import { Gauge } from 'prom-client'
  * The whole-fetch budget is split between the brokers the group fetches from (kafkajs fetches
  * from each at once). A partition's limit never goes below `minBytes` or the largest compressed
  * batch seen: the broker returns an oversized first batch only for the first partition with data
- * in a response (KIP-74); for the others it returns a truncated batch that kafkajs drops, and
- * they would wait until the first partition's backlog is gone. For the same reason a fetch whose
- * partition limit is set by that floor holds one such batch of every partition asked for.
+ * in a response (KIP-74); for the others it returns nothing, and they would wait until the
+ * first partition's backlog is gone. For the same reason a fetch whose partition limit is set by
+ * that floor holds one such batch of every partition asked for. (Which partition is first is
+ * random: kafkajs shuffles the partitions of every fetch request. A partition whose next batch is
+ * larger than any seen waits for that draw; once one of that size is seen, it waits no more.)
  *
  * kafkajs reads the sizes from its ConsumerGroup on every fetch but offers no way to change them
  * after `kafka.consumer()`: the one reach into its internals is a wrapper around
@@ -31,7 +33,17 @@ import { Gauge } from 'prom-client'
  */
 const INITIAL_EXPANSION = 8
 
-/** Bytes handed to the codecs, the bytes they returned, and the largest batch, since start. */
+/**
+ * The header of a Kafka record batch (v2, magic 2), around its compressed records: the broker
+ * counts whole batches against a fetch's limits, so a floor of the records alone would keep out
+ * the very batch that set it.
+ */
+export const RECORD_BATCH_OVERHEAD = 61
+
+/**
+ * Bytes handed to the codecs, the bytes they returned, and the largest such input (the
+ * compressed records of one batch, without the batch header), since start.
+ */
 export const codecBytes = { compressed: 0, decoded: 0, largestBatch: 0 }
 
 export interface DecodedFetchBudget {
@@ -144,7 +156,7 @@ export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchB
         sizing.budget,
         sizing.expansion,
         sizing.brokers.size,
-        codecBytes.largestBatch,
+        codecBytes.largestBatch > 0 ? codecBytes.largestBatch + RECORD_BATCH_OVERHEAD : 0,
         sizing.brokers.get(nodeId),
       ),
     )
