@@ -56,6 +56,11 @@ describe('loadConfig', () => {
     ],
     [{ SPOR_ES_CA_FINGERPRINT: 'AB:CD' }, /caFingerprint/],
     [{ SPOR_ES_REPLICAS: 'two' }, /replicas/],
+    // A value outside a choice: the choices, once, not one "must be equal to constant" per choice.
+    [
+      { SPOR_LOG_LEVEL: 'verbose' },
+      /: \/logLevel must be one of fatal, error, warn, info, debug, trace, silent$/,
+    ],
     [
       { SPOR_STATS_MAX_RANGE_DAYS: '14', SPOR_STATS_WARM_UP_DAYS: '30' },
       /SPOR_STATS_WARM_UP_DAYS must not exceed SPOR_STATS_MAX_RANGE_DAYS/,

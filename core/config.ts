@@ -332,6 +332,28 @@ function num(env: Record<string, string | undefined>, key: string, fallback: num
   return value
 }
 
+interface SchemaProblem {
+  keyword: string
+  instancePath: string
+  message: string
+  params: Record<string, unknown>
+}
+
+/** Schema errors as lines; a value outside a choice (a union of literals) as its choices. */
+function describeProblems(errors: Iterable<SchemaProblem>): string[] {
+  const choices = new Map<string, unknown[]>()
+  const lines: string[] = []
+  for (const e of errors) {
+    const path = e.instancePath || '/'
+    if (e.keyword === 'boolean') continue
+    if (e.keyword === 'const') choices.set(path, [...(choices.get(path) ?? []), e.params.allowedValue])
+    else if (e.keyword === 'anyOf' && choices.has(path))
+      lines.push(`${path} must be one of ${choices.get(path)?.join(', ')}`)
+    else lines.push(`${path} ${e.message}`)
+  }
+  return lines
+}
+
 function list(raw: string | undefined, fallback: string[]): string[] {
   if (raw === undefined || raw.trim() === '') return fallback
   return raw
@@ -500,10 +522,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
   }
   if (!compiled.Check(candidate)) {
-    const problems = [...compiled.Errors(candidate)]
-      .filter((e) => e.keyword !== 'boolean')
-      .map((e) => `${e.instancePath || '/'} ${e.message}`)
-    throw new SporError('SPOR_ERR_CONFIG', problems.join('; '))
+    throw new SporError('SPOR_ERR_CONFIG', describeProblems(compiled.Errors(candidate)).join('; '))
   }
   const connection = connectionProblems(
     candidate.kafkaConnection,
