@@ -6,7 +6,7 @@ import kafkajs from 'kafkajs'
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi'
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy'
 import { SporError } from './errors.ts'
-import { codecBytes } from './fetch-sizing.ts'
+import { countDecodedBatch } from './fetch-sizing.ts'
 
 // kafkajs is CommonJS and Node's ESM loader does not see these two among its named exports.
 const { CompressionCodecs, CompressionTypes } = kafkajs
@@ -242,9 +242,7 @@ function guarded(
     decompress: async (buffer) => {
       try {
         const decoded = await decode(buffer)
-        codecBytes.compressed += buffer.length
-        codecBytes.decoded += decoded.length
-        if (buffer.length > codecBytes.largestBatch) codecBytes.largestBatch = buffer.length
+        countDecodedBatch(buffer.length, decoded.length)
         return decoded
       } catch (error) {
         const standIns = poisonRecords(name, buffer, error)

@@ -31,6 +31,12 @@ describe('decoded fetch budgets', () => {
     expect(wireSizes(budget, 16, 1, 10_000, 3)).toEqual(wireSizes(budget, 16))
   })
 
+  it('replaces the assumed expansion with what the first fetch showed, even when smaller', () => {
+    expect(nextExpansion(32, 1000, 1000, true)).toBe(1)
+    expect(nextExpansion(32, 1000, 12_000, true)).toBe(12)
+    expect(nextExpansion(32, 1000, 1000)).toBe(32 * 0.75 + 0.25) // later fetches: a quarter of the way
+  })
+
   it('rises at once to a larger expansion and falls back a quarter of the way per fetch', () => {
     expect(nextExpansion(8, 1000, 17_000)).toBe(17)
     expect(nextExpansion(17, 0, 0)).toBe(17 * 0.75 + 0.25)

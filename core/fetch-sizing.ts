@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createRequire } from 'node:module'
 import { Gauge } from 'prom-client'
 
@@ -12,10 +13,13 @@ import { Gauge } from 'prom-client'
  * expansion the group's last fetches showed (the records' decoded bytes ÷ their bytes on the
  * wire, compressed batches as the codecs measured them, uncompressed ones as they are). It rises
  * at once when a fetch decodes larger (a producer starts compressing) and falls back a quarter
- * of the way per fetch that decoded smaller. Until the first fetch it assumes INITIAL_EXPANSION:
- * a compressed topic's first fetch is then not the whole topic, an uncompressed topic's is small
- * once. It is an estimate: the first fetch after compression rises still decodes more than the
- * budget (up to the new expansion ÷ the old one times it).
+ * of the way per fetch that decoded smaller. The first fetch assumes INITIAL_EXPANSION, about
+ * twice the most JSON events in zstd batches showed, so it stays within the budget (and an
+ * uncompressed topic's is small once); what that fetch shows replaces the assumption. A codec counts its bytes to the fetch
+ * in whose async context it decodes (AsyncLocalStorage): fetches from several brokers at once,
+ * and other groups, do not blur each other's figure. It is an estimate: the first fetch after
+ * compression rises still decodes more than the budget (up to the new expansion ÷ the old one
+ * times it).
  *
  * The whole-fetch budget is split between the brokers the group fetches from (kafkajs fetches
  * from each at once). A partition's limit never goes below `minBytes` or the largest compressed
@@ -31,7 +35,7 @@ import { Gauge } from 'prom-client'
  * `ConsumerGroup.prototype.fetch` (kafkajs 2.2.x, unmaintained since 2023, pinned by the lock
  * file) that sets them for the groups registered here. test/ingest-fetch-sizing checks it.
  */
-const INITIAL_EXPANSION = 8
+const INITIAL_EXPANSION = 32
 
 /**
  * The header of a Kafka record batch (v2, magic 2), around its compressed records: the broker
@@ -40,11 +44,26 @@ const INITIAL_EXPANSION = 8
  */
 export const RECORD_BATCH_OVERHEAD = 61
 
-/**
- * Bytes handed to the codecs, the bytes they returned, and the largest such input (the
- * compressed records of one batch, without the batch header), since start.
- */
-export const codecBytes = { compressed: 0, decoded: 0, largestBatch: 0 }
+/** Bytes handed to the codecs and the bytes they returned. */
+interface CodecCount {
+  compressed: number
+  decoded: number
+}
+
+/** The codecs' bytes of the fetch running in the current async context. */
+const fetchCodecBytes = new AsyncLocalStorage<CodecCount>()
+/** The largest input of a codec since start: the compressed records of one batch, no header. */
+let largestCompressedBatch = 0
+
+/** Called by the codecs (core/codecs.ts) for every batch they decode. */
+export function countDecodedBatch(compressed: number, decoded: number): void {
+  if (compressed > largestCompressedBatch) largestCompressedBatch = compressed
+  const count = fetchCodecBytes.getStore()
+  if (count) {
+    count.compressed += compressed
+    count.decoded += decoded
+  }
+}
 
 export interface DecodedFetchBudget {
   /** Decoded bytes all fetches of the group (one per broker) may hold at once. */
@@ -70,6 +89,8 @@ interface ConsumerGroupInternals {
 interface GroupSizing {
   budget: DecodedFetchBudget
   expansion: number
+  /** False until a fetch with records has shown the expansion (INITIAL_EXPANSION until then). */
+  learnt: boolean
   /** Partitions each broker was last asked for (one batch per partition in its answer). */
   brokers: Map<number, number>
 }
@@ -118,10 +139,13 @@ export function wireSizes(
   return { maxBytes, maxBytesPerPartition }
 }
 
-/** The next expansion after a fetch whose records take `decoded` bytes and took `wire` bytes. */
-export function nextExpansion(current: number, wire: number, decoded: number): number {
+/**
+ * The next expansion after a fetch whose records take `decoded` bytes and took `wire` bytes;
+ * `first`: the group's first fetch with records, whose figure replaces the assumed one.
+ */
+export function nextExpansion(current: number, wire: number, decoded: number, first = false): number {
   const seen = wire > 0 ? Math.max(1, decoded / wire) : 1
-  return seen >= current ? seen : current * 0.75 + seen * 0.25
+  return seen >= current || first ? seen : current * 0.75 + seen * 0.25
 }
 
 function recordBytes(batches: FetchedBatch[]): number {
@@ -136,7 +160,7 @@ function recordBytes(batches: FetchedBatch[]): number {
  * call, in this process) from a budget in decoded bytes.
  */
 export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchBudget): void {
-  groups.set(groupId, { budget, expansion: INITIAL_EXPANSION, brokers: new Map() })
+  groups.set(groupId, { budget, expansion: INITIAL_EXPANSION, learnt: false, brokers: new Map() })
   if (installed) return
   installed = true
   const require = createRequire(import.meta.url)
@@ -156,21 +180,20 @@ export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchB
         sizing.budget,
         sizing.expansion,
         sizing.brokers.size,
-        codecBytes.largestBatch > 0 ? codecBytes.largestBatch + RECORD_BATCH_OVERHEAD : 0,
+        largestCompressedBatch > 0 ? largestCompressedBatch + RECORD_BATCH_OVERHEAD : 0,
         sizing.brokers.get(nodeId),
       ),
     )
-    const before = { ...codecBytes }
-    const batches = await fetch.call(this, nodeId)
+    const codecs: CodecCount = { compressed: 0, decoded: 0 }
+    const batches = await fetchCodecBytes.run(codecs, () => fetch.call(this, nodeId))
     sizing.brokers.set(nodeId, Math.max(1, batches.length))
     if (!batches.some((batch) => !batch.isEmpty())) return batches // idle: says nothing
-    // Compressed records as the codecs counted them during this fetch, the rest as they are.
-    // Concurrent fetches (other brokers, other groups) may add theirs to the codec counters:
-    // the estimate can only err towards smaller fetches.
+    // Compressed records as the codecs counted them in this fetch, the rest as they are.
     const decoded = recordBytes(batches)
-    const fromCodecs = Math.min(decoded, codecBytes.decoded - before.decoded)
-    const wire = decoded - fromCodecs + (codecBytes.compressed - before.compressed)
-    sizing.expansion = nextExpansion(sizing.expansion, wire, decoded)
+    const fromCodecs = Math.min(decoded, codecs.decoded)
+    const wire = decoded - fromCodecs + codecs.compressed
+    sizing.expansion = nextExpansion(sizing.expansion, wire, decoded, !sizing.learnt)
+    sizing.learnt = true
     return batches
   }
 }

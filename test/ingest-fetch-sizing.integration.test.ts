@@ -22,29 +22,33 @@ const WIDE_BATCH = 500
 let t: TestEnv
 let topic: string
 let wideTopic: string
+let plainTopic: string
 let decodedTotal = 0
 
-async function createZstdTopic(name: string, partitions: number): Promise<void> {
+async function createTopic(
+  name: string,
+  partitions: number,
+  configEntries: { name: string; value: string }[],
+): Promise<void> {
   const admin = t.kafka.admin()
   await admin.connect()
   try {
-    await createTopicsReady(admin, [
-      {
-        topic: name,
-        numPartitions: partitions,
-        configEntries: [{ name: 'compression.type', value: 'zstd' }],
-      },
-    ])
+    await createTopicsReady(admin, [{ topic: name, numPartitions: partitions, configEntries }])
   } finally {
     await admin.disconnect()
   }
 }
 
+const createZstdTopic = (name: string, partitions: number) =>
+  createTopic(name, partitions, [{ name: 'compression.type', value: 'zstd' }])
+
 beforeAll(async () => {
   t = await createTestEnv('fetchsize')
   topic = `${t.name}-zstd-events`
   wideTopic = `${t.name}-zstd-wide`
+  plainTopic = `${t.name}-plain`
   await createZstdTopic(topic, 1)
+  await createTopic(plainTopic, 1, [])
   await createZstdTopic(wideTopic, 3)
   const producer = createProducer(t.kafka)
   await producer.connect()
@@ -52,6 +56,7 @@ beforeAll(async () => {
     const messages = events.slice(i, i + PER_SEND).map((e) => ({ value: JSON.stringify(e) }))
     for (const m of messages) decodedTotal += Buffer.byteLength(m.value)
     await producer.send({ topic, acks: -1, messages })
+    await producer.send({ topic: plainTopic, acks: -1, messages })
   }
   // Large batches of one size: every send puts the same WIDE_BATCH events, with one timestamp,
   // in each partition, so every broker batch of the topic is the same tens of kilobytes.
@@ -128,6 +133,17 @@ describe('fetch sizes in decoded bytes, zstd batches from a real broker', () => 
     expect(sizes.length).toBeGreaterThan(decodedTotal / (2 * BUDGET.maxBytesPerPartition + oneSend))
     // JSON events in zstd batches: several times their compressed size.
     expect(fetchExpansion(groupId)).toBeGreaterThan(3)
+  })
+
+  it('each group learns from its own fetches while another decodes zstd batches at the same time', async () => {
+    const plain = `${t.name}-plain-group`
+    const zstd = `${t.name}-zstd-group`
+    sizeFetchesByDecodedBytes(plain, BUDGET)
+    sizeFetchesByDecodedBytes(zstd, BUDGET)
+    // Global codec counters would lend the uncompressed group the zstd group's decoding.
+    await Promise.all([readAll(plain, plainTopic), readAll(zstd, topic)])
+    expect(fetchExpansion(plain)).toBe(1)
+    expect(fetchExpansion(zstd)).toBeGreaterThan(3)
   })
 
   it('partitions whose batches are larger than the limit are not starved behind the first one', async () => {
