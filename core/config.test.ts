@@ -1,5 +1,7 @@
+import { type TSchema, Type } from 'typebox'
+import { Compile } from 'typebox/compile'
 import { describe, expect, it } from 'vitest'
-import { loadConfig, redactedConfig } from './config.ts'
+import { describeProblems, loadConfig, redactedConfig } from './config.ts'
 import { SporError } from './errors.ts'
 
 describe('loadConfig', () => {
@@ -145,5 +147,29 @@ describe('redactedConfig', () => {
     const withKey = redactedConfig(loadConfig({ SPOR_ES_API_KEY: 'id-1:secret-api-key-99' }))
     expect(JSON.stringify(withKey)).not.toContain('secret-api-key-99')
     expect(withKey.esConnection).toMatchObject({ apiKey: '(set)' })
+  })
+})
+
+describe('configuration errors', () => {
+  const problems = (schema: TSchema, value: unknown) => describeProblems(Compile(schema).Errors(value))
+
+  it('gives a choice as its choices, and every other error as it is', () => {
+    const level = Type.Union([Type.Literal('a'), Type.Literal('b')])
+    expect(problems(Type.Object({ level }), { level: 'c' })).toEqual(['/level must be one of a, b'])
+    expect(problems(Type.Object({ level: Type.Literal('a') }), { level: 'c' })).toEqual([
+      '/level must be one of a',
+    ])
+    // Not only literals: each error, none left out.
+    const mixed = problems(
+      Type.Object({ v: Type.Union([Type.Literal('auto'), Type.String({ minLength: 5 })]) }),
+      {
+        v: 'x',
+      },
+    )
+    expect(mixed).toHaveLength(3)
+    expect(mixed.join('; ')).toMatch(/fewer than 5/)
+    expect(problems(Type.Object({ n: Type.Integer(), level }), { n: 1.5, level: 'a' })).toEqual([
+      '/n must be integer',
+    ])
   })
 })

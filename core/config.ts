@@ -339,17 +339,23 @@ interface SchemaProblem {
   params: Record<string, unknown>
 }
 
-/** Schema errors as lines; a value outside a choice (a union of literals) as its choices. */
-function describeProblems(errors: Iterable<SchemaProblem>): string[] {
-  const choices = new Map<string, unknown[]>()
-  const lines: string[] = []
+/**
+ * Schema errors as lines, one path at a time; a value outside a choice (a union of literals:
+ * only `const` and `anyOf` errors at its path) as its choices.
+ */
+export function describeProblems(errors: Iterable<SchemaProblem>): string[] {
+  const byPath = new Map<string, SchemaProblem[]>()
   for (const e of errors) {
-    const path = e.instancePath || '/'
     if (e.keyword === 'boolean') continue
-    if (e.keyword === 'const') choices.set(path, [...(choices.get(path) ?? []), e.params.allowedValue])
-    else if (e.keyword === 'anyOf' && choices.has(path))
-      lines.push(`${path} must be one of ${choices.get(path)?.join(', ')}`)
-    else lines.push(`${path} ${e.message}`)
+    const path = e.instancePath || '/'
+    byPath.set(path, [...(byPath.get(path) ?? []), e])
+  }
+  const lines: string[] = []
+  for (const [path, problems] of byPath) {
+    const choices = new Set(problems.filter((e) => e.keyword === 'const').map((e) => e.params.allowedValue))
+    if (choices.size > 0 && problems.every((e) => e.keyword === 'const' || e.keyword === 'anyOf'))
+      lines.push(`${path} must be one of ${[...choices].join(', ')}`)
+    else for (const e of problems) lines.push(`${path} ${e.message}`)
   }
   return lines
 }

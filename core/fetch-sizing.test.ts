@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { nextExpansion, wireSizes } from './fetch-sizing.ts'
+import { nextExpansion, wireBytesOf, wireSizes } from './fetch-sizing.ts'
 
 describe('decoded fetch budgets', () => {
   const budget = { maxBytes: 4 << 20, maxBytesPerPartition: 1 << 20, minBytes: 32 << 10 }
@@ -29,6 +29,17 @@ describe('decoded fetch budgets', () => {
     expect(wireSizes(budget, 1000, 1, 0, 3)).toEqual({ maxBytes: 96 << 10, maxBytesPerPartition: 32 << 10 })
     // Within the share, the decoded budget alone sets the whole fetch, whatever the partitions.
     expect(wireSizes(budget, 16, 1, 10_000, 3)).toEqual(wireSizes(budget, 16))
+  })
+
+  it('counts the wire bytes of a fetch: compressed records as the codecs saw them, the kept share only', () => {
+    expect(wireBytesOf(10_000, { compressed: 0, decoded: 0 })).toBe(10_000) // uncompressed
+    // Keys and values are most of what a codec returns (the rest is record framing).
+    expect(wireBytesOf(9_000, { compressed: 1_000, decoded: 10_000 })).toBe(900)
+    // A fetch that starts late in a batch: the codec decoded 10 000 bytes, 500 were kept. Read as
+    // the whole batch, the fetch would show 0.5 decoded bytes per wire byte (no compression).
+    expect(nextExpansion(32, wireBytesOf(500, { compressed: 1_000, decoded: 10_000 }), 500, true)).toBe(10)
+    // Half the records compressed 10:1, half not.
+    expect(wireBytesOf(20_000, { compressed: 1_000, decoded: 10_000 })).toBe(11_000)
   })
 
   it('replaces the assumed expansion with what the first fetch showed, even when smaller', () => {

@@ -24,9 +24,10 @@ import { Gauge } from 'prom-client'
  * The whole-fetch budget is split between the brokers the group fetches from (kafkajs fetches
  * from each at once). A partition's limit never goes below `minBytes` or the largest compressed
  * batch seen: the broker returns an oversized first batch only for the first partition with data
- * in a response (KIP-74); for the others it returns nothing, and they would wait until the
- * first partition's backlog is gone. For the same reason a fetch whose partition limit is set by
- * that floor holds one such batch of every partition asked for. (Which partition is first is
+ * in a response (KIP-74); for the others it returns no record of it (an empty set, or a
+ * truncated batch that kafkajs drops), and they would wait until the first partition's backlog
+ * is gone. For the same reason a fetch whose partition limit is set by that floor holds one such
+ * batch of every partition asked for. (Which partition is first is
  * random: kafkajs shuffles the partitions of every fetch request. A partition whose next batch is
  * larger than any seen waits for that draw; once one of that size is seen, it waits no more.)
  *
@@ -45,7 +46,7 @@ const INITIAL_EXPANSION = 32
 export const RECORD_BATCH_OVERHEAD = 61
 
 /** Bytes handed to the codecs and the bytes they returned. */
-interface CodecCount {
+export interface CodecCount {
   compressed: number
   decoded: number
 }
@@ -148,6 +149,19 @@ export function nextExpansion(current: number, wire: number, decoded: number, fi
   return seen >= current || first ? seen : current * 0.75 + seen * 0.25
 }
 
+/**
+ * The wire bytes of a fetch's records (`decoded` bytes of keys and values): compressed ones as
+ * the codecs counted them, the rest as they are. The codecs also decode what kafkajs then drops
+ * (records before the fetch offset when a fetch starts inside a batch, control records): only
+ * the kept share of their input counts, else a fetch that starts late in a large batch would
+ * read as no compression at all.
+ */
+export function wireBytesOf(decoded: number, codecs: CodecCount): number {
+  const fromCodecs = Math.min(decoded, codecs.decoded)
+  const keptShare = codecs.decoded > 0 ? fromCodecs / codecs.decoded : 0
+  return decoded - fromCodecs + codecs.compressed * keptShare
+}
+
 function recordBytes(batches: FetchedBatch[]): number {
   let bytes = 0
   for (const batch of batches)
@@ -188,10 +202,8 @@ export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchB
     const batches = await fetchCodecBytes.run(codecs, () => fetch.call(this, nodeId))
     sizing.brokers.set(nodeId, Math.max(1, batches.length))
     if (!batches.some((batch) => !batch.isEmpty())) return batches // idle: says nothing
-    // Compressed records as the codecs counted them in this fetch, the rest as they are.
     const decoded = recordBytes(batches)
-    const fromCodecs = Math.min(decoded, codecs.decoded)
-    const wire = decoded - fromCodecs + codecs.compressed
+    const wire = wireBytesOf(decoded, codecs)
     sizing.expansion = nextExpansion(sizing.expansion, wire, decoded, !sizing.learnt)
     sizing.learnt = true
     return batches
