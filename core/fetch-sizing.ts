@@ -15,21 +15,21 @@ import { Gauge } from 'prom-client'
  * at once when a fetch decodes larger (a producer starts compressing) and falls back a quarter
  * of the way per fetch that decoded smaller. The first fetch assumes INITIAL_EXPANSION, about
  * twice the most JSON events in zstd batches showed, so it stays within the budget (and an
- * uncompressed topic's is small once); what that fetch shows replaces the assumption. A codec counts its bytes to the fetch
- * in whose async context it decodes (AsyncLocalStorage): fetches from several brokers at once,
- * and other groups, do not blur each other's figure. It is an estimate: the first fetch after
- * compression rises still decodes more than the budget (up to the new expansion ÷ the old one
- * times it).
+ * uncompressed topic's is small once); what that fetch shows replaces the assumption. A codec
+ * counts its bytes to the fetch in whose async context it decodes (AsyncLocalStorage): fetches
+ * from several brokers at once, and other groups, do not blur each other's figure. It is an
+ * estimate: the first fetch after compression rises still decodes more than the budget (up to
+ * the new expansion ÷ the old one times it).
  *
  * The whole-fetch budget is split between the brokers the group fetches from (kafkajs fetches
  * from each at once). A partition's limit never goes below `minBytes` or the largest compressed
- * batch seen: the broker returns an oversized first batch only for the first partition with data
- * in a response (KIP-74); for the others it returns no record of it (an empty set, or a
- * truncated batch that kafkajs drops), and they would wait until the first partition's backlog
- * is gone. For the same reason a fetch whose partition limit is set by that floor holds one such
- * batch of every partition asked for. (Which partition is first is
- * random: kafkajs shuffles the partitions of every fetch request. A partition whose next batch is
- * larger than any seen waits for that draw; once one of that size is seen, it waits no more.)
+ * batch the group has seen: the broker returns an oversized first batch only for the first
+ * partition with data in a response (KIP-74); for the others it returns no record of it (an
+ * empty set, or a truncated batch that kafkajs drops), and they would wait until the first
+ * partition's backlog is gone. For the same reason a fetch whose partition limit is set by that
+ * floor holds one such batch of every partition asked for. (Which partition is first is random:
+ * kafkajs shuffles the partitions of every fetch request. A partition whose next batch is larger
+ * than any seen waits for that draw; once one of that size is seen, it waits no more.)
  *
  * kafkajs reads the sizes from its ConsumerGroup on every fetch but offers no way to change them
  * after `kafka.consumer()`: the one reach into its internals is a wrapper around
@@ -51,19 +51,21 @@ export interface CodecCount {
   decoded: number
 }
 
+/** A fetch's codec work: its totals, and its largest input (one batch's records, no header). */
+interface FetchCodecCount extends CodecCount {
+  largest: number
+}
+
 /** The codecs' bytes of the fetch running in the current async context. */
-const fetchCodecBytes = new AsyncLocalStorage<CodecCount>()
-/** The largest input of a codec since start: the compressed records of one batch, no header. */
-let largestCompressedBatch = 0
+const fetchCodecBytes = new AsyncLocalStorage<FetchCodecCount>()
 
 /** Called by the codecs (core/codecs.ts) for every batch they decode. */
 export function countDecodedBatch(compressed: number, decoded: number): void {
-  if (compressed > largestCompressedBatch) largestCompressedBatch = compressed
   const count = fetchCodecBytes.getStore()
-  if (count) {
-    count.compressed += compressed
-    count.decoded += decoded
-  }
+  if (!count) return
+  count.compressed += compressed
+  count.decoded += decoded
+  if (compressed > count.largest) count.largest = compressed
 }
 
 export interface DecodedFetchBudget {
@@ -94,6 +96,8 @@ interface GroupSizing {
   learnt: boolean
   /** Partitions each broker was last asked for (one batch per partition in its answer). */
   brokers: Map<number, number>
+  /** The largest compressed batch the group's fetches decoded, header included (the floor). */
+  largestBatch: number
 }
 
 const groups = new Map<string, GroupSizing>()
@@ -174,7 +178,13 @@ function recordBytes(batches: FetchedBatch[]): number {
  * call, in this process) from a budget in decoded bytes.
  */
 export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchBudget): void {
-  groups.set(groupId, { budget, expansion: INITIAL_EXPANSION, learnt: false, brokers: new Map() })
+  groups.set(groupId, {
+    budget,
+    expansion: INITIAL_EXPANSION,
+    learnt: false,
+    brokers: new Map(),
+    largestBatch: 0,
+  })
   if (installed) return
   installed = true
   const require = createRequire(import.meta.url)
@@ -194,13 +204,15 @@ export function sizeFetchesByDecodedBytes(groupId: string, budget: DecodedFetchB
         sizing.budget,
         sizing.expansion,
         sizing.brokers.size,
-        largestCompressedBatch > 0 ? largestCompressedBatch + RECORD_BATCH_OVERHEAD : 0,
+        sizing.largestBatch,
         sizing.brokers.get(nodeId),
       ),
     )
-    const codecs: CodecCount = { compressed: 0, decoded: 0 }
+    const codecs: FetchCodecCount = { compressed: 0, decoded: 0, largest: 0 }
     const batches = await fetchCodecBytes.run(codecs, () => fetch.call(this, nodeId))
     sizing.brokers.set(nodeId, Math.max(1, batches.length))
+    if (codecs.largest > 0)
+      sizing.largestBatch = Math.max(sizing.largestBatch, codecs.largest + RECORD_BATCH_OVERHEAD)
     if (!batches.some((batch) => !batch.isEmpty())) return batches // idle: says nothing
     const decoded = recordBytes(batches)
     const wire = wireBytesOf(decoded, codecs)

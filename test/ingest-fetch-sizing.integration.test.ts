@@ -61,10 +61,9 @@ beforeAll(async () => {
   // Large batches of one size: every send puts the same WIDE_BATCH events, with one timestamp,
   // in each partition, so every broker batch of the topic is the same tens of kilobytes.
   const batch = events.slice(0, WIDE_BATCH).map((e) => JSON.stringify(e))
+  const timestamp = String(Date.now())
   for (let send = 0; send < WIDE_SENDS; send++) {
-    const messages = [0, 1, 2].flatMap((partition) =>
-      batch.map((value) => ({ partition, value, timestamp: '1764547200000' })),
-    )
+    const messages = [0, 1, 2].flatMap((partition) => batch.map((value) => ({ partition, value, timestamp })))
     await producer.send({ topic: wideTopic, acks: -1, messages })
   }
   await producer.disconnect()
