@@ -112,6 +112,11 @@ export async function hasIlm(es: Client): Promise<boolean> {
   }
 }
 
+/** Each item's outcome of a bulk answer, in request order, whatever its action (index, create, delete, update). */
+export function bulkItems(result: estypes.BulkResponse): estypes.BulkResponseItem[] {
+  return result.items.map((item) => Object.values(item)[0]!)
+}
+
 /**
  * Creates a single (non-daily) index of spor's own — keys, tombstones, leases — with the
  * configured replicas (a multi-node cluster keeps a copy: losing one node must not lose the
@@ -119,11 +124,6 @@ export async function hasIlm(es: Client): Promise<boolean> {
  * tolerating another instance creating it at the same moment, and waits for its shard: an
  * instance that lost the creation race could otherwise read before the shard has started.
  */
-/** Each item's outcome of a bulk answer, in request order, whatever its action (index, create, delete, update). */
-export function bulkItems(result: estypes.BulkResponse): estypes.BulkResponseItem[] {
-  return result.items.map((item) => Object.values(item)[0]!)
-}
-
 export async function ensureSingleIndex(
   es: Client,
   index: string,
