@@ -172,6 +172,7 @@ export class TombstoneCache {
     return this.#hashes.size
   }
 
+  /** When the set in use was read (the start of its reload). */
   get loadedAt(): Date | undefined {
     return this.#loadedAt
   }
@@ -199,6 +200,7 @@ export class TombstoneCache {
 
   /** Full reload into a fresh set, swapped in at once. Tombstones are few (one per erased person). */
   async reload(): Promise<void> {
+    const readFrom = new Date()
     const next = new Set<string>()
     const pit = await openPit(this.#es, tombstoneIndex(this.#prefix))
     try {
@@ -218,7 +220,16 @@ export class TombstoneCache {
     // forgets expired tombstones at its next start).
     for (const hash of this.#hashes) next.add(hash)
     this.#hashes = next
-    this.#loadedAt = new Date()
+    this.#loadedAt = readFrom
+  }
+
+  /**
+   * Reloads when the set in use was read `refreshMs` ago or longer (or never): for a job that
+   * checks between pages instead of running the timer of `start()`.
+   */
+  async reloadIfStale(): Promise<void> {
+    if (this.#loadedAt && Date.now() - this.#loadedAt.getTime() < this.#refreshMs) return
+    await this.reload()
   }
 
   #schedule(): void {

@@ -42,7 +42,7 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
     es,
     prefix,
     keys: requireTombstoneKeys(config),
-    refreshMs: 60_000,
+    refreshMs: config.privacy.tombstoneRefreshMs,
     log,
   })
   // No fallback: without the tombstones nobody would count as erased and an erased person's
@@ -50,13 +50,7 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
   // Reloaded while the job runs, like a consumer's: a page is filtered with tombstones at most
   // SPOR_TOMBSTONE_REFRESH_MS old and written at once, so a profile of a person erased meanwhile
   // lands before the erasure sweeps (it waits out two such periods first) and is swept away.
-  let tombstonesFrom = Date.now()
   await tombstones.reload()
-  const freshTombstones = async () => {
-    if (Date.now() - tombstonesFrom < config.privacy.tombstoneRefreshMs) return
-    tombstonesFrom = Date.now()
-    await tombstones.reload()
-  }
 
   const dayStart = utcDayStart(day)
   const from = new Date(dayStart.getTime() - (table.window_days - 1) * DAY_MS)
@@ -108,7 +102,7 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
       | undefined
     const buckets = users?.buckets ?? []
     if (buckets.length === 0) break
-    await freshTombstones()
+    await tombstones.reloadIfStale()
     const operations: estypes.BulkRequest['operations'] = []
     for (const bucket of buckets) {
       const { tenant, user } = bucket.key
