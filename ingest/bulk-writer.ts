@@ -46,12 +46,16 @@ export interface BulkWriterOptions {
   budget: BulkBudget
 }
 
-interface Pending<R> {
-  /** Without the document: a batch's documents would otherwise live (and be promoted by the
-   * garbage collector) until its last request is answered, next to their serialised text. */
-  request: HeldRequest<R>
-  /** The action line and the document, serialised once, resent as they are. */
-  lines: string
+/**
+ * A document until its request is answered: the request without the document (a batch's
+ * documents would otherwise live, and be promoted by the garbage collector, until its last
+ * request is answered, next to their serialised text) and its text, serialised once. One object
+ * per document: thousands are in flight, and each one the scavenger finds alive it copies.
+ */
+interface Pending<R> extends HeldRequest<R> {
+  /** The document, serialised once and resent as it is; the action line is built per request. */
+  json: string
+  /** Both lines with their newlines, in UTF-8. */
   bytes: number
   attempts: number
 }
@@ -76,9 +80,30 @@ function actionHead(index: string): string {
   return head
 }
 
-/** A document's two NDJSON lines (action, source) without the final newline: serialised once. */
+/** A document's action line, without its newline. */
+function actionLine(index: string, id: string): string {
+  return `${actionHead(index)}${JSON.stringify(id)}}}`
+}
+
+/** A document's two NDJSON lines (action, source) without the final newline. */
 export function bulkEntry(request: IndexRequest<unknown>): string {
-  return `${actionHead(request.index)}${JSON.stringify(request.id)}}}\n${JSON.stringify(request.document)}`
+  return `${actionLine(request.index, request.id)}\n${JSON.stringify(request.document)}`
+}
+
+/**
+ * A request's NDJSON body, built when it is sent: joined into one flat string (a large object the
+ * scavenger never copies), where keeping each document's action line beside its text would keep
+ * thousands of small strings alive for as long as the request.
+ */
+function bulkBody(chunk: readonly Pending<unknown>[]): string {
+  const lines = new Array<string>(2 * chunk.length + 1)
+  for (let i = 0; i < chunk.length; i++) {
+    const item = chunk[i]!
+    lines[2 * i] = actionLine(item.index, item.id)
+    lines[2 * i + 1] = item.json
+  }
+  lines[2 * chunk.length] = '' // the body ends with a newline
+  return lines.join('\n')
 }
 
 /**
@@ -157,7 +182,7 @@ export class BulkWriter {
     while (pending.length > 0) {
       if (round > 0) await waitWithHeartbeat(backoffDelay(this.#options.backoff, round), control)
       if (round > 0 && dropBefore) {
-        const kept = pending.filter((item) => !dropBefore(item.request))
+        const kept = pending.filter((item) => !dropBefore(item))
         outcome.dropped += pending.length - kept.length
         pending = kept
         if (pending.length === 0) break
@@ -192,7 +217,7 @@ export class BulkWriter {
             retry.push(item)
           } else {
             const reason = decision === 'retry' ? 'es_retries_exhausted' : 'es_rejected'
-            outcome.failed.push({ ref: item.request.ref, reason, detail })
+            outcome.failed.push({ ref: item.ref, reason, detail })
           }
         }
       }
@@ -214,15 +239,16 @@ export class BulkWriter {
     control: WriteControl,
     dropBefore?: DropBefore<R>,
   ): Promise<{ status: number; error?: string }[] | undefined> {
-    const operations = chunk.map((p) => p.lines)
+    const body = bulkBody(chunk)
     for (let attempt = 0; ; attempt++) {
       if (!control.shouldContinue()) throw new BatchAbandoned()
-      if (attempt > 0 && dropBefore && chunk.some((item) => dropBefore(item.request))) return undefined
+      if (attempt > 0 && dropBefore && chunk.some((item) => dropBefore(item))) return undefined
       try {
         const started = performance.now()
         const response = await whileHeartbeating(
           this.#es.bulk(
-            { operations: operations as never[], refresh: false, filter_path: BULK_RESPONSE_FIELDS },
+            // A string body is sent as it is (the client serialises only arrays).
+            { operations: body as never, refresh: false, filter_path: BULK_RESPONSE_FIELDS },
             // The stop deadline cancels a request already sent: the batch stays uncommitted (and
             // is re-read), and spor does not wait out the request timeout on a hung cluster.
             control.signal ? { signal: control.signal } : {},
@@ -291,12 +317,19 @@ export class BatchWrite<R> {
 
   async add(requests: readonly IndexRequest<R>[]): Promise<void> {
     for (const request of requests) {
-      const lines = bulkEntry(request)
-      const bytes = Buffer.byteLength(lines) + 1
+      const json = JSON.stringify(request.document)
+      const bytes = Buffer.byteLength(actionLine(request.index, request.id)) + Buffer.byteLength(json) + 2
       if (this.#chunk.length > 0 && this.#chunkBytes + bytes > this.#writer.maxBytes) await this.#launch()
-      const held: HeldRequest<R> = { index: request.index, id: request.id, ref: request.ref }
-      if (request.subject !== undefined) held.subject = request.subject
-      this.#chunk.push({ request: held, lines, bytes, attempts: 0 })
+      const item: Pending<R> = {
+        index: request.index,
+        id: request.id,
+        ref: request.ref,
+        json,
+        bytes,
+        attempts: 0,
+      }
+      if (request.subject !== undefined) item.subject = request.subject
+      this.#chunk.push(item)
       this.#chunkBytes += bytes
     }
   }

@@ -10,10 +10,10 @@ import { isCutBeforePoison } from '../core/poison.ts'
 import type { Enrichers } from '../enrich/enrich-event.ts'
 import { BulkBudget } from './bulk-budget.ts'
 import { type BulkOutcome, BulkWriter } from './bulk-writer.ts'
-import { type DlqRecord, dlqRecord } from './dlq-record.ts'
+import { type DlqRecord, dlqRecord, type MessageOrigin } from './dlq-record.ts'
 import { DlqTransactions } from './dlq-transaction.ts'
 import { ingestMetrics } from './metrics.ts'
-import { type BatchPlan, type MessageRef, planBatch } from './plan-batch.ts'
+import { type BatchPlan, type MessageRef, messageOrigin, planBatch } from './plan-batch.ts'
 import type { DropReason } from './results.ts'
 import { BatchAbandoned, type WriteControl } from './write-control.ts'
 
@@ -447,7 +447,11 @@ export class IngestConsumer {
       await write.abort()
       throw error
     }
-    const done = write.finish().then((outcome) => this.#account(outcome, rejected, dropped))
+    const done = write
+      .finish()
+      .then((outcome) =>
+        this.#account(outcome, rejected, dropped, (ref) => messageOrigin(topic, partition, ref, now)),
+      )
     done.catch(() => {}) // awaited by the caller
     return { done } // wrapped: an async function returning the promise itself would wait for it
   }
@@ -457,11 +461,12 @@ export class IngestConsumer {
     outcome: BulkOutcome<MessageRef>,
     rejected: DlqRecord[],
     dropped: BatchPlan['dropped'],
+    originOfRef: (ref: MessageRef) => MessageOrigin,
   ): DlqRecord[] {
     if (outcome.dropped > 0) dropped.subject_erased = (dropped.subject_erased ?? 0) + outcome.dropped
     const failedAt = this.#deps.clock()
     for (const f of outcome.failed) {
-      rejected.push(dlqRecord(f.ref.origin, f.ref.value, { ...f, step: 'bulk_index' }, failedAt))
+      rejected.push(dlqRecord(originOfRef(f.ref), f.ref.value, { ...f, step: 'bulk_index' }, failedAt))
     }
 
     ingestMetrics.events.inc({ outcome: 'indexed', reason: '' }, outcome.indexed)

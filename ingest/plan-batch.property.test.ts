@@ -185,10 +185,7 @@ describe('property: parse, validate and enrich any input', () => {
           const dropped = Object.values(plan.dropped).reduce((a, b) => a + (b ?? 0), 0)
           expect(plan.index.length + plan.dlq.length + dropped).toBe(values.length)
           // Each dead letter and each document points at its own, distinct message.
-          const offsets = [
-            ...plan.index.map((r) => r.ref.origin.offset),
-            ...plan.dlq.map((r) => r.origin.offset),
-          ]
+          const offsets = [...plan.index.map((r) => r.ref.offset), ...plan.dlq.map((r) => r.origin.offset)]
           expect(new Set(offsets).size).toBe(offsets.length)
           for (const record of plan.dlq) {
             expect(DLQ_REASONS).toContain(record.reason)
@@ -226,10 +223,10 @@ describe('property: parse, validate and enrich any input', () => {
           // event that crossed a retention or future-skew boundary meanwhile may differ in outcome.
           const again = planBatch('events', 0, messages(values), context, new Date(NOW.getTime() + 5000))
           const before = new Map(
-            first.index.map((r) => [r.ref.origin.offset, JSON.stringify([r.index, r.id, r.document])]),
+            first.index.map((r) => [r.ref.offset, JSON.stringify([r.index, r.id, r.document])]),
           )
           for (const r of again.index) {
-            const earlier = before.get(r.ref.origin.offset)
+            const earlier = before.get(r.ref.offset)
             if (earlier !== undefined) expect(JSON.stringify([r.index, r.id, r.document])).toBe(earlier)
           }
         }),

@@ -16,11 +16,12 @@ export interface PlanContext {
   isErased?: (tenant: string, user: string) => boolean
 }
 
-/** A document's way back to its Kafka message, for dead-lettering it with the original bytes. */
-export interface MessageRef {
-  origin: MessageOrigin
-  value: Buffer | null
-}
+/**
+ * A document's way back to its Kafka message, for dead-lettering it with the original bytes: the
+ * message itself (its batch is kept until committed anyway). Its origin is derived only if it is
+ * dead-lettered (`messageOrigin`), not kept beside every document in flight.
+ */
+export type MessageRef = KafkaMessage
 
 export interface BatchPlan {
   index: IndexRequest<MessageRef>[]
@@ -45,6 +46,28 @@ export function recordTime(message: Pick<KafkaMessage, 'timestamp'>, now: Date):
 }
 
 /**
+ * Where a message came from, for its dead-letter record. `now` is the planning time (the record
+ * time when the record has no timestamp), so the origin is the same whenever it is derived.
+ */
+export function messageOrigin(
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  now: Date,
+): MessageOrigin {
+  const origin: MessageOrigin = {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key ? message.key.toString('utf8') : null,
+    timestamp: isoString(recordTime(message, now)),
+  }
+  const sporOrigin = originOf(message.headers)
+  if (sporOrigin) origin.spor_origin = sporOrigin
+  return origin
+}
+
+/**
  * The pure part of a batch: every message becomes exactly one of an index request, a dead-letter
  * record or a counted drop. I/O (bulk, produce, commit) happens in the consumer.
  */
@@ -58,15 +81,7 @@ export function planBatch(
   const plan: BatchPlan = { index: [], dlq: [], dropped: {} }
   for (const message of messages) {
     const appendedAt = recordTime(message, now)
-    const origin: MessageOrigin = {
-      topic,
-      partition,
-      offset: message.offset,
-      key: message.key ? message.key.toString('utf8') : null,
-      timestamp: isoString(appendedAt),
-    }
     const sporOrigin = originOf(message.headers)
-    if (sporOrigin) origin.spor_origin = sporOrigin
     let result = parseMessage(message.value, context.limits, now)
     if (
       result.kind === 'ok' &&
@@ -88,14 +103,14 @@ export function planBatch(
             detail: (error as Error).message,
             step: 'enrich_event',
           }
-          plan.dlq.push(dlqRecord(origin, message.value, failure, now))
+          plan.dlq.push(dlqRecord(messageOrigin(topic, partition, message, now), message.value, failure, now))
           break
         }
         const request: IndexRequest<MessageRef> = {
           index: classIndex(context.indexPrefix, cls, time),
           id: documentId(event.tenant, event.id),
           document,
-          ref: { origin, value: message.value },
+          ref: message,
         }
         // For the erasure check before a resend (the writer does not keep the document).
         if (event.user !== undefined) request.subject = { tenant: event.tenant, user: event.user }
@@ -103,7 +118,7 @@ export function planBatch(
         break
       }
       case 'dlq':
-        plan.dlq.push(dlqRecord(origin, message.value, result, now))
+        plan.dlq.push(dlqRecord(messageOrigin(topic, partition, message, now), message.value, result, now))
         break
       case 'drop':
         plan.dropped[result.reason] = (plan.dropped[result.reason] ?? 0) + 1
