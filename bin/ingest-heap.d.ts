@@ -9,3 +9,7 @@ export declare function defaultIngestHeapMb(env: Record<string, string | undefin
 export declare function ingestHeapLimits(
   env: Record<string, string | undefined>,
 ): { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number } | undefined
+export declare const INGEST_HEAP_GROWING_PERCENT: number
+export declare function ingestV8Flags(
+  heapLimits: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number } | undefined,
+): string[]

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../core/config.ts'
-import { DEFAULT_INGEST_HEAP_MB, INGEST_YOUNG_GENERATION_MB, ingestHeapLimits } from './ingest-heap.js'
+import {
+  DEFAULT_INGEST_HEAP_MB,
+  INGEST_HEAP_GROWING_PERCENT,
+  INGEST_YOUNG_GENERATION_MB,
+  ingestHeapLimits,
+  ingestV8Flags,
+} from './ingest-heap.js'
 
 /** The launcher's reading of SPOR_INGEST_HEAP_MB agrees with the configuration's. */
 describe('ingest heap limits', () => {
@@ -21,6 +27,13 @@ describe('ingest heap limits', () => {
       expect(ingestHeapLimits({ SPOR_INGEST_HEAP_MB: bad })).toBeUndefined()
       expect(() => loadConfig({ SPOR_INGEST_HEAP_MB: bad })).toThrow(/SPOR_INGEST_HEAP_MB|heapMb/)
     }
+  })
+
+  it('raises the heap growing factor only for the capped worker (Node’s own limits keep V8’s own factor)', () => {
+    expect(ingestV8Flags(ingestHeapLimits({}))).toEqual([
+      `--heap-growing-percent=${INGEST_HEAP_GROWING_PERCENT}`,
+    ])
+    expect(ingestV8Flags(ingestHeapLimits({ SPOR_INGEST_HEAP_MB: '0' }))).toEqual([])
   })
 
   it('refuses a cap too small for the in-flight bytes', () => {

@@ -2,19 +2,24 @@
 // Entry point of the `spor` command: runs the CLI, precompiled (bin/compiled.js) or through tsx.
 //
 // `spor ingest` runs the CLI in a worker thread of this process whose V8 heap is capped
-// (SPOR_INGEST_HEAP_MB, bin/ingest-heap.js): Node cannot change heap limits after start, and a
-// second process would hide the one doing the work from supervisors and from its own VmHWM. The
+// (SPOR_INGEST_HEAP_MB, bin/ingest-heap.js), with V8's heap growing factor raised for it: Node
+// cannot change heap limits after start, and a second process would hide the one doing the work
+// from supervisors and from its own VmHWM. The
 // main thread stays small: it loads nothing but this file, forwards SIGTERM/SIGINT to the worker
 // (where the pipeline drains and commits as it does on the main thread) and exits with its code.
+import { setFlagsFromString } from 'node:v8'
 import { isMainThread, parentPort, Worker } from 'node:worker_threads'
 import { currentBuild } from './compiled.js'
-import { ingestHeapLimits } from './ingest-heap.js'
+import { ingestHeapLimits, ingestV8Flags } from './ingest-heap.js'
 
 const args = process.argv.slice(2)
 const heapLimits =
   isMainThread && args[0] === 'ingest' && args[1] !== 'skip' ? ingestHeapLimits(process.env) : undefined
 
 if (heapLimits) {
+  // Read by V8 whenever it sets the next GC limit, so they apply to the worker's heap from its
+  // first collection (and to this thread's small one).
+  for (const flag of ingestV8Flags(heapLimits)) setFlagsFromString(flag)
   const worker = new Worker(new URL(import.meta.url), { argv: args, resourceLimits: heapLimits })
   for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => worker.postMessage({ signal }))
   // A signal the CLI does not handle yet (still starting): the default, as without the worker.
