@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { runEnrichBench } from './enrich.ts'
 import { runIngestBench } from './ingest.ts'
-import { runStageBench } from './stages.ts'
+import { runStageBench, type StageAllocation } from './stages.ts'
 
 /**
  * `npm run bench [-- --only enrich,stages,ingest,stats,detect]`: every figure is measured in one run on
@@ -25,6 +27,14 @@ const ingestNodeArgs =
     .filter(Boolean) ?? []
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 
+/** Allocation per step, measured in a child with the GC exposed and a young generation that holds a round. */
+function stageAllocations(): StageAllocation[] {
+  const flags = ['--expose-gc', '--min-semi-space-size=256', '--max-semi-space-size=256', '--import', 'tsx']
+  const script = fileURLToPath(new URL('./stages.ts', import.meta.url))
+  const out = execFileSync(process.execPath, [...flags, script, 'alloc'], { encoding: 'utf8' })
+  return JSON.parse(out.trim().split('\n').at(-1)!) as StageAllocation[]
+}
+
 if (wants('enrich')) {
   const r = runEnrichBench(Number(process.env.SPOR_BENCH_ENRICH_EVENTS ?? 50_000))
   console.log(`\nenrichment (${fmt(r.events)} events, one core)`)
@@ -35,9 +45,16 @@ if (wants('enrich')) {
 
 if (wants('stages')) {
   const count = 30_000
-  console.log(`\ningest hot path, CPU per event by step (${fmt(count)} events, one core, UA cache on)`)
-  for (const s of runStageBench(count))
-    console.log(`  ${s.stage.padEnd(48)} ${s.microsPerEvent.toFixed(2).padStart(7)} µs`)
+  const allocations = stageAllocations()
+  console.log(
+    `\ningest hot path by step (${fmt(count)} events, one core, UA cache on): CPU and JS heap allocated per event`,
+  )
+  for (const s of runStageBench(count)) {
+    const bytes = allocations.find((a) => a.stage === s.stage)?.bytesPerEvent
+    console.log(
+      `  ${s.stage.padEnd(48)} ${s.microsPerEvent.toFixed(2).padStart(7)} µs ${bytes === undefined ? '' : `${fmt(bytes).padStart(7)} bytes`}`,
+    )
+  }
 }
 
 if (wants('ingest')) {

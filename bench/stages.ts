@@ -14,6 +14,15 @@ export interface StageFigure {
   microsPerEvent: number
 }
 
+/** One step of the hot path over its inputs; `share` scales a per-item figure to per event. */
+interface Stage<T = unknown> {
+  stage: string
+  items: readonly T[]
+  step: (item: T) => unknown
+  /** Events per item (a slice of 500 messages is 500 events) or items per event (0.9 IPs). */
+  perEvent: number
+}
+
 /** Runs `step` over every item `rounds` times after one warm-up round; µs per item, best round. */
 function time<T>(items: readonly T[], step: (item: T) => unknown, rounds = 3): number {
   let sink: unknown
@@ -29,11 +38,11 @@ function time<T>(items: readonly T[], step: (item: T) => unknown, rounds = 3): n
 }
 
 /**
- * CPU per event of each step of `spor ingest`'s hot path, in isolation and on one core: what the
+ * The steps of `spor ingest`'s hot path over `count` of the ingest bench's events: what the
  * consumer spends per event before kafkajs's own decoding and the HTTP round trip. The UA cache is
  * on (as in production); pseudonyms and geo run as configured by default.
  */
-export function runStageBench(count = 30_000): StageFigure[] {
+function stages(count: number): Stage[] {
   const now = new Date()
   const events = ingestBenchEvents(count, now)
   const limits: ParseLimits = {
@@ -60,62 +69,77 @@ export function runStageBench(count = 30_000): StageFigure[] {
   const uas = events.flatMap((e) => (e.device?.ua ? [e.device.ua] : []))
   const docs = classed.map(({ e, cls }) => enrichEvent(e, cls, enrichers, now))
   const slices: KafkaMessage[][] = []
-  for (let i = 0; i < messages.length; i += 500) slices.push(messages.slice(i, i + 500))
+  for (let i = 0; i < messages.length; i += SLICE) slices.push(messages.slice(i, i + SLICE))
   const context = { limits, enrichers, indexPrefix: 'bench' }
-  const perEvent = (micros: number, share: number) => micros * share
-
-  const plan = (slice: KafkaMessage[]) => planBatch('events', 0, slice, context, now).index.length
-  const bodyOnly = (requests: ReturnType<typeof planBatch>['index']) => {
-    let bytes = 0
-    for (const request of requests) bytes += Buffer.byteLength(bulkEntry(request)) + 1
-    return bytes
-  }
   const plans = slices.map((slice) => planBatch('events', 0, slice, context, now).index)
+  const stage = <T>(name: string, items: readonly T[], step: (item: T) => unknown, perEvent = 1): Stage =>
+    ({ stage: name, items, step, perEvent }) as Stage
 
   return [
-    {
-      stage: 'JSON.parse of the record value',
-      microsPerEvent: time(values, (v) => JSON.parse(v.toString('utf8'))),
-    },
-    { stage: 'schema check (compiled TypeBox)', microsPerEvent: time(decoded, (d) => validateEvent(d)) },
-    {
-      stage: 'parseMessage (all of the above + class, skew)',
-      microsPerEvent: time(values, (v) => parseMessage(v, limits, now)),
-    },
-    {
-      stage: 'user agent (cached)',
-      microsPerEvent: perEvent(
-        time(uas, (ua) => enrichers.parseUserAgent(ua)),
-        uas.length / events.length,
-      ),
-    },
-    {
-      stage: 'geo lookup',
-      microsPerEvent: perEvent(
-        time(ips, (ip) => enrichers.lookupGeo(ip)),
-        ips.length / events.length,
-      ),
-    },
-    {
-      stage: 'IP truncation',
-      microsPerEvent: perEvent(
-        time(ips, (ip) => truncateIp(ip)),
-        ips.length / events.length,
-      ),
-    },
-    {
-      stage: 'pseudonym (user)',
-      microsPerEvent: perEvent(
-        time(users, ([t, u]) => enrichers.pseudonym(t, u)),
-        users.length / events.length,
-      ),
-    },
-    {
-      stage: 'enrichEvent (whole document)',
-      microsPerEvent: time(classed, ({ e, cls }) => enrichEvent(e, cls, enrichers, now)),
-    },
-    { stage: 'JSON.stringify of the document', microsPerEvent: time(docs, (d) => JSON.stringify(d)) },
-    { stage: 'planBatch (parse + enrich + origin)', microsPerEvent: time(slices, plan) / 500 },
-    { stage: 'bulk body (action line + document)', microsPerEvent: time(plans, bodyOnly) / 500 },
+    stage('JSON.parse of the record value', values, (v) => JSON.parse(v.toString('utf8'))),
+    stage('schema check (compiled TypeBox)', decoded, (d) => validateEvent(d)),
+    stage('parseMessage (all of the above + class, skew)', values, (v) => parseMessage(v, limits, now)),
+    stage('user agent (cached)', uas, (ua) => enrichers.parseUserAgent(ua), uas.length / events.length),
+    stage('geo lookup', ips, (ip) => enrichers.lookupGeo(ip), ips.length / events.length),
+    stage('IP truncation', ips, (ip) => truncateIp(ip), ips.length / events.length),
+    stage('pseudonym (user)', users, ([t, u]) => enrichers.pseudonym(t, u), users.length / events.length),
+    stage('enrichEvent (whole document)', classed, ({ e, cls }) => enrichEvent(e, cls, enrichers, now)),
+    stage('JSON.stringify of the document', docs, (d) => JSON.stringify(d)),
+    stage(
+      'planBatch (parse + enrich + request)',
+      slices,
+      (slice) => planBatch('events', 0, slice, context, now).index.length,
+      1 / SLICE,
+    ),
+    stage(
+      'bulk body (action line + document)',
+      plans,
+      (requests) => {
+        let bytes = 0
+        for (const request of requests) bytes += Buffer.byteLength(bulkEntry(request)) + 1
+        return bytes
+      },
+      1 / SLICE,
+    ),
   ]
+}
+
+/** Messages per planBatch call, as the consumer plans a batch in slices. */
+const SLICE = 500
+
+/** CPU per event of each step of `spor ingest`'s hot path, in isolation and on one core. */
+export function runStageBench(count = 30_000): StageFigure[] {
+  return stages(count).map((s) => ({ stage: s.stage, microsPerEvent: time(s.items, s.step) * s.perEvent }))
+}
+
+export interface StageAllocation {
+  stage: string
+  bytesPerEvent: number
+}
+
+/**
+ * Bytes of JS heap each step allocates per event: the garbage collector's work grows with it (and
+ * with what stays alive). Needs `--expose-gc` and a young generation that holds a whole round
+ * without a collection (`--min-semi-space-size` = `--max-semi-space-size` = 256), so the heap
+ * grows by exactly what the round allocated.
+ */
+export function runStageAllocation(count = 20_000): StageAllocation[] {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (!gc) throw new Error('runStageAllocation needs node --expose-gc')
+  let sink: unknown
+  const figures = stages(count).map((s) => {
+    for (const item of s.items) sink = s.step(item) // optimised code, as in a running pipeline
+    gc()
+    const before = process.memoryUsage().heapUsed
+    for (const item of s.items) sink = s.step(item)
+    const bytes = process.memoryUsage().heapUsed - before
+    return { stage: s.stage, bytesPerEvent: (bytes / s.items.length) * s.perEvent }
+  })
+  if (sink === Symbol.for('never')) console.log(sink)
+  return figures
+}
+
+/** `node --expose-gc --min-semi-space-size=256 --max-semi-space-size=256 --import tsx bench/stages.ts alloc` */
+if (process.argv[2] === 'alloc' && process.argv[1]?.endsWith('stages.ts')) {
+  console.log(JSON.stringify(runStageAllocation()))
 }
