@@ -49,7 +49,10 @@ export const INGEST_YOUNG_GENERATION_MB = 12
  * live (code, and the documents in flight, every one of which is promoted while its bulk request
  * is out) that was a full GC every ~17 MB promoted, and marking took about 40 % of the process's
  * CPU (V8's helper threads). At 100 % the ingest bench used 84 instead of 116 µs of CPU per
- * event, peaking at 279-288 instead of 231 MB (README). The cap still bounds the heap.
+ * event as a Node option and 99 instead of 117 µs set by the launcher (two runs, each against
+ * V8's own factor in the same run), peaking at 279-288 instead of 231-240 MB (README). The cap
+ * still bounds the heap. Cost: the worker no longer uses Node's built-in code cache (compiled for
+ * the default flags), which adds about 0.1-0.2 s to its start.
  */
 export const INGEST_HEAP_GROWING_PERCENT = 100
 
