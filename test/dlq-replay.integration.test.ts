@@ -11,7 +11,7 @@ import type { IngestConsumer } from '../ingest/consumer.ts'
 import { type ReplayReport, replayDeadLetters } from '../ingest/dlq-replay.ts'
 import { readTopic } from './helpers/dlq.ts'
 import { produce, REPO_ROOT, startIngest } from './helpers/ingest.ts'
-import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
+import { countDocs, createTestEnv, type TestEnv, waitFor, whenShardsStarted } from './helpers/test-env.ts'
 
 const event = (id: string, type: string): SporEvent => ({
   v: 1,
@@ -70,12 +70,15 @@ describe('spor dlq replay', () => {
 
   const billingVersions = async () => {
     await countDocs(t)
-    const result = await t.es.search({
-      index: `${t.name}-long-*`,
-      size: 10,
-      version: true,
-      query: { ids: { values: billingIds.map((id) => `acme:${id}`) } },
-    })
+    // The replay may have created the long-class index after the count: "not yet" until its shard starts.
+    const result = await whenShardsStarted(() =>
+      t.es.search({
+        index: `${t.name}-long-*`,
+        size: 10,
+        version: true,
+        query: { ids: { values: billingIds.map((id) => `acme:${id}`) } },
+      }),
+    )
     return result.hits.hits.map((hit) => hit._version ?? 0).sort()
   }
 
