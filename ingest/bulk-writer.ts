@@ -152,6 +152,14 @@ export class BulkWriter {
     return this.#options.maxBytes
   }
 
+  /**
+   * True when fewer than two bulk requests of the process are out: Elasticsearch is about to
+   * run out of work, so what is serialised is worth sending now rather than when a chunk is full.
+   */
+  get starving(): boolean {
+    return this.#options.budget.inFlightRequests < 2
+  }
+
   /** Waits for room in the shared budget, heartbeating so a long wait keeps the group session. */
   async reserve(bytes: number, control: WriteControl): Promise<() => void> {
     const granted = this.#options.budget.acquire(bytes)
@@ -292,8 +300,10 @@ export class BulkWriter {
 
 /**
  * One batch being written: `add` serialises documents into chunks of about `maxBytes` and starts
- * each full chunk (after waiting for room in the shared budget, which is the backpressure);
- * `finish` starts the last chunk and settles them all.
+ * each full chunk (after waiting for room in the shared budget, which is the backpressure), and
+ * a partly filled one at the end of an `add` when fewer than two requests of the process are out
+ * (requests fill up while Elasticsearch is busy and go early while it is not); `finish` starts
+ * the last chunk and settles them all.
  */
 export class BatchWrite<R> {
   readonly #writer: BulkWriter
@@ -332,6 +342,9 @@ export class BatchWrite<R> {
       this.#chunk.push(item)
       this.#chunkBytes += bytes
     }
+    // A chunk fills while Elasticsearch is busy and goes early when it is not: whole-batch chunks
+    // were sent only once the batch was planned, leaving the cluster idle meanwhile.
+    if (this.#chunk.length > 0 && this.#writer.starving) await this.#launch()
   }
 
   /** Starts the last, partly filled request; resolves once every request of the batch is started. */

@@ -96,6 +96,35 @@ describe('bulk writer: concurrent requests of one batch', () => {
     expect(await countDocs(t, 'short-2026.01.0*')).toBe(30)
   })
 
+  it('a partly filled request goes out at once while fewer than two are out, and fills up otherwise', async () => {
+    // Requests to the write-blocked index stay out (retried) until it is unblocked, so what the
+    // writer has sent is exactly what the budget counts.
+    await t.es.indices.putSettings({ index: held(), settings: { 'index.blocks.write': true } })
+    const budget = new BulkBudget({ maxBytes: 1_000_000, maxRequests: 16 })
+    const bigChunks = new BulkWriter(
+      t.es,
+      { maxBytes: 1_000_000, itemMaxAttempts: 3, backoff: { baseMs: 20, maxMs: 200 }, budget },
+      t.log,
+    )
+    const control: WriteControl = { shouldContinue: () => true, heartbeat: async () => {} }
+    const batch = bigChunks.begin<number>(control)
+    const one = (index: string, i: number): IndexRequest<number> => ({
+      index,
+      id: `early-${i}`,
+      document: { '@timestamp': '2026-01-01T00:00:00Z', n: i },
+      ref: i,
+    })
+    await batch.add([one(held(), 0)])
+    expect(budget.inFlightRequests).toBe(1) // nothing was out: sent, far from full
+    await batch.add([one(held(), 1)])
+    expect(budget.inFlightRequests).toBe(2) // one was out: sent too
+    await batch.add([one(good(), 2), one(good(), 3)])
+    expect(budget.inFlightRequests).toBe(2) // two are out: this one waits to fill
+    await t.es.indices.putSettings({ index: held(), settings: { 'index.blocks.write': false } })
+    expect(await batch.finish()).toEqual({ indexed: 4, failed: [], dropped: 0 })
+    expect(budget.inFlightRequests).toBe(0)
+  })
+
   it("a document Elasticsearch itself rejects comes back with its own status, type and reason, in its request's order", async () => {
     // The writer asks for a small answer (status and error only); the per-item outcome must
     // still name the right document and say why.
