@@ -4,9 +4,9 @@
 // `spor ingest` runs the CLI in a worker thread of this process whose V8 heap is capped
 // (SPOR_INGEST_HEAP_MB, bin/ingest-heap.js), with V8's heap growing factor raised for it: Node
 // cannot change heap limits after start, and a second process would hide the one doing the work
-// from supervisors and from its own VmHWM. The
-// main thread stays small: it loads nothing but this file, forwards SIGTERM/SIGINT to the worker
-// (where the pipeline drains and commits as it does on the main thread) and exits with its code.
+// from supervisors and from its own VmHWM. The main thread stays small: it loads nothing but this
+// file, forwards SIGTERM/SIGINT to the worker (where the pipeline drains and commits as it does
+// on the main thread) and exits with its code.
 import { setFlagsFromString } from 'node:v8'
 import { isMainThread, parentPort, Worker } from 'node:worker_threads'
 import { currentBuild } from './compiled.js'

@@ -514,9 +514,10 @@ const PLAN_SLICE = 256
  * split between the partitions processed at once, and never less than one maximal event. The
  * documents are about twice the size of their events (ECS names, enrichment), so one fetch's
  * documents take half of the budget and the next fetch's can be written beside them (at half
- * the budget per fetch they took all of it: ~45 MB more at peak for the same throughput). They are budgets in decoded bytes (core/fetch-sizing.ts: a
- * compressed batch decodes to many times its fetched size), so memory scales with
- * SPOR_INGEST_MAX_INFLIGHT_BYTES whatever the producers' codec.
+ * the budget per fetch they took all of it: ~45 MB more at peak for the same throughput). They
+ * are budgets in decoded bytes (core/fetch-sizing.ts: a compressed batch decodes to many times
+ * its fetched size), so memory scales with SPOR_INGEST_MAX_INFLIGHT_BYTES whatever the
+ * producers' codec.
  */
 export function decodedFetchBudget(config: SporConfig): DecodedFetchBudget {
   const { maxInFlightBytes, maxEventBytes, bulkMaxBytes, partitionsConcurrently } = config.ingest
