@@ -30,6 +30,8 @@ export class IngestProcess {
   readonly #metricsUrl: string
   #stderr = ''
   #memoryAtPeak: MemorySample | undefined
+  /** `spor_ingest_in_flight_bytes` at each scrape once events flow: is the budget the bound? */
+  readonly #inFlightBytes: number[] = []
 
   constructor(repoRoot: string, env: Record<string, string>, httpPort: number, nodeArgs: string[] = []) {
     this.#metricsUrl = `http://127.0.0.1:${httpPort}/metrics`
@@ -99,6 +101,7 @@ export class IngestProcess {
       const text = await (await fetch(this.#metricsUrl)).text()
       let indexed = 0
       let total = 0
+      let inFlight: number | undefined
       const memory: Partial<Record<keyof MemorySample, number>> = {}
       for (const line of text.split('\n')) {
         const value = Number(line.slice(line.lastIndexOf(' ') + 1))
@@ -107,6 +110,7 @@ export class IngestProcess {
           if (line.includes('outcome="indexed"')) indexed += value
           continue
         }
+        if (line.startsWith('spor_ingest_in_flight_bytes ')) inFlight = value
         const name = line.slice(0, line.indexOf(' '))
         const field = MEMORY_METRICS[name]
         if (field) memory[field] = value / MB
@@ -119,6 +123,7 @@ export class IngestProcess {
           externalMb: memory.externalMb ?? Number.NaN,
         }
       }
+      if (inFlight !== undefined && total > 0) this.#inFlightBytes.push(inFlight)
       return { indexed, total }
     } catch {
       return undefined
@@ -132,6 +137,18 @@ export class IngestProcess {
    */
   get memoryAtPeak(): MemorySample | undefined {
     return this.#memoryAtPeak
+  }
+
+  /**
+   * Bulk bytes in flight over the run (median and 90th percentile of the scrapes once events
+   * flow), MB; undefined when the process exports no such gauge (older code). A median well below
+   * SPOR_INGEST_MAX_INFLIGHT_BYTES means the budget was not what bounded throughput.
+   */
+  get inFlightMb(): { p50: number; p90: number } | undefined {
+    if (this.#inFlightBytes.length === 0) return undefined
+    const sorted = [...this.#inFlightBytes].sort((a, b) => a - b)
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! / MB
+    return { p50: at(0.5), p90: at(0.9) }
   }
 
   /** SIGTERM (graceful: finishes and commits), then waits for the exit. */

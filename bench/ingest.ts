@@ -32,6 +32,8 @@ export interface IngestRun {
   peakRssMb: number
   /** Heap and external memory when the sampled RSS was highest (undefined: no default metrics). */
   memory?: MemorySample
+  /** Bulk bytes in flight, median and 90th percentile of the scrapes, MB (undefined: older code). */
+  inFlightMb?: { p50: number; p90: number }
 }
 
 export interface IngestBenchOptions {
@@ -152,6 +154,7 @@ async function ingestRun(
       cpuMicrosPerEvent,
       peakRssMb,
       memory: child.memoryAtPeak,
+      inFlightMb: child.inFlightMb,
     }
     console.error(
       `  (${label}: ${Math.round(run.steadyPerSecond)} events/s steady, ${run.cpuMicrosPerEvent.toFixed(0)} µs CPU per event, VmHWM ${run.peakRssMb.toFixed(0)} MB)`,

@@ -73,6 +73,11 @@ if (wants('ingest')) {
     console.log(
       `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${pct(run.steadyPerSecond).padStart(4)} of the ceiling; ${fmt(run.cpuMicrosPerEvent)} µs CPU of \`spor ingest\` per event; ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
     )
+    if (run.inFlightMb) {
+      console.log(
+        `  ${''.padEnd(28)} bulk bytes in flight: p50 ${run.inFlightMb.p50.toFixed(1)} MB, p90 ${run.inFlightMb.p90.toFixed(1)} MB (scraped 4 times a second)`,
+      )
+    }
     const m = run.memory
     if (m) {
       const other = m.rssMb - m.heapTotalMb - m.externalMb
