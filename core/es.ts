@@ -112,6 +112,30 @@ export async function hasIlm(es: Client): Promise<boolean> {
   }
 }
 
+/**
+ * Runs a read, again while one of its indices is just being created: a daily index that ingest or
+ * `spor migrate` has just made answers 503 (`no_shard_available_action_exception`, or "Search
+ * rejected due to missing shards" for a point-in-time) until its primary shard has started, which
+ * takes well under a second. That is "not yet", not a failure; any other error, or shards still
+ * missing after `attempts` tries, is thrown.
+ */
+export async function whenShardsStarted<T>(
+  read: () => Promise<T>,
+  { attempts = 40, waitMs = 250 }: { attempts?: number; waitMs?: number } = {},
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read()
+    } catch (error) {
+      const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode
+      const message = String((error as Error).message)
+      const starting = status === 503 || /no_shard_available|missing shards/.test(message)
+      if (!starting || attempt >= attempts) throw error
+      await new Promise((resolve) => setTimeout(resolve, waitMs))
+    }
+  }
+}
+
 /** Each item's outcome of a bulk answer, in request order, whatever its action (index, create, delete, update). */
 export function bulkItems(result: estypes.BulkResponse): estypes.BulkResponseItem[] {
   return result.items.map((item) => Object.values(item)[0]!)

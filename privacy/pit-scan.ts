@@ -1,5 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { bulkItems } from '../core/es.ts'
+import { bulkItems, whenShardsStarted } from '../core/es.ts'
 
 /**
  * Reading every match of a query without holding them all: a point-in-time keeps one consistent
@@ -14,11 +14,11 @@ export interface PitHandle {
 const KEEP_ALIVE = '2m'
 
 export async function openPit(es: Client, index: string): Promise<PitHandle> {
-  const pit = await es.openPointInTime({
-    index,
-    keep_alive: KEEP_ALIVE,
-    ignore_unavailable: true,
-  })
+  // A pattern can take in an index created a moment ago (by ingest or a migration running beside
+  // an export or erasure): its point-in-time opens once the shard has started.
+  const pit = await whenShardsStarted(() =>
+    es.openPointInTime({ index, keep_alive: KEEP_ALIVE, ignore_unavailable: true }),
+  )
   return { id: pit.id, index }
 }
 

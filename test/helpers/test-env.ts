@@ -3,7 +3,7 @@ import { type AddressInfo, createServer } from 'node:net'
 import type { Client } from '@elastic/elasticsearch'
 import type { Kafka } from 'kafkajs'
 import { loadConfig, type SporConfig, type SporEnv } from '../../core/config.ts'
-import { createEsClient } from '../../core/es.ts'
+import { createEsClient, whenShardsStarted } from '../../core/es.ts'
 import { createKafka } from '../../core/kafka.ts'
 import { createLogger, type Logger } from '../../core/logger.ts'
 import { dropInstallation } from '../../core/teardown.ts'
@@ -102,23 +102,8 @@ export async function countDocs(t: TestEnv, suffix?: string, query?: object): Pr
   })
 }
 
-/**
- * Runs a read, retrying while its indices are just being created: a daily index that ingest or
- * detect has just created answers 503 (`no_shard_available_action_exception`) until its shard has
- * started. That is "not yet", not a failure; any other error fails at once.
- */
-export async function whenShardsStarted<T>(read: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await read()
-    } catch (error) {
-      const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode
-      const starting = status === 503 || /no_shard_available/.test(String((error as Error).message))
-      if (!starting || attempt >= 40) throw error
-      await new Promise((r) => setTimeout(r, 250))
-    }
-  }
-}
+// Reads of indices just created by ingest or detect: "not yet" until their shards start.
+export { whenShardsStarted }
 
 /**
  * The last millisecond of yesterday (UTC): an `end` for generated traffic whose volume does not
