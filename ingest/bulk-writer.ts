@@ -85,17 +85,12 @@ function actionLine(index: string, id: string): string {
   return `${actionHead(index)}${JSON.stringify(id)}}}`
 }
 
-/** A document's two NDJSON lines (action, source) without the final newline. */
-export function bulkEntry(request: IndexRequest<unknown>): string {
-  return `${actionLine(request.index, request.id)}\n${JSON.stringify(request.document)}`
-}
-
 /**
  * A request's NDJSON body, built when it is sent: joined into one flat string (a large object the
  * scavenger never copies), where keeping each document's action line beside its text would keep
  * thousands of small strings alive for as long as the request.
  */
-function bulkBody(chunk: readonly Pending<unknown>[]): string {
+export function bulkBody(chunk: readonly { index: string; id: string; json: string }[]): string {
   const lines = new Array<string>(2 * chunk.length + 1)
   for (let i = 0; i < chunk.length; i++) {
     const item = chunk[i]!
