@@ -1,9 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-
-/** USER_HZ of /proc/<pid>/stat: 100 on every Linux architecture Node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100
+import { processCpuSeconds } from './server-cpu.ts'
 
 export interface MemorySample {
   rssMb: number
@@ -62,15 +60,9 @@ export class IngestProcess {
     return this.#child.exitCode !== null || this.#child.signalCode !== null
   }
 
-  /**
-   * CPU time the process has used so far (user + system, all threads), seconds, from
-   * /proc/<pid>/stat. Per event it is the cost that does not depend on how busy the machine is.
-   */
+  /** CPU time the process has used so far (user + system, all threads), seconds. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8')
-    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
+    return processCpuSeconds(this.pid)
   }
 
   /** Peak resident memory of the process so far (VmHWM), MB. */

@@ -19,6 +19,14 @@ import { ensureTopics } from '../ingest/topics.ts'
 import { freePort } from '../test/helpers/test-env.ts'
 import { ingestBenchEvents } from './ingest-events.ts'
 import { IngestProcess, type MemorySample } from './ingest-process.ts'
+import {
+  isolateElasticsearch,
+  localServers,
+  type ServerLoad,
+  type ServerProcesses,
+  serverCpu,
+  serverLoad,
+} from './server-cpu.ts'
 
 export interface IngestRun {
   label: string
@@ -34,18 +42,35 @@ export interface IngestRun {
   memory?: MemorySample
   /** Bulk bytes in flight, median and 90th percentile of the scrapes, MB (undefined: older code). */
   inFlightMb?: { p50: number; p90: number }
+  /** Share of one core `spor ingest` used in the steady part, %. */
+  coreShare: number
+  /** What the Elasticsearch node and the broker spent meanwhile (when they run on this host). */
+  servers: ServerLoad
 }
 
 export interface IngestBenchOptions {
   /** Node options for the `spor ingest` children of this code (e.g. `--cpu-prof`). */
   nodeArgs?: string[]
+  /** Elasticsearch on CPU 0 alone, everything else on the others (server-cpu.ts). */
+  isolateEs?: boolean
+}
+
+/** One raw `_bulk` measurement: its rate and what the Elasticsearch node spent. */
+export interface RawBulkRun {
+  perSecond: number
+  servers: ServerLoad
 }
 
 export interface IngestBenchResult {
   events: number
   rawBulkPerSecond: number
   /** Ceiling measured before and after spor's runs: the machine is shared and noisy. */
-  rawBulkSpread: [number, number]
+  rawBulk: [RawBulkRun, RawBulkRun]
+  /** Which server processes were measured, and whether Elasticsearch had CPU 0 to itself. */
+  measured: { es: boolean; kafka: boolean; isolatedEs: boolean }
+  /** Shards the node held before the bench created any: each refreshed every second, they
+   * lower the ceiling (306 left behind by interrupted test runs halved it on 2026-12-02). */
+  otherShards: number
   bulkConcurrency: number
   runs: IngestRun[]
   zstd: IngestRun | { skipped: string }
@@ -120,6 +145,7 @@ async function ingestRun(
   config: SporConfig,
   kafka: Kafka,
   es: Client,
+  servers: ServerProcesses,
   events: number,
   port: number,
   current: boolean,
@@ -132,6 +158,7 @@ async function ingestRun(
     while (!(await child.ready())) await tick(50)
     readyAt = performance.now()
     const cpuAtReady = child.cpuSeconds()
+    const serversAtReady = serverCpu(servers)
     for (;;) {
       const handled = await child.handled()
       if (handled && handled.total >= events && (await committedAll(kafka, config))) break
@@ -140,7 +167,10 @@ async function ingestRun(
       await tick(250)
     }
     const finished = performance.now()
-    const cpuMicrosPerEvent = ((child.cpuSeconds() - cpuAtReady) * 1e6) / events
+    const steadySeconds = (finished - readyAt) / 1000
+    const cpuSeconds = child.cpuSeconds() - cpuAtReady
+    const cpuMicrosPerEvent = (cpuSeconds * 1e6) / events
+    const load = serverLoad(serversAtReady, serverCpu(servers), events, steadySeconds)
     const peakRssMb = child.peakRssMb()
     // Event indices only: `spor ingest` also keeps job leases under the prefix.
     const eventIndices = `${config.es.indexPrefix}-short-*,${config.es.indexPrefix}-long-*`
@@ -150,8 +180,10 @@ async function ingestRun(
     const run = {
       label,
       fromStartPerSecond: events / ((finished - started) / 1000),
-      steadyPerSecond: events / ((finished - readyAt) / 1000),
+      steadyPerSecond: events / steadySeconds,
       cpuMicrosPerEvent,
+      coreShare: (100 * cpuSeconds) / steadySeconds,
+      servers: load,
       peakRssMb,
       memory: child.memoryAtPeak,
       inFlightMb: child.inFlightMb,
@@ -171,12 +203,13 @@ async function ingestRun(
  * The same enriched documents, serialised before the clock starts, sent with the same bulk size
  * and as many requests at once as spor may have: the cluster's ceiling for these documents.
  */
-async function rawBulkSeconds(
+async function rawBulk(
   es: Client,
+  servers: ServerProcesses,
   config: SporConfig,
   events: SporEvent[],
   enrichers: Enrichers,
-): Promise<number> {
+): Promise<RawBulkRun> {
   const now = new Date()
   const prefix = config.es.indexPrefix
   const chunks: string[][] = [[]]
@@ -194,6 +227,7 @@ async function rawBulkSeconds(
     chunks.at(-1)!.push(line)
     bytes += line.length + 1
   }
+  const cpuAtStart = serverCpu(servers)
   const started = performance.now()
   let next = 0
   const worker = async () => {
@@ -204,10 +238,11 @@ async function rawBulkSeconds(
   }
   await Promise.all(Array.from({ length: config.ingest.bulkConcurrency }, worker))
   const seconds = (performance.now() - started) / 1000
+  const load = serverLoad(cpuAtStart, serverCpu(servers), events.length, seconds)
   await es.indices.refresh({ index: `${prefix}-*` })
   if ((await es.count({ index: `${prefix}-*` })).count !== events.length)
     throw new Error('raw bulk lost documents')
-  return seconds
+  return { perSecond: events.length / seconds, servers: load }
 }
 
 /**
@@ -344,6 +379,9 @@ export async function runIngestBench(
       return false
     }
   })()
+  const servers = await localServers(es, configs.current, repoRoot)
+  const otherShards = (await es.cluster.health()).active_shards
+  const unpin = options.isolateEs ? isolateElasticsearch(servers) : undefined
   try {
     const consumed: (keyof typeof names)[] = [
       ...(baselineRoot ? (['baseline'] as const) : []),
@@ -378,7 +416,7 @@ export async function runIngestBench(
     }
     await producer.disconnect()
 
-    const before = await rawBulkSeconds(es, configs.rawBefore, events, enrichers)
+    const before = await rawBulk(es, servers, configs.rawBefore, events, enrichers)
     const runs: IngestRun[] = []
     if (baselineRoot)
       runs.push(
@@ -388,6 +426,7 @@ export async function runIngestBench(
           configs.baseline,
           kafka,
           es,
+          servers,
           events.length,
           await freePort(),
           false,
@@ -400,6 +439,7 @@ export async function runIngestBench(
         configs.current,
         kafka,
         es,
+        servers,
         events.length,
         await freePort(),
         true,
@@ -413,13 +453,14 @@ export async function runIngestBench(
           configs.zstd,
           kafka,
           es,
+          servers,
           events.length,
           await freePort(),
           true,
           nodeArgs,
         )
       : { skipped: 'no zstd codec registered in kafkajs (core/kafka.ts)' }
-    const after = await rawBulkSeconds(es, configs.rawAfter, events, enrichers)
+    const after = await rawBulk(es, servers, configs.rawAfter, events, enrichers)
 
     const latencyEvents = [
       ...generateTraffic({
@@ -448,14 +489,17 @@ export async function runIngestBench(
       events: events.length,
       // The higher of the two: the node warms up during a run (the first measurement was up to
       // 40 % lower in runs of 2026-12-01), and the higher ceiling is the stricter one for spor.
-      rawBulkPerSecond: events.length / Math.min(before, after),
-      rawBulkSpread: [events.length / before, events.length / after],
+      rawBulkPerSecond: Math.max(before.perSecond, after.perSecond),
+      rawBulk: [before, after],
+      measured: { es: servers.es !== undefined, kafka: servers.kafka !== undefined, isolatedEs: !!unpin },
+      otherShards,
       bulkConcurrency: configs.current.ingest.bulkConcurrency,
       runs,
       zstd,
       latency,
     }
   } finally {
+    unpin?.()
     for (const config of Object.values(configs)) await dropInstallation(es, kafka, config.es.indexPrefix)
     await es.close()
   }

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { runEnrichBench } from './enrich.ts'
 import { runIngestBench } from './ingest.ts'
+import type { ServerLoad } from './server-cpu.ts'
 import { runStageBench, type StageAllocation } from './stages.ts'
 
 /**
@@ -25,7 +26,21 @@ const ingestNodeArgs =
     ?.slice(19)
     .split(' ')
     .filter(Boolean) ?? []
+/** `--isolate-es`: the local Elasticsearch node on CPU 0 alone, everything else on the others. */
+const isolateEs = process.argv.includes('--isolate-es')
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+
+/** Where the servers' CPU went, for one row (empty when they are not processes on this host). */
+function serverLine(load: ServerLoad): string {
+  const parts: string[] = []
+  if (load.esMicrosPerEvent !== undefined)
+    parts.push(
+      `Elasticsearch ${fmt(load.esMicrosPerEvent)} µs CPU per document (${fmt(load.esCoreShare!)} % of a core)`,
+    )
+  if (load.kafkaMicrosPerEvent !== undefined)
+    parts.push(`broker ${fmt(load.kafkaMicrosPerEvent)} µs per event (${fmt(load.kafkaCoreShare!)} %)`)
+  return parts.join(', ')
+}
 
 /** Allocation per step, measured in a child with the GC exposed and a young generation that holds a round. */
 function stageAllocations(): StageAllocation[] {
@@ -60,19 +75,33 @@ if (wants('stages')) {
 if (wants('ingest')) {
   const r = await runIngestBench(Number(process.env.SPOR_BENCH_INGEST_EVENTS ?? 100_000), {
     nodeArgs: [...ingestNodeArgs, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
+    isolateEs,
   })
   const pct = (n: number) => `${((100 * n) / r.rawBulkPerSecond).toFixed(0)}%`
   console.log(
     `\ningest end to end (${fmt(r.events)} events, \`spor ingest\` as its own process, Kafka → enrich → Elasticsearch, committed)`,
   )
   console.log(
-    `  raw _bulk ceiling  ${fmt(r.rawBulkPerSecond)} events/s (same documents pre-serialised, ${r.bulkConcurrency} requests at once; the higher of ${fmt(r.rawBulkSpread[0])} before and ${fmt(r.rawBulkSpread[1])} after the spor rows)`,
+    `  the node held ${fmt(r.otherShards)} other shards; ${r.measured.isolatedEs ? 'Elasticsearch alone on CPU 0, the broker, the bench and `spor ingest` on the other CPUs' : 'every process on every CPU'}`,
   )
+  const [before, after] = r.rawBulk
+  console.log(
+    `  raw _bulk ceiling  ${fmt(r.rawBulkPerSecond)} events/s (same documents pre-serialised, ${r.bulkConcurrency} requests at once; the higher of ${fmt(before.perSecond)} before and ${fmt(after.perSecond)} after the spor rows)`,
+  )
+  for (const [when, raw] of [
+    ['before', before],
+    ['after', after],
+  ] as const) {
+    const line = serverLine(raw.servers)
+    if (line) console.log(`  ${''.padEnd(18)} ${when}: ${line}`)
+  }
   const rows = [...r.runs, ...('label' in r.zstd ? [r.zstd] : [])]
   for (const run of rows) {
     console.log(
-      `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${pct(run.steadyPerSecond).padStart(4)} of the ceiling; ${fmt(run.cpuMicrosPerEvent)} µs CPU of \`spor ingest\` per event; ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
+      `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${pct(run.steadyPerSecond).padStart(4)} of the ceiling; ${fmt(run.cpuMicrosPerEvent)} µs CPU of \`spor ingest\` per event (${fmt(run.coreShare)} % of a core); ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
     )
+    const servers = serverLine(run.servers)
+    if (servers) console.log(`  ${''.padEnd(28)} meanwhile: ${servers}`)
     if (run.inFlightMb) {
       console.log(
         `  ${''.padEnd(28)} bulk bytes in flight: p50 ${run.inFlightMb.p50.toFixed(1)} MB, p90 ${run.inFlightMb.p90.toFixed(1)} MB (scraped 4 times a second)`,

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest'
+import { processCpuSeconds, serverLoad } from './server-cpu.ts'
+
+describe('server CPU accounting of the ingest bench', () => {
+  it('reads a process CPU time that grows while it works', () => {
+    const before = processCpuSeconds(process.pid)
+    const until = performance.now() + 150
+    let spin = 0
+    while (performance.now() < until) spin++
+    const after = processCpuSeconds(process.pid)
+    expect(spin).toBeGreaterThan(0)
+    // USER_HZ ticks (10 ms): 150 ms of spinning is at least a few of them.
+    expect(after - before).toBeGreaterThanOrEqual(0.05)
+  })
+
+  it('turns CPU seconds into µs per event and a share of one core, per server measured', () => {
+    const load = serverLoad({ es: 10, kafka: 2 }, { es: 16, kafka: 2.5 }, 100_000, 8)
+    expect(load.esMicrosPerEvent).toBeCloseTo(60)
+    expect(load.esCoreShare).toBeCloseTo(75)
+    expect(load.kafkaMicrosPerEvent).toBeCloseTo(5)
+    expect(load.kafkaCoreShare).toBeCloseTo(6.25)
+    // A server that is not a process on this host is left out, not reported as zero.
+    expect(serverLoad({ es: 1 }, { es: 2 }, 10, 1)).toEqual({ esMicrosPerEvent: 100_000, esCoreShare: 100 })
+  })
+})
