@@ -68,8 +68,8 @@ export interface IngestBenchResult {
   rawBulk: [RawBulkRun, RawBulkRun]
   /** Which server processes were measured, and whether Elasticsearch had CPU 0 to itself. */
   measured: { es: boolean; kafka: boolean; isolatedEs: boolean }
-  /** Shards the node held before the bench created any: each refreshed every second, they
-   * lower the ceiling (306 left behind by interrupted test runs halved it on 2026-12-02). */
+  /** Shards the node held before the bench created any: each is refreshed every second, and
+   * 300 of them (as interrupted test runs leave behind) cost about a quarter of the ceiling. */
   otherShards: number
   bulkConcurrency: number
   runs: IngestRun[]
