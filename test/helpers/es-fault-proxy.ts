@@ -24,7 +24,8 @@ export interface ItemFault {
 }
 
 export type RequestFault =
-  | { kind: 'status'; status: number }
+  /** Answers `status` without forwarding, after `afterMs` (default at once). */
+  | { kind: 'status'; status: number; afterMs?: number }
   /** Forwards to Elasticsearch, then cuts the connection after part of the response is written. */
   | { kind: 'drop_mid_response' }
   /** Waits before forwarding: `ms`, or until `until` settles (a gate the test controls). */
@@ -142,6 +143,7 @@ export async function startEsFaultProxy(target: string, plan: FaultPlan = {}): P
     if (requestFault)
       ledger.requestFaults[requestFault.kind] = (ledger.requestFaults[requestFault.kind] ?? 0) + 1
     if (requestFault?.kind === 'status') {
+      if (requestFault.afterMs) await new Promise((r) => setTimeout(r, requestFault.afterMs))
       res.writeHead(requestFault.status, ES_HEADERS)
       res.end(
         JSON.stringify({
