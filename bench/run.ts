@@ -82,7 +82,7 @@ if (wants('ingest')) {
     `\ningest end to end (${fmt(r.events)} events, \`spor ingest\` as its own process, Kafka → enrich → Elasticsearch, committed)`,
   )
   console.log(
-    `  the node held ${fmt(r.otherShards)} other shards; ${r.measured.isolatedEs ? 'Elasticsearch alone on CPU 0, the broker, the bench and `spor ingest` on the other CPUs' : 'every process on every CPU'}`,
+    `  the node held ${fmt(r.otherShards)} other shards; ${r.isolatedEs ? 'Elasticsearch alone on CPU 0, the broker, the bench and `spor ingest` on the other CPUs' : 'every process on every CPU'}`,
   )
   const [before, after] = r.rawBulk
   console.log(
