@@ -20,6 +20,7 @@ import { freePort } from '../test/helpers/test-env.ts'
 import { ingestBenchEvents } from './ingest-events.ts'
 import { IngestProcess, type MemorySample } from './ingest-process.ts'
 import {
+  cpuLoad,
   isolateElasticsearch,
   localServers,
   type ServerLoad,
@@ -168,8 +169,7 @@ async function ingestRun(
     }
     const finished = performance.now()
     const steadySeconds = (finished - readyAt) / 1000
-    const cpuSeconds = child.cpuSeconds() - cpuAtReady
-    const cpuMicrosPerEvent = (cpuSeconds * 1e6) / events
+    const own = cpuLoad(child.cpuSeconds() - cpuAtReady, events, steadySeconds)
     const load = serverLoad(serversAtReady, serverCpu(servers), events, steadySeconds)
     const peakRssMb = child.peakRssMb()
     // Event indices only: `spor ingest` also keeps job leases under the prefix.
@@ -181,8 +181,8 @@ async function ingestRun(
       label,
       fromStartPerSecond: events / ((finished - started) / 1000),
       steadyPerSecond: events / steadySeconds,
-      cpuMicrosPerEvent,
-      coreShare: (100 * cpuSeconds) / steadySeconds,
+      cpuMicrosPerEvent: own.microsPerEvent,
+      coreShare: own.coreShare,
       servers: load,
       peakRssMb,
       memory: child.memoryAtPeak,

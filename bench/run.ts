@@ -31,14 +31,13 @@ const isolateEs = process.argv.includes('--isolate-es')
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 
 /** Where the servers' CPU went, for one row (empty when they are not processes on this host). */
-function serverLine(load: ServerLoad): string {
+function serverLine({ es, kafka }: ServerLoad): string {
   const parts: string[] = []
-  if (load.esMicrosPerEvent !== undefined)
+  if (es)
     parts.push(
-      `Elasticsearch ${fmt(load.esMicrosPerEvent)} µs CPU per document (${fmt(load.esCoreShare!)} % of a core)`,
+      `Elasticsearch ${fmt(es.microsPerEvent)} µs CPU per document (${fmt(es.coreShare)} % of a core)`,
     )
-  if (load.kafkaMicrosPerEvent !== undefined)
-    parts.push(`broker ${fmt(load.kafkaMicrosPerEvent)} µs per event (${fmt(load.kafkaCoreShare!)} %)`)
+  if (kafka) parts.push(`broker ${fmt(kafka.microsPerEvent)} µs per event (${fmt(kafka.coreShare)} %)`)
   return parts.join(', ')
 }
 

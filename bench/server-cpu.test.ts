@@ -15,11 +15,13 @@ describe('server CPU accounting of the ingest bench', () => {
 
   it('turns CPU seconds into µs per event and a share of one core, per server measured', () => {
     const load = serverLoad({ es: 10, kafka: 2 }, { es: 16, kafka: 2.5 }, 100_000, 8)
-    expect(load.esMicrosPerEvent).toBeCloseTo(60)
-    expect(load.esCoreShare).toBeCloseTo(75)
-    expect(load.kafkaMicrosPerEvent).toBeCloseTo(5)
-    expect(load.kafkaCoreShare).toBeCloseTo(6.25)
+    expect(load.es?.microsPerEvent).toBeCloseTo(60)
+    expect(load.es?.coreShare).toBeCloseTo(75)
+    expect(load.kafka?.microsPerEvent).toBeCloseTo(5)
+    expect(load.kafka?.coreShare).toBeCloseTo(6.25)
     // A server that is not a process on this host is left out, not reported as zero.
-    expect(serverLoad({ es: 1 }, { es: 2 }, 10, 1)).toEqual({ esMicrosPerEvent: 100_000, esCoreShare: 100 })
+    expect(serverLoad({ es: 1 }, { es: 2 }, 10, 1)).toEqual({
+      es: { microsPerEvent: 100_000, coreShare: 100 },
+    })
   })
 })

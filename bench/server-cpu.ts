@@ -71,23 +71,24 @@ export function serverCpu(servers: ServerProcesses): ServerCpu {
   return cpu
 }
 
-/** What each server spent per event between two samples, µs, and its share of one core, %. */
-export interface ServerLoad {
-  esMicrosPerEvent?: number
-  esCoreShare?: number
-  kafkaMicrosPerEvent?: number
-  kafkaCoreShare?: number
+/** A process's CPU over a stretch of work: µs per event, and its share of one core, %. */
+export interface CpuLoad {
+  microsPerEvent: number
+  coreShare: number
 }
+
+export function cpuLoad(cpuSeconds: number, events: number, seconds: number): CpuLoad {
+  return { microsPerEvent: (cpuSeconds * 1e6) / events, coreShare: (100 * cpuSeconds) / seconds }
+}
+
+/** What each server measured on this host spent between two samples. */
+export type ServerLoad = Partial<Record<keyof ServerProcesses, CpuLoad>>
 
 export function serverLoad(from: ServerCpu, to: ServerCpu, events: number, seconds: number): ServerLoad {
   const load: ServerLoad = {}
-  if (from.es !== undefined && to.es !== undefined) {
-    load.esMicrosPerEvent = ((to.es - from.es) * 1e6) / events
-    load.esCoreShare = (100 * (to.es - from.es)) / seconds
-  }
-  if (from.kafka !== undefined && to.kafka !== undefined) {
-    load.kafkaMicrosPerEvent = ((to.kafka - from.kafka) * 1e6) / events
-    load.kafkaCoreShare = (100 * (to.kafka - from.kafka)) / seconds
+  for (const name of Object.keys(to) as (keyof ServerProcesses)[]) {
+    const [before, after] = [from[name], to[name]]
+    if (before !== undefined && after !== undefined) load[name] = cpuLoad(after - before, events, seconds)
   }
   return load
 }
