@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEsClient } from '../core/es.ts'
 import { generateTraffic } from '../generate/traffic.ts'
-import type { IngestConsumer } from '../ingest/consumer.ts'
 import { documentId } from '../ingest/plan-batch.ts'
 import { readTopicToMarker } from './helpers/dlq.ts'
-import { type EsFaultProxy, startEsFaultProxy } from './helpers/es-fault-proxy.ts'
-import { produce, startIngest } from './helpers/ingest.ts'
+import { type ProxiedIngest, produce, startIngestThroughProxy } from './helpers/ingest.ts'
 import { committedOffsets, endOffsets, reached } from './helpers/offsets.ts'
 import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
 
@@ -25,9 +22,7 @@ const poisonId = documentId(poison.tenant, poison.id)
 
 describe('ingest: a batch fails for good after the next batch of its partition was written', () => {
   let t: TestEnv
-  let proxy: EsFaultProxy
-  let consumer: IngestConsumer
-  let proxied: TestEnv['es']
+  let ingest: ProxiedIngest | undefined
   let refusals = 0
   let open = false
 
@@ -38,7 +33,7 @@ describe('ingest: a batch fails for good after the next batch of its partition w
       SPOR_BULK_MAX_BYTES: '8192',
       SPOR_MAX_RESTARTS: '50',
     })
-    proxy = await startEsFaultProxy(t.config.es.url, {
+    ingest = await startIngestThroughProxy(t, {
       request: (_n, items) => {
         if (open || !items.some((item) => item.id === poisonId)) return undefined
         refusals++
@@ -47,14 +42,10 @@ describe('ingest: a batch fails for good after the next batch of its partition w
         return { kind: 'status', status: 400, afterMs: 1500 }
       },
     })
-    proxied = createEsClient({ ...t.config, es: { ...t.config.es, url: proxy.url } })
-    consumer = await startIngest(t, { es: proxied })
   })
   afterAll(async () => {
     open = true
-    await consumer?.stop()
-    await proxied?.close()
-    await proxy?.close()
+    await ingest?.stop()
     await t?.cleanup()
   })
 
@@ -96,6 +87,6 @@ describe('ingest: a batch fails for good after the next batch of its partition w
     )
     expect(await countDocs(t)).toBe(events.length)
     expect(await readTopicToMarker(t.kafka, t.config.kafka.dlqTopic)).toEqual([])
-    expect(consumer.state).toBe('running')
+    expect(ingest?.consumer.state).toBe('running')
   })
 })

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEsClient } from '../core/es.ts'
 import { generateTraffic } from '../generate/traffic.ts'
-import type { IngestConsumer } from '../ingest/consumer.ts'
 import { documentId } from '../ingest/plan-batch.ts'
 import { readTopicToMarker } from './helpers/dlq.ts'
-import { type EsFaultProxy, startEsFaultProxy } from './helpers/es-fault-proxy.ts'
-import { produce, startIngest } from './helpers/ingest.ts'
+import { type ProxiedIngest, produce, startIngestThroughProxy } from './helpers/ingest.ts'
 import { committedOffsets, endOffsets, reached } from './helpers/offsets.ts'
 import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
 
@@ -24,9 +21,7 @@ const poisonId = documentId(poison.tenant, poison.id)
 
 describe('ingest: one failing bulk request among succeeding ones of the same partition', () => {
   let t: TestEnv
-  let proxy: EsFaultProxy
-  let consumer: IngestConsumer
-  let proxied: TestEnv['es']
+  let ingest: ProxiedIngest | undefined
   let release!: () => void
   const released = new Promise<void>((resolve) => {
     release = resolve
@@ -45,21 +40,17 @@ describe('ingest: one failing bulk request among succeeding ones of the same par
     void released.then(() => {
       open = true
     })
-    proxy = await startEsFaultProxy(t.config.es.url, {
+    ingest = await startIngestThroughProxy(t, {
       request: (_n, items) => {
         if (open || !items.some((item) => item.id === poisonId)) return undefined
         refusals++
         return { kind: 'status', status: 503 }
       },
     })
-    proxied = createEsClient({ ...t.config, es: { ...t.config.es, url: proxy.url } })
-    consumer = await startIngest(t, { es: proxied })
   })
   afterAll(async () => {
     release()
-    await consumer?.stop()
-    await proxied?.close()
-    await proxy?.close()
+    await ingest?.stop()
     await t?.cleanup()
   })
 
@@ -95,6 +86,6 @@ describe('ingest: one failing bulk request among succeeding ones of the same par
     )
     expect(await countDocs(t)).toBe(events.length)
     expect(await readTopicToMarker(t.kafka, t.config.kafka.dlqTopic)).toEqual([])
-    expect(consumer.state).toBe('running')
+    expect(ingest?.consumer.state).toBe('running')
   })
 })

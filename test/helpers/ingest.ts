@@ -2,11 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { type Clock, systemClock } from '../../core/clock.ts'
 import { requirePseudonymKey } from '../../core/config.ts'
+import { createEsClient } from '../../core/es.ts'
 import type { SporEvent } from '../../core/event-schema.ts'
 import { createProducer } from '../../core/kafka.ts'
 import { createEnrichers, type Enrichers } from '../../enrich/index.ts'
 import { produceEvents } from '../../generate/produce.ts'
 import { IngestConsumer } from '../../ingest/consumer.ts'
+import { type FaultPlan, startEsFaultProxy } from './es-fault-proxy.ts'
 import type { TestEnv } from './test-env.ts'
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..')
@@ -34,6 +36,27 @@ export async function startIngest(
   })
   await consumer.start()
   return consumer
+}
+
+/** The in-process consumer writing through a fault proxy in front of the test's Elasticsearch. */
+export interface ProxiedIngest {
+  consumer: IngestConsumer
+  /** Stops the consumer, then closes its client and the proxy. */
+  stop: () => Promise<void>
+}
+
+export async function startIngestThroughProxy(t: TestEnv, plan: FaultPlan): Promise<ProxiedIngest> {
+  const proxy = await startEsFaultProxy(t.config.es.url, plan)
+  const proxied = createEsClient({ ...t.config, es: { ...t.config.es, url: proxy.url } })
+  const consumer = await startIngest(t, { es: proxied })
+  return {
+    consumer,
+    stop: async () => {
+      await consumer.stop()
+      await proxied.close()
+      await proxy.close()
+    },
+  }
 }
 
 // Children are killed when the test process ends, even when a test times out midway.
