@@ -58,6 +58,7 @@ describe('loadConfig', () => {
     ],
     [{ SPOR_ES_CA_FINGERPRINT: 'AB:CD' }, /caFingerprint/],
     [{ SPOR_ES_REPLICAS: 'two' }, /replicas/],
+    [{ SPOR_SEGMENTS_EVERY_MS: '-1' }, /segmentsEveryMs/],
     // A value outside a choice: the choices, once, not one "must be equal to constant" per choice.
     [
       { SPOR_LOG_LEVEL: 'verbose' },

@@ -76,6 +76,8 @@ const ConfigSchema = Type.Object(
       maxRestarts: PositiveInt,
       restartWindowMs: PositiveInt,
       enforceEveryMs: Type.Integer({ minimum: 0 }),
+      /** How often `spor ingest` checks whether yesterday's profiles are computed; 0 = not in this process. */
+      segmentsEveryMs: Type.Integer({ minimum: 0 }),
       uaCacheSize: Type.Integer({ minimum: 0 }),
       httpPort: Port,
       // Ingest throughput, memory and geo data (issue 16) ----------------------------------------
@@ -228,6 +230,7 @@ const ENV_KEYS = [
   'SPOR_MAX_RESTARTS',
   'SPOR_RESTART_WINDOW_MS',
   'SPOR_ENFORCE_EVERY_MS',
+  'SPOR_SEGMENTS_EVERY_MS',
   'SPOR_UA_CACHE_SIZE',
   'SPOR_INGEST_HTTP_PORT',
   // ingest throughput, memory and geo data (issue 16)
@@ -454,6 +457,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxRestarts: int(env, 'SPOR_MAX_RESTARTS', 5),
       restartWindowMs: int(env, 'SPOR_RESTART_WINDOW_MS', 5 * 60_000),
       enforceEveryMs: int(env, 'SPOR_ENFORCE_EVERY_MS', 60 * 60_000),
+      segmentsEveryMs: int(env, 'SPOR_SEGMENTS_EVERY_MS', 60 * 60_000),
       uaCacheSize: int(env, 'SPOR_UA_CACHE_SIZE', 5000),
       httpPort: int(env, 'SPOR_INGEST_HTTP_PORT', 9464),
       // ingest throughput, memory and geo data (issue 16)

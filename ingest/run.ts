@@ -73,7 +73,7 @@ export async function runIngest(config: SporConfig, log: Logger): Promise<never>
     log,
     async () => {
       await retention?.stop()
-      await segments.stop()
+      await segments?.stop()
       await consumer.stop()
       tombstones.stop()
       geo.close()
