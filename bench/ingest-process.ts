@@ -30,6 +30,8 @@ export class IngestProcess {
   #memoryAtPeak: MemorySample | undefined
   /** `spor_ingest_in_flight_bytes` at each scrape once events flow: is the budget the bound? */
   readonly #inFlightBytes: number[] = []
+  /** Bulk requests sent and Kafka batches handled so far, from the last scrape. */
+  #requests = { bulk: 0, batches: 0 }
 
   constructor(repoRoot: string, env: Record<string, string>, httpPort: number, nodeArgs: string[] = []) {
     this.#metricsUrl = `http://127.0.0.1:${httpPort}/metrics`
@@ -103,6 +105,8 @@ export class IngestProcess {
           continue
         }
         if (line.startsWith('spor_ingest_in_flight_bytes ')) inFlight = value
+        if (line.startsWith('spor_ingest_bulk_request_duration_seconds_count ')) this.#requests.bulk = value
+        if (line.startsWith('spor_ingest_batch_size_count ')) this.#requests.batches = value
         const name = line.slice(0, line.indexOf(' '))
         const field = MEMORY_METRICS[name]
         if (field) memory[field] = value / MB
@@ -141,6 +145,15 @@ export class IngestProcess {
     const sorted = [...this.#inFlightBytes].sort((a, b) => a - b)
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! / MB
     return { p50: at(0.5), p90: at(0.9) }
+  }
+
+  /**
+   * Bulk requests sent and Kafka batches handled so far: with the events, how big each was.
+   * Elasticsearch pays per request and per shard-level request, so many small bulks cost it more
+   * CPU per document than the raw rows' full ones.
+   */
+  get requests(): { bulk: number; batches: number } {
+    return { ...this.#requests }
   }
 
   /** SIGTERM (graceful: finishes and commits), then waits for the exit. */

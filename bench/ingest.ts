@@ -43,6 +43,8 @@ export interface IngestRun {
   memory?: MemorySample
   /** Bulk bytes in flight, median and 90th percentile of the scrapes, MB (undefined: older code). */
   inFlightMb?: { p50: number; p90: number }
+  /** Bulk requests and Kafka batches over the run (the first few before the steady clock). */
+  requests: { bulk: number; batches: number }
   /** Share of one core `spor ingest` used in the steady part, %. */
   coreShare: number
   /** What the Elasticsearch node and the broker spent meanwhile (when they run on this host). */
@@ -102,6 +104,9 @@ function sporEnv(name: string, current: boolean): Record<string, string> {
     // The retention enforcer would scan and delete on its own schedule; not part of ingest.
     SPOR_ENFORCE_EVERY_MS: '0',
   }
+  // Nor the daily profiles, which a process computes at start: aggregations over the indices being
+  // written and profile upserts on the node during the measured minute. Older code has no switch.
+  if (current) env.SPOR_SEGMENTS_EVERY_MS = '0'
   for (const k of [...PASS_THROUGH, ...(current ? PASS_THROUGH_CURRENT : [])]) {
     if (process.env[k]) env[k] = process.env[k]!
   }
@@ -187,6 +192,7 @@ async function ingestRun(
       peakRssMb,
       memory: child.memoryAtPeak,
       inFlightMb: child.inFlightMb,
+      requests: child.requests,
     }
     console.error(
       `  (${label}: ${Math.round(run.steadyPerSecond)} events/s steady, ${run.cpuMicrosPerEvent.toFixed(0)} µs CPU per event, VmHWM ${run.peakRssMb.toFixed(0)} MB)`,

@@ -106,6 +106,12 @@ if (wants('ingest')) {
         `  ${''.padEnd(28)} bulk bytes in flight: p50 ${run.inFlightMb.p50.toFixed(1)} MB, p90 ${run.inFlightMb.p90.toFixed(1)} MB (scraped 4 times a second)`,
       )
     }
+    const { bulk, batches } = run.requests
+    if (bulk > 0) {
+      console.log(
+        `  ${''.padEnd(28)} ${bulk} bulk requests of ${fmt(r.events / bulk)} events on average; ${batches} Kafka batches of ${fmt(r.events / Math.max(1, batches))}`,
+      )
+    }
     const m = run.memory
     if (m) {
       const other = m.rssMb - m.heapTotalMb - m.externalMb
