@@ -20,9 +20,12 @@ export function startSegmentsSchedule(
   log: Logger,
   options: { everyMs?: number; leases?: JobLeases } = {},
 ): Schedule | undefined {
-  const { everyMs = config.ingest.segmentsEveryMs, leases = new JobLeases(es, config.es.indexPrefix) } = options
+  const { everyMs = config.ingest.segmentsEveryMs, leases = new JobLeases(es, config.es.indexPrefix) } =
+    options
   if (everyMs === 0) {
-    log.warn('segments job disabled here (SPOR_SEGMENTS_EVERY_MS=0): `spor segments run` must compute the profiles')
+    log.warn(
+      'segments job disabled here (SPOR_SEGMENTS_EVERY_MS=0): `spor segments run` must compute the profiles',
+    )
     return undefined
   }
   const table = loadSegmentTable()
