@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Client } from '@elastic/elasticsearch'
 import kafkajs, { type Kafka } from 'kafkajs'
 import { loadConfig, type SporConfig } from '../core/config.ts'
@@ -80,22 +82,41 @@ export interface IngestBenchResult {
   latency: { ratePerSecond: number; samples: number; p50Ms: number; p95Ms: number; maxMs: number }
 }
 
+const REPO_ROOT = new URL('..', import.meta.url).pathname
 const KEY = 'bench-only-pseudonym-key-0123456789abcdef'
-/** Variables passed through to `spor ingest`; the baseline's older code rejects newer keys. */
+/** Settings of the bench's environment passed on to `spor ingest`, when its code knows them. */
 const PASS_THROUGH = [
   'SPOR_KAFKA_BROKERS',
   'SPOR_ES_URL',
   'SPOR_PARTITIONS_CONCURRENTLY',
   'SPOR_BULK_MAX_BYTES',
-]
-const PASS_THROUGH_CURRENT = [
   'SPOR_INGEST_MAX_INFLIGHT_BYTES',
   'SPOR_BULK_CONCURRENCY',
   'SPOR_GEOIP_DB',
   'SPOR_INGEST_HEAP_MB',
 ]
 
-function sporEnv(name: string, current: boolean): Record<string, string> {
+/**
+ * Whether the checkout at `repoRoot` reads a variable: an older baseline refuses unknown ones at
+ * start, so it gets only those its configuration (core/) names.
+ */
+function knowsVariable(repoRoot: string, name: string): boolean {
+  const core = join(repoRoot, 'core')
+  return readdirSync(core).some(
+    (file) =>
+      file.endsWith('.ts') &&
+      !file.endsWith('.test.ts') &&
+      readFileSync(join(core, file), 'utf8').includes(`'${name}'`),
+  )
+}
+
+function sporEnv(name: string, repoRoot: string): Record<string, string> {
+  const optional: Record<string, string> = {
+    // Nor the daily profiles, which a process computes at start: aggregations over the indices
+    // being written and profile upserts, on the node during the measured minute.
+    SPOR_SEGMENTS_EVERY_MS: '0',
+  }
+  for (const k of PASS_THROUGH) if (process.env[k]) optional[k] = process.env[k]!
   const env: Record<string, string> = {
     SPOR_INDEX_PREFIX: name,
     SPOR_TOPIC_PREFIX: name,
@@ -104,16 +125,11 @@ function sporEnv(name: string, current: boolean): Record<string, string> {
     // The retention enforcer would scan and delete on its own schedule; not part of ingest.
     SPOR_ENFORCE_EVERY_MS: '0',
   }
-  // Nor the daily profiles, which a process computes at start: aggregations over the indices being
-  // written and profile upserts on the node during the measured minute. Older code has no switch.
-  if (current) env.SPOR_SEGMENTS_EVERY_MS = '0'
-  for (const k of [...PASS_THROUGH, ...(current ? PASS_THROUGH_CURRENT : [])]) {
-    if (process.env[k]) env[k] = process.env[k]!
-  }
+  for (const [k, v] of Object.entries(optional)) if (knowsVariable(repoRoot, k)) env[k] = v
   return env
 }
 
-const benchConfig = (name: string): SporConfig => loadConfig(sporEnv(name, true))
+const benchConfig = (name: string): SporConfig => loadConfig(sporEnv(name, REPO_ROOT))
 
 /** Every daily index the events go to, created before any clock starts (creation is slow). */
 async function prewarmIndices(es: Client, config: SporConfig, events: SporEvent[]): Promise<number> {
@@ -154,11 +170,10 @@ async function ingestRun(
   servers: ServerProcesses,
   events: number,
   port: number,
-  current: boolean,
   nodeArgs: string[] = [],
 ): Promise<IngestRun> {
   const started = performance.now()
-  const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, current), port, nodeArgs)
+  const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, repoRoot), port, nodeArgs)
   let readyAt: number | undefined
   try {
     while (!(await child.ready())) await tick(50)
@@ -264,7 +279,7 @@ async function measureLatency(
   rate: number,
   port: number,
 ): Promise<IngestBenchResult['latency']> {
-  const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, true), port)
+  const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, repoRoot), port)
   const producer = createProducer(kafka)
   await producer.connect()
   const sentAt = new Map<string, number>()
@@ -355,7 +370,7 @@ export async function runIngestBench(
 ): Promise<IngestBenchResult> {
   const nodeArgs = options.nodeArgs ?? []
   const stamp = Date.now().toString(36)
-  const repoRoot = new URL('..', import.meta.url).pathname
+  const repoRoot = REPO_ROOT
   const baselineRoot = process.env.SPOR_BENCH_BASELINE_ROOT
   const names = {
     warmup: `bench-warm-${stamp}`,
@@ -440,7 +455,6 @@ export async function runIngestBench(
           servers,
           events.length,
           await freePort(),
-          false,
         ),
       )
     runs.push(
@@ -453,7 +467,6 @@ export async function runIngestBench(
         servers,
         events.length,
         await freePort(),
-        true,
         nodeArgs,
       ),
     )
@@ -467,7 +480,6 @@ export async function runIngestBench(
           servers,
           events.length,
           await freePort(),
-          true,
           nodeArgs,
         )
       : { skipped: 'no zstd codec registered in kafkajs (core/kafka.ts)' }
