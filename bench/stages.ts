@@ -4,7 +4,7 @@ import { classOf, DEFAULT_EVENT_TYPES } from '../core/event-types.ts'
 import { DEFAULT_RETENTION_DAYS } from '../core/retention.ts'
 import { createEnrichers, enrichEvent } from '../enrich/index.ts'
 import { truncateIp } from '../enrich/ip.ts'
-import { bulkBody } from '../ingest/bulk-writer.ts'
+import { actionLine, BulkBody, lineBytes } from '../ingest/bulk-body.ts'
 import { type ParseLimits, parseMessage } from '../ingest/parse-message.ts'
 import { planBatch } from '../ingest/plan-batch.ts'
 import { ingestBenchEvents } from './ingest-events.ts'
@@ -92,10 +92,17 @@ function stages(count: number): Stage[] {
       1 / SLICE,
     ),
     stage(
-      'bulk body (serialise, action lines, join)',
+      'bulk body (serialise, action lines, into the Buffer)',
       plans,
-      (requests) =>
-        Buffer.byteLength(bulkBody(requests.map((r) => ({ ...r, json: JSON.stringify(r.document) })))),
+      (requests) => {
+        const body = new BulkBody()
+        for (const r of requests) {
+          const json = JSON.stringify(r.document)
+          const action = actionLine(r.index, r.id)
+          body.append(action, json, lineBytes(action, json))
+        }
+        return body.length
+      },
       1 / SLICE,
     ),
   ]

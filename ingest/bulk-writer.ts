@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import type { Client } from '@elastic/elasticsearch'
 import { type BackoffPolicy, backoffDelay } from '../core/backoff.ts'
 import type { Logger } from '../core/logger.ts'
+import { actionLine, BulkBody, lineBytes, linesOf } from './bulk-body.ts'
 import type { BulkBudget } from './bulk-budget.ts'
 import { ingestMetrics } from './metrics.ts'
 import type { DlqReason } from './results.ts'
@@ -49,15 +50,20 @@ export interface BulkWriterOptions {
 /**
  * A document until its request is answered: the request without the document (a batch's
  * documents would otherwise live, and be promoted by the garbage collector, until its last
- * request is answered, next to their serialised text) and its text, serialised once. One object
- * per document: thousands are in flight, and each one the scavenger finds alive it copies.
+ * request is answered) and where its two lines are in the request's body (bulk-body.ts), which
+ * holds them as bytes. One small object per document: thousands are in flight.
  */
 interface Pending<R> extends HeldRequest<R> {
-  /** The document, serialised once and resent as it is; the action line is built per request. */
-  json: string
-  /** Both lines with their newlines, in UTF-8. */
-  bytes: number
+  /** Its lines in the body of its first request: `[start, end)`, resent as they are. */
+  start: number
+  end: number
   attempts: number
+}
+
+/** A request's documents and its body, as first sent. */
+interface Chunk<R> {
+  items: Pending<R>[]
+  body: Buffer
 }
 
 /**
@@ -66,40 +72,6 @@ interface Pending<R> extends HeldRequest<R> {
  * sequence numbers), about 150 bytes per document the client would otherwise parse.
  */
 const BULK_RESPONSE_FIELDS = ['errors', 'items.*.status', 'items.*.error.type', 'items.*.error.reason']
-
-/** The start of the action line per index: a process writes to a handful of indices at a time. */
-const actionHeads = new Map<string, string>()
-
-function actionHead(index: string): string {
-  let head = actionHeads.get(index)
-  if (head === undefined) {
-    if (actionHeads.size >= 1000) actionHeads.clear()
-    head = `{"index":{"_index":${JSON.stringify(index)},"_id":`
-    actionHeads.set(index, head)
-  }
-  return head
-}
-
-/** A document's action line, without its newline. */
-function actionLine(index: string, id: string): string {
-  return `${actionHead(index)}${JSON.stringify(id)}}}`
-}
-
-/**
- * A request's NDJSON body, built when it is sent: joined into one flat string (a large object the
- * scavenger never copies), where keeping each document's action line beside its text would keep
- * thousands of small strings alive for as long as the request.
- */
-export function bulkBody(chunk: readonly { index: string; id: string; json: string }[]): string {
-  const lines = new Array<string>(2 * chunk.length + 1)
-  for (let i = 0; i < chunk.length; i++) {
-    const item = chunk[i]!
-    lines[2 * i] = actionLine(item.index, item.id)
-    lines[2 * i + 1] = item.json
-  }
-  lines[2 * chunk.length] = '' // the body ends with a newline
-  return lines.join('\n')
-}
 
 /**
  * The one place that owns bulk indexing, its retries and its failures (elasticsearch-js's bulk
@@ -175,12 +147,12 @@ export class BulkWriter {
 
   /** Delivers one chunk of a batch: sends, retries what may be retried, records the rest. */
   async deliver<R>(
-    chunk: Pending<R>[],
+    chunk: Chunk<R>,
     outcome: BulkOutcome<R>,
     control: WriteControl,
     dropBefore?: DropBefore<R>,
   ): Promise<void> {
-    let pending = chunk
+    let pending = chunk.items
     let round = 0
     while (pending.length > 0) {
       if (round > 0) await waitWithHeartbeat(backoffDelay(this.#options.backoff, round), control)
@@ -192,7 +164,8 @@ export class BulkWriter {
       }
       const retry: Pending<R>[] = []
       let refused: string | undefined
-      const statuses = await this.#send(pending, control, dropBefore)
+      const body = pending === chunk.items ? chunk.body : linesOf(chunk.body, pending)
+      const statuses = await this.#send(pending, body, control, dropBefore)
       if (!statuses) {
         // Some documents are to be dropped now: the next round filters them out.
         retry.push(...pending)
@@ -239,10 +212,10 @@ export class BulkWriter {
    * undefined when, while retrying, `dropBefore` now refuses one of its documents. */
   async #send<R>(
     chunk: Pending<R>[],
+    body: Buffer,
     control: WriteControl,
     dropBefore?: DropBefore<R>,
   ): Promise<{ status: number; error?: string }[] | undefined> {
-    const body = bulkBody(chunk)
     for (let attempt = 0; ; attempt++) {
       if (!control.shouldContinue()) throw new BatchAbandoned()
       if (attempt > 0 && dropBefore && chunk.some((item) => dropBefore(item))) return undefined
@@ -250,7 +223,7 @@ export class BulkWriter {
         const started = performance.now()
         const response = await whileHeartbeating(
           this.#es.bulk(
-            // A string body is sent as it is (the client serialises only arrays).
+            // A Buffer body is sent as it is (the client serialises only arrays).
             { operations: body as never, refresh: false, filter_path: BULK_RESPONSE_FIELDS },
             // The stop deadline cancels a request already sent: the batch stays uncommitted (and
             // is re-read), and spor does not wait out the request timeout on a hung cluster.
@@ -309,7 +282,7 @@ export class BatchWrite<R> {
   /** Set by the first chunk that fails for good: its siblings stop at their next check. */
   #failed = false
   #chunk: Pending<R>[] = []
-  #chunkBytes = 0
+  #body = new BulkBody()
 
   constructor(writer: BulkWriter, control: WriteControl, dropBefore: DropBefore<R> | undefined) {
     this.#writer = writer
@@ -322,20 +295,22 @@ export class BatchWrite<R> {
 
   async add(requests: readonly IndexRequest<R>[]): Promise<void> {
     for (const request of requests) {
+      // The text is garbage as soon as it is copied into the body: it dies young, in the scavenger.
       const json = JSON.stringify(request.document)
-      const bytes = Buffer.byteLength(actionLine(request.index, request.id)) + Buffer.byteLength(json) + 2
-      if (this.#chunk.length > 0 && this.#chunkBytes + bytes > this.#writer.maxBytes) await this.#launch()
+      const action = actionLine(request.index, request.id)
+      const bytes = lineBytes(action, json)
+      if (this.#chunk.length > 0 && this.#body.length + bytes > this.#writer.maxBytes) await this.#launch()
+      const start = this.#body.append(action, json, bytes)
       const item: Pending<R> = {
         index: request.index,
         id: request.id,
         ref: request.ref,
-        json,
-        bytes,
+        start,
+        end: start + bytes,
         attempts: 0,
       }
       if (request.subject !== undefined) item.subject = request.subject
       this.#chunk.push(item)
-      this.#chunkBytes += bytes
     }
     // A chunk fills while Elasticsearch is busy and goes early when it is not: whole-batch chunks
     // were sent only once the batch was planned, leaving the cluster idle meanwhile.
@@ -365,15 +340,15 @@ export class BatchWrite<R> {
   async abort(): Promise<void> {
     this.#failed = true
     this.#chunk = []
+    this.#body = new BulkBody()
     await Promise.allSettled(this.#inFlight)
   }
 
   async #launch(): Promise<void> {
-    const chunk = this.#chunk
-    const bytes = this.#chunkBytes
+    const chunk: Chunk<R> = { items: this.#chunk, body: this.#body.bytes() }
     this.#chunk = []
-    this.#chunkBytes = 0
-    const release = await this.#writer.reserve(bytes, this.#control)
+    this.#body = new BulkBody(nextCapacity(chunk.body.length, this.#writer.maxBytes))
+    const release = await this.#writer.reserve(chunk.body.length, this.#control)
     const delivery = this.#writer
       .deliver(chunk, this.#outcome, this.#control, this.#dropBefore)
       .catch((error: unknown) => {
@@ -385,4 +360,12 @@ export class BatchWrite<R> {
     delivery.catch(() => {})
     this.#inFlight.push(delivery)
   }
+}
+
+/** The next body starts as large as the last one was (rounded up), so it rarely grows and copies. */
+function nextCapacity(lastBytes: number, maxBytes: number): number {
+  return Math.min(
+    Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(lastBytes + 1))),
+    Math.max(maxBytes, 64 * 1024) + 64 * 1024,
+  )
 }
