@@ -58,6 +58,12 @@ export interface IngestBenchOptions {
   nodeArgs?: string[]
   /** Elasticsearch on CPU 0 alone, everything else on the others (server-cpu.ts). */
   isolateEs?: boolean
+  /**
+   * How many times the spor rows run, before and after alternating (each round on its own topics
+   * and indices): this host's speed drifts by a third within minutes, so one row each can show
+   * the older code faster or slower by chance; the report gives each label's median.
+   */
+  rounds?: number
 }
 
 /** One raw `_bulk` measurement: its rate and what the Elasticsearch node spent. */
@@ -82,6 +88,9 @@ export interface IngestBenchResult {
   latency: { ratePerSecond: number; samples: number; p50Ms: number; p95Ms: number; maxMs: number }
 }
 
+/** The labels of the spor rows of a baseline checkout and of this code. */
+export const BEFORE = 'before (baseline checkout)'
+export const AFTER = 'after (this code)'
 const REPO_ROOT = new URL('..', import.meta.url).pathname
 const KEY = 'bench-only-pseudonym-key-0123456789abcdef'
 /** Settings of the bench's environment passed on to `spor ingest`, when its code knows them. */
@@ -372,12 +381,11 @@ export async function runIngestBench(
   const stamp = Date.now().toString(36)
   const repoRoot = REPO_ROOT
   const baselineRoot = process.env.SPOR_BENCH_BASELINE_ROOT
+  const rounds = Math.max(1, options.rounds ?? 1)
   const names = {
     warmup: `bench-warm-${stamp}`,
     rawBefore: `bench-rawa-${stamp}`,
     rawAfter: `bench-rawb-${stamp}`,
-    baseline: `bench-base-${stamp}`,
-    current: `bench-e2e-${stamp}`,
     zstd: `bench-zstd-${stamp}`,
     latency: `bench-lat-${stamp}`,
   }
@@ -385,12 +393,23 @@ export async function runIngestBench(
     keyof typeof names,
     SporConfig
   >
+  /** The spor rows before and after, alternating, round by round. */
+  const rows: { label: string; root: string; config: SporConfig; nodeArgs: string[] }[] = []
+  for (let round = 1; round <= rounds; round++) {
+    const suffix = rounds > 1 ? `-${round}` : ''
+    if (baselineRoot) {
+      const config = benchConfig(`bench-base-${stamp}${suffix}`)
+      rows.push({ label: BEFORE, root: baselineRoot, config, nodeArgs: [] })
+    }
+    const config = benchConfig(`bench-e2e-${stamp}${suffix}`)
+    rows.push({ label: AFTER, root: repoRoot, config, nodeArgs })
+  }
   const log = createLogger('bench', 'warn')
-  const es = createEsClient(configs.current)
-  const kafka = createKafka(configs.current, log)
+  const es = createEsClient(configs.latency)
+  const kafka = createKafka(configs.latency, log)
   const events = ingestBenchEvents(count)
   const enrichers = createEnrichers({
-    uaCacheSize: configs.current.ingest.uaCacheSize,
+    uaCacheSize: configs.latency.ingest.uaCacheSize,
     pseudonymKey: Buffer.from(KEY),
   })
   // kafkajs is CommonJS: its codec table is reached through the default export.
@@ -402,22 +421,17 @@ export async function runIngestBench(
       return false
     }
   })()
-  const servers = await localServers(es, configs.current, repoRoot)
+  const servers = await localServers(es, configs.latency, repoRoot)
   const otherShards = (await es.cluster.health()).active_shards
   const unpin = options.isolateEs ? isolateElasticsearch(servers) : undefined
   try {
-    const consumed: (keyof typeof names)[] = [
-      ...(baselineRoot ? (['baseline'] as const) : []),
-      'current',
-      ...(zstdCodec ? (['zstd'] as const) : []),
-    ]
     const producer = createProducer(kafka)
     await producer.connect()
-    for (const key of Object.keys(names) as (keyof typeof names)[]) {
-      const config = configs[key]
+    /** Index setup (and daily indices created) for every row, topics and events for spor's. */
+    const setUp = async (config: SporConfig, use: { consumed: boolean; zstd?: boolean; events: boolean }) => {
       await installIndexSetup(es, config)
-      if (key === 'latency' || consumed.includes(key)) await ensureTopics(kafka, config)
-      if (key === 'zstd' && zstdCodec) {
+      if (use.consumed) await ensureTopics(kafka, config)
+      if (use.zstd) {
         // The broker recompresses every batch of this topic with zstd: the consumer decodes zstd.
         const admin = kafka.admin()
         await admin.connect()
@@ -433,10 +447,16 @@ export async function runIngestBench(
         })
         await admin.disconnect()
       }
-      if (consumed.includes(key))
-        await produceEvents(producer, config.kafka.eventsTopic, events, { batchSize: 2000 })
-      if (key !== 'latency') await prewarmIndices(es, config, events)
+      if (!use.events) return
+      if (use.consumed) await produceEvents(producer, config.kafka.eventsTopic, events, { batchSize: 2000 })
+      await prewarmIndices(es, config, events)
     }
+    for (const key of ['warmup', 'rawBefore', 'rawAfter'] as const)
+      await setUp(configs[key], { consumed: false, events: true })
+    for (const row of rows) await setUp(row.config, { consumed: true, events: true })
+    if (zstdCodec) await setUp(configs.zstd, { consumed: true, zstd: true, events: true })
+    // The latency row produces its own events at a set rate.
+    await setUp(configs.latency, { consumed: true, events: false })
     await producer.disconnect()
 
     // Untimed: a node started shortly before spent 3-5× more CPU per document on its first
@@ -444,32 +464,22 @@ export async function runIngestBench(
     await rawBulk(es, servers, configs.warmup, events, enrichers)
     const before = await rawBulk(es, servers, configs.rawBefore, events, enrichers)
     const runs: IngestRun[] = []
-    if (baselineRoot)
+    for (const row of rows) {
+      const port = await freePort()
       runs.push(
         await ingestRun(
-          'before (baseline checkout)',
-          baselineRoot,
-          configs.baseline,
+          row.label,
+          row.root,
+          row.config,
           kafka,
           es,
           servers,
           events.length,
-          await freePort(),
+          port,
+          row.nodeArgs,
         ),
       )
-    runs.push(
-      await ingestRun(
-        'after (this code)',
-        repoRoot,
-        configs.current,
-        kafka,
-        es,
-        servers,
-        events.length,
-        await freePort(),
-        nodeArgs,
-      ),
-    )
+    }
     const zstd = zstdCodec
       ? await ingestRun(
           'after, zstd batches',
@@ -496,7 +506,7 @@ export async function runIngestBench(
       }),
     ]
     await prewarmIndices(es, configs.latency, latencyEvents)
-    const steady = runs.at(-1)!.steadyPerSecond
+    const steady = median(runs.filter((run) => run.label === AFTER).map((run) => run.steadyPerSecond))
     const seconds = Number(process.env.SPOR_BENCH_LATENCY_SECONDS ?? 15)
     const rate = Math.max(10, Math.round(steady / 2))
     const latency = await measureLatency(
@@ -516,7 +526,7 @@ export async function runIngestBench(
       rawBulk: [before, after],
       isolatedEs: unpin !== undefined,
       otherShards,
-      bulkConcurrency: configs.current.ingest.bulkConcurrency,
+      bulkConcurrency: configs.latency.ingest.bulkConcurrency,
       runs,
       zstd,
       latency,
@@ -526,4 +536,11 @@ export async function runIngestBench(
     for (const config of Object.values(configs)) await dropInstallation(es, kafka, config.es.indexPrefix)
     await es.close()
   }
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }

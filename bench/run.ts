@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { runEnrichBench } from './enrich.ts'
-import { runIngestBench } from './ingest.ts'
+import { AFTER, BEFORE, median, runIngestBench } from './ingest.ts'
 import type { ServerLoad } from './server-cpu.ts'
 import { runStageBench, type StageAllocation } from './stages.ts'
 
@@ -28,6 +28,9 @@ const ingestNodeArgs =
     .filter(Boolean) ?? []
 /** `--isolate-es`: the local Elasticsearch node on CPU 0 alone, everything else on the others. */
 const isolateEs = process.argv.includes('--isolate-es')
+/** `--rounds=N`: the before and after rows N times each, alternating; medians reported. */
+const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 1)
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds=N needs a whole number of at least 1')
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
 
 /** Where the servers' CPU went, for one row (empty when they are not processes on this host). */
@@ -75,6 +78,7 @@ if (wants('ingest')) {
   const r = await runIngestBench(Number(process.env.SPOR_BENCH_INGEST_EVENTS ?? 100_000), {
     nodeArgs: [...ingestNodeArgs, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
     isolateEs,
+    rounds,
   })
   const pct = (n: number) => `${((100 * n) / r.rawBulkPerSecond).toFixed(0)}%`
   console.log(
@@ -121,6 +125,25 @@ if (wants('ingest')) {
     }
   }
   if (!('label' in r.zstd)) console.log(`  zstd batches: skipped (${r.zstd.skipped})`)
+  if (rounds > 1) {
+    console.log(`  medians of ${rounds} rounds (before and after alternating), min–max:`)
+    for (const label of [BEFORE, AFTER]) {
+      const mine = r.runs.filter((run) => run.label === label)
+      if (mine.length === 0) continue
+      const range = (values: number[], unit: string) =>
+        `${fmt(median(values))} ${unit} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`
+      const rates = mine.map((run) => run.steadyPerSecond)
+      console.log(
+        `  ${label.padEnd(28)} ${range(rates, 'events/s')} = ${pct(median(rates))} of the ceiling; ${range(
+          mine.map((run) => run.cpuMicrosPerEvent),
+          'µs CPU per event',
+        )}; VmHWM ${range(
+          mine.map((run) => run.peakRssMb),
+          'MB',
+        )}`,
+      )
+    }
+  }
   const l = r.latency
   console.log(
     `  produce → searchable at ${fmt(l.ratePerSecond)} events/s (half the measured rate): p50 ${fmt(l.p50Ms)} ms, p95 ${fmt(l.p95Ms)} ms, max ${fmt(l.maxMs)} ms (${fmt(l.samples)} events; 1 s refresh interval included)`,
