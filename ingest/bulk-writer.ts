@@ -282,7 +282,8 @@ export class BatchWrite<R> {
   /** Set by the first chunk that fails for good: its siblings stop at their next check. */
   #failed = false
   #chunk: Pending<R>[] = []
-  #body = new BulkBody()
+  /** The body of the request being filled: created at its first document. */
+  #body: BulkBody | undefined
 
   constructor(writer: BulkWriter, control: WriteControl, dropBefore: DropBefore<R> | undefined) {
     this.#writer = writer
@@ -299,7 +300,8 @@ export class BatchWrite<R> {
       const json = JSON.stringify(request.document)
       const action = actionLine(request.index, request.id)
       const bytes = lineBytes(action, json)
-      if (this.#chunk.length > 0 && this.#body.length + bytes > this.#writer.maxBytes) await this.#launch()
+      if (this.#body && this.#body.length + bytes > this.#writer.maxBytes) await this.#launch()
+      this.#body ??= new BulkBody()
       const start = this.#body.append(action, json, bytes)
       const item: Pending<R> = {
         index: request.index,
@@ -340,14 +342,14 @@ export class BatchWrite<R> {
   async abort(): Promise<void> {
     this.#failed = true
     this.#chunk = []
-    this.#body = new BulkBody()
+    this.#body = undefined
     await Promise.allSettled(this.#inFlight)
   }
 
   async #launch(): Promise<void> {
-    const chunk: Chunk<R> = { items: this.#chunk, body: this.#body.bytes() }
+    const chunk: Chunk<R> = { items: this.#chunk, body: this.#body!.bytes() }
     this.#chunk = []
-    this.#body = new BulkBody(nextCapacity(chunk.body.length, this.#writer.maxBytes))
+    this.#body = undefined
     const release = await this.#writer.reserve(chunk.body.length, this.#control)
     const delivery = this.#writer
       .deliver(chunk, this.#outcome, this.#control, this.#dropBefore)
@@ -360,12 +362,4 @@ export class BatchWrite<R> {
     delivery.catch(() => {})
     this.#inFlight.push(delivery)
   }
-}
-
-/** The next body starts as large as the last one was (rounded up), so it rarely grows and copies. */
-function nextCapacity(lastBytes: number, maxBytes: number): number {
-  return Math.min(
-    Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(lastBytes + 1))),
-    Math.max(maxBytes, 64 * 1024) + 64 * 1024,
-  )
 }
