@@ -121,8 +121,8 @@ function knowsVariable(repoRoot: string, name: string): boolean {
 
 function sporEnv(name: string, repoRoot: string): Record<string, string> {
   const optional: Record<string, string> = {
-    // Nor the daily profiles, which a process computes at start: aggregations over the indices
-    // being written and profile upserts, on the node during the measured minute.
+    // The daily profiles are not ingest either: a process computes them at start, and their
+    // aggregations and upserts would land on the node during the measured minute.
     SPOR_SEGMENTS_EVERY_MS: '0',
   }
   for (const k of PASS_THROUGH) if (process.env[k]) optional[k] = process.env[k]!
@@ -533,7 +533,8 @@ export async function runIngestBench(
     }
   } finally {
     unpin?.()
-    for (const config of Object.values(configs)) await dropInstallation(es, kafka, config.es.indexPrefix)
+    for (const config of [...Object.values(configs), ...rows.map((row) => row.config)])
+      await dropInstallation(es, kafka, config.es.indexPrefix)
     await es.close()
   }
 }
