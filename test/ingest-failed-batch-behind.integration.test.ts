@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateTraffic } from '../generate/traffic.ts'
-import { documentId } from '../ingest/plan-batch.ts'
 import { readTopicToMarker } from './helpers/dlq.ts'
-import { type ProxiedIngest, produce, startIngestThroughProxy } from './helpers/ingest.ts'
+import { type ProxiedIngest, produce, startIngestThroughProxy, trafficWithPoison } from './helpers/ingest.ts'
 import { committedOffsets, endOffsets, reached } from './helpers/offsets.ts'
-import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
+import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 /**
  * A partition's next batch is written while the one before it is still out (consumer.ts): a
@@ -13,12 +11,7 @@ import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from 
  * failed batch (restart within its budget), and once the fault is gone every event is indexed
  * once. The committed offset is sampled all along the fault, not only at its end.
  */
-const events = [
-  ...generateTraffic({ seed: 2424, tenants: ['acme'], usersPerTenant: 30, days: 3, end: endOfYesterday() }),
-]
-const POISON_AT = Math.floor(events.length * 0.4)
-const poison = events[POISON_AT]!
-const poisonId = documentId(poison.tenant, poison.id)
+const { events, poisonAt: POISON_AT, poisonId } = trafficWithPoison(2424, 0.4)
 
 describe('ingest: a batch fails for good after the next batch of its partition was written', () => {
   let t: TestEnv

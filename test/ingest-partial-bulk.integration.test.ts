@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateTraffic } from '../generate/traffic.ts'
-import { documentId } from '../ingest/plan-batch.ts'
 import { readTopicToMarker } from './helpers/dlq.ts'
-import { type ProxiedIngest, produce, startIngestThroughProxy } from './helpers/ingest.ts'
+import { type ProxiedIngest, produce, startIngestThroughProxy, trafficWithPoison } from './helpers/ingest.ts'
 import { committedOffsets, endOffsets, reached } from './helpers/offsets.ts'
-import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
+import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 /**
  * A bulk request of one partition keeps failing while the partition's other requests succeed:
@@ -12,12 +10,7 @@ import { countDocs, createTestEnv, endOfYesterday, type TestEnv, waitFor } from 
  * requests around it (sequential today, concurrent tomorrow). Checked on committed offsets, with
  * the failure proven ongoing (the proxy counts its refusals) rather than assumed from a wait.
  */
-const events = [
-  ...generateTraffic({ seed: 1818, tenants: ['acme'], usersPerTenant: 30, days: 3, end: endOfYesterday() }),
-]
-const POISON_AT = Math.floor(events.length * 0.6)
-const poison = events[POISON_AT]!
-const poisonId = documentId(poison.tenant, poison.id)
+const { events, poisonAt: POISON_AT, poisonId } = trafficWithPoison(1818, 0.6)
 
 describe('ingest: one failing bulk request among succeeding ones of the same partition', () => {
   let t: TestEnv

@@ -7,9 +7,11 @@ import type { SporEvent } from '../../core/event-schema.ts'
 import { createProducer } from '../../core/kafka.ts'
 import { createEnrichers, type Enrichers } from '../../enrich/index.ts'
 import { produceEvents } from '../../generate/produce.ts'
+import { generateTraffic } from '../../generate/traffic.ts'
 import { IngestConsumer } from '../../ingest/consumer.ts'
+import { documentId } from '../../ingest/plan-batch.ts'
 import { type FaultPlan, startEsFaultProxy } from './es-fault-proxy.ts'
-import type { TestEnv } from './test-env.ts'
+import { endOfYesterday, type TestEnv } from './test-env.ts'
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..')
 
@@ -57,6 +59,19 @@ export async function startIngestThroughProxy(t: TestEnv, plan: FaultPlan): Prom
       await proxy.close()
     },
   }
+}
+
+/**
+ * Three days of one tenant's traffic with one event singled out, `share` of the way in: a test
+ * makes the bulk requests that carry it fail, and checks nothing at or past it is committed.
+ */
+export function trafficWithPoison(seed: number, share: number) {
+  const events = [
+    ...generateTraffic({ seed, tenants: ['acme'], usersPerTenant: 30, days: 3, end: endOfYesterday() }),
+  ]
+  const poisonAt = Math.floor(events.length * share)
+  const poison = events[poisonAt]!
+  return { events, poisonAt, poisonId: documentId(poison.tenant, poison.id) }
 }
 
 // Children are killed when the test process ends, even when a test times out midway.
