@@ -105,18 +105,24 @@ const PASS_THROUGH = [
   'SPOR_INGEST_HEAP_MB',
 ]
 
+/** The configuration sources (core/, tests left out) of each checkout, read once. */
+const coreSources = new Map<string, string>()
+
 /**
  * Whether the checkout at `repoRoot` reads a variable: an older baseline refuses unknown ones at
  * start, so it gets only those its configuration (core/) names.
  */
 function knowsVariable(repoRoot: string, name: string): boolean {
-  const core = join(repoRoot, 'core')
-  return readdirSync(core).some(
-    (file) =>
-      file.endsWith('.ts') &&
-      !file.endsWith('.test.ts') &&
-      readFileSync(join(core, file), 'utf8').includes(`'${name}'`),
-  )
+  let sources = coreSources.get(repoRoot)
+  if (sources === undefined) {
+    const core = join(repoRoot, 'core')
+    sources = readdirSync(core)
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+      .map((file) => readFileSync(join(core, file), 'utf8'))
+      .join('\n')
+    coreSources.set(repoRoot, sources)
+  }
+  return sources.includes(`'${name}'`)
 }
 
 function sporEnv(name: string, repoRoot: string): Record<string, string> {
