@@ -7,7 +7,7 @@ import {
   startDetect,
   storedAlerts,
 } from './helpers/detect.ts'
-import { PrivateElasticsearch } from './helpers/private-es.ts'
+import { PrivateElasticsearch, RESTART_TEST_TIMEOUT_MS } from './helpers/private-es.ts'
 import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 /**
@@ -18,7 +18,9 @@ import { createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
  */
 const failures = (account: string, count: number, from: number) => failedLogins('eo', account, count, from)
 
-describe('detect: Elasticsearch stopped for a while, then started', () => {
+describe('detect: Elasticsearch stopped for a while, then started', {
+  timeout: RESTART_TEST_TIMEOUT_MS,
+}, () => {
   const node = new PrivateElasticsearch('detect-outage', 9217)
   let t: TestEnv
   let detect: DetectHandle | undefined

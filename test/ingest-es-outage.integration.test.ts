@@ -3,7 +3,7 @@ import { generateTraffic } from '../generate/traffic.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { ingestMetrics } from '../ingest/metrics.ts'
 import { produce, startIngest } from './helpers/ingest.ts'
-import { PrivateElasticsearch } from './helpers/private-es.ts'
+import { PrivateElasticsearch, RESTART_TEST_TIMEOUT_MS } from './helpers/private-es.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const all = [
@@ -12,7 +12,9 @@ const all = [
 const before = all.slice(0, Math.floor(all.length / 2))
 const during = all.slice(before.length)
 
-describe('ingest: Elasticsearch stopped for a while, then started', () => {
+describe('ingest: Elasticsearch stopped for a while, then started', {
+  timeout: RESTART_TEST_TIMEOUT_MS,
+}, () => {
   const node = new PrivateElasticsearch('outage', 9211)
   let t: TestEnv
   let consumer: IngestConsumer

@@ -9,6 +9,13 @@ import { runProcess } from './run-process.ts'
  * stopping never block the test process: a consumer running in it must keep its heartbeats
  * (a node can take longer than the group's session timeout to start on a busy machine).
  */
+/**
+ * Time for a test that stops and starts its private node inside the test: the start alone may
+ * take up to SPOR_STACK_TIMEOUT (120 s) on a busy machine, on top of the test's own waits
+ * (a clean-clone CI run timed out at the default 120 s with the node just back).
+ */
+export const RESTART_TEST_TIMEOUT_MS = 360_000
+
 export class PrivateElasticsearch {
   readonly url: string
   readonly #env: Record<string, string>
