@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Client, type ClientOptions, type estypes } from '@elastic/elasticsearch'
+import { CompleteReadsTransport } from './complete-reads.ts'
 import type { SporConfig } from './config.ts'
 import type { EsConnection } from './connection-config.ts'
 import { parseReplicas } from './replicas.ts'
@@ -23,6 +24,8 @@ export function createEsClient(config: SporConfig): Client {
     requestTimeout: requestTimeoutMs,
     // spor's own loops own retries and backoff; the client must not hide outages behind its own.
     maxRetries: 0,
+    // A search, count or multi-search missing shards fails instead of answering with part of the data.
+    Transport: CompleteReadsTransport,
   })
   clusterReplicas.set(client, replicaSettings(config.esConnection.replicas))
   return client

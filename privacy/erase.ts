@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Client, estypes } from '@elastic/elasticsearch'
+import { CALLER_CHECKS_SHARDS } from '../core/complete-reads.ts'
 import type { SporConfig } from '../core/config.ts'
 import { EVENT_PATHS, isFirstShape, toEcsDocument, toFirstShape } from '../core/ecs-fields.ts'
 import { SporError } from '../core/errors.ts'
@@ -186,12 +187,14 @@ async function sweepUntilClean(
     anonymised.count += long.count
     if (long.last && (!anonymised.last || long.last > anonymised.last)) anonymised.last = long.last
     await es.indices.refresh({ index: `${profilesPattern},${shortPattern},${longPattern}`, ...indices })
+    // A shard that did not answer is not "nothing left": counted here and swept again, so these
+    // counts take partial answers (core/complete-reads.ts would fail them).
+    const partial = { context: CALLER_CHECKS_SHARDS }
     const [profiles, short, own] = await Promise.all([
-      es.count({ index: profilesPattern, query: subjectQuery('profiles', subject), ...indices }),
-      es.count({ index: shortPattern, query: subjectQuery('short', subject), ...indices }),
-      es.count({ index: longPattern, query: ownLongQuery(subject), ...indices }),
+      es.count({ index: profilesPattern, query: subjectQuery('profiles', subject), ...indices }, partial),
+      es.count({ index: shortPattern, query: subjectQuery('short', subject), ...indices }, partial),
+      es.count({ index: longPattern, query: ownLongQuery(subject), ...indices }, partial),
     ])
-    // A shard that did not answer is not "nothing left".
     const unanswered = [profiles, short, own].reduce((n, r) => n + (r._shards?.failed ?? 0), 0)
     if (profiles.count + short.count + own.count + unanswered === 0) return anonymised
     const left = { sweep, profiles: profiles.count, short: short.count, long: own.count, unanswered }

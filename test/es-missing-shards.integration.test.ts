@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CALLER_CHECKS_SHARDS } from '../core/complete-reads.ts'
+import { classIndex } from '../core/indices.ts'
+import { generateTraffic } from '../generate/traffic.ts'
+import { PrivateElasticsearch } from './helpers/private-es.ts'
+import { day, indexEvents, ResponseLog, type StatsApp, startStatsApp } from './helpers/stats-data.ts'
+import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
+
+/**
+ * A daily index whose primary shard has not started (just created, or recovering after a node
+ * restart): Elasticsearch answers searches and counts over the class pattern with 200, the other
+ * shards' documents and `_shards.failed`. spor's reads fail instead (503, which its loops retry; the statistics route answers 502),
+ * so a statistic, a rollup or an alert look-up is never computed from part of the data; once the
+ * shard has started the same request answers as before. A node of the test's own: the unstarted
+ * shard turns the cluster red, which the shared node must not be for the other test files.
+ */
+const NOW = new Date('2026-11-25T18:00:00.000Z')
+const TRAFFIC = { seed: 7, tenants: ['acme'], usersPerTenant: 30, days: 4, end: NOW }
+const FROM = day(NOW.getTime() - 3 * 86_400_000)
+const TO = day(NOW)
+
+describe('a search or count missing a shard fails instead of answering with part of the data', () => {
+  const node = new PrivateElasticsearch('missing-shards', 9213)
+  let t: TestEnv
+  let s: StatsApp
+  let unstarted: string
+  const responses = new ResponseLog()
+  const summary = () =>
+    responses.get(s.app, s.productKey, `/v1/stats/summary?tenant=acme&from=${FROM}&to=${TO}`)
+
+  beforeAll(async () => {
+    await node.up()
+    t = await createTestEnv('missingshards', {
+      SPOR_ES_URL: node.url,
+      SPOR_STATS_NOISE_SD: '0',
+      SPOR_K_ANONYMITY: '5',
+      // Every answer computed from Elasticsearch, none from the answer cache.
+      SPOR_STATS_CACHE_MS: '0',
+    })
+    await indexEvents(t, generateTraffic(TRAFFIC))
+    s = await startStatsApp(t, NOW)
+    // The daily index of the day before the oldest event: in the pattern the statistics read.
+    unstarted = classIndex(t.config.es.indexPrefix, 'short', new Date(NOW.getTime() - 5 * 86_400_000))
+  })
+  afterAll(async () => {
+    await s?.app.close()
+    await t?.cleanup().catch(() => {})
+    await node.remove()
+  })
+
+  it('fails the read while one daily index has no started shard, and the full figures once it has', async () => {
+    const complete = await summary()
+    expect(complete.status, JSON.stringify(complete.body)).toBe(200)
+    expect(complete.body.events).toBeGreaterThan(0)
+
+    // Its primary may only go to a node that does not exist: it stays unassigned.
+    await t.es.indices.create({
+      index: unstarted,
+      settings: { 'index.routing.allocation.require._name': 'no-such-node' },
+      wait_for_active_shards: 0,
+    })
+    const pattern = `${t.config.es.indexPrefix}-short-*`
+    // What Elasticsearch itself answers: a 200 and one failed shard, left to the caller to notice.
+    const partial = await t.es.count({ index: pattern }, { context: CALLER_CHECKS_SHARDS })
+    expect(partial._shards.failed).toBe(1)
+    expect(partial._shards.failures?.[0]?.reason.type).toBe('no_shard_available_action_exception')
+
+    for (const read of [
+      () => t.es.count({ index: pattern }),
+      () => t.es.search({ index: pattern, size: 0 }),
+      () => t.es.msearch({ searches: [{ index: pattern }, { size: 0 }] }),
+    ]) {
+      await expect(read()).rejects.toMatchObject({
+        statusCode: 503,
+        message: expect.stringContaining(`no_shard_available_action_exception: null [${unstarted}][0]`),
+      })
+    }
+    const during = await summary()
+    // The statistics route's answer to a failed cluster read (retriable), instead of a 200.
+    expect(during.status, JSON.stringify(during.body)).toBe(502)
+    expect(during.body.code).toBe('SPOR_ERR_ES')
+
+    await t.es.indices.putSettings({
+      index: unstarted,
+      settings: { 'index.routing.allocation.require._name': null },
+    })
+    await t.es.cluster.health({ index: unstarted, wait_for_status: 'yellow', timeout: '60s' })
+    const after = await summary()
+    expect(after.status).toBe(200)
+    expect(after.body).toEqual(complete.body)
+  })
+})
