@@ -104,6 +104,7 @@ describe('ingest process: readiness and shutdown signals', () => {
   }
 
   it('is not ready until it has joined, then SIGTERM waits for the in-flight request and exits 0', async () => {
+    const answeredBefore = proxy.ledger.bulkAnswered
     holdBulkAfter(PASSED)
     const { port, exit } = await start()
     const seen: string[] = []
@@ -120,11 +121,19 @@ describe('ingest process: readiness and shutdown signals', () => {
     expect(seen.at(-1)).toBe('200 running')
     for (const state of seen.slice(0, -1)) expect(state).toMatch(/^(0|503 (starting|joining))$/)
 
-    // A bulk request is held in flight after earlier batches were committed.
+    // A bulk request is held in flight after earlier batches were committed, and every request
+    // let through has been answered and its batch's commit (if complete) made: from here on
+    // nothing can commit until the held requests are released.
+    let previous = -1
     const committedBefore = await waitFor(
-      async () => ({ held, committed: sum(await committedOffsets(t)) }),
-      (s) => s.held > 0 && s.committed > 0,
-      { what: 'a held bulk request after some commits' },
+      async () => {
+        const committed = sum(await committedOffsets(t))
+        const settled = committed === previous && proxy.ledger.bulkAnswered - answeredBefore >= PASSED
+        previous = committed
+        return { held, committed, settled }
+      },
+      (s) => s.held > 0 && s.committed > 0 && s.settled,
+      { intervalMs: 300, what: 'a held bulk request after some commits, the requests let through answered' },
     )
     child!.kill('SIGTERM')
     // Shutting down, waiting for the held batch: not ready any more.

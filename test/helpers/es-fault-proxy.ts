@@ -61,6 +61,8 @@ export interface FaultPlan {
 /** What the proxy did, for exact assertions (per document id and per injected status). */
 export interface FaultLedger {
   bulkRequests: number
+  /** Bulk requests answered (whatever the answer, the connection dropped included). */
+  bulkAnswered: number
   /** Bulk requests that reached Elasticsearch. */
   forwarded: number
   requestFaults: Record<string, number>
@@ -97,6 +99,7 @@ export async function startEsFaultProxy(target: string, plan: FaultPlan = {}): P
   let current = plan
   const ledger: FaultLedger = {
     bulkRequests: 0,
+    bulkAnswered: 0,
     forwarded: 0,
     requestFaults: {},
     itemFaults: {},
@@ -135,6 +138,19 @@ export async function startEsFaultProxy(target: string, plan: FaultPlan = {}): P
     }
 
     const n = ledger.bulkRequests++
+    try {
+      await handleBulk(req, res, body, n)
+    } finally {
+      ledger.bulkAnswered++
+    }
+  }
+
+  async function handleBulk(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    n: number,
+  ): Promise<void> {
     const text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString('utf8')
     const items = parseBulk(text, ledger.attempts)
     const requestFault = current.request?.(n, items)
