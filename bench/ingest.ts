@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Client } from '@elastic/elasticsearch'
 import kafkajs, { type Kafka } from 'kafkajs'
 import { loadConfig, type SporConfig } from '../core/config.ts'
-import { createEsClient } from '../core/es.ts'
+import { createEsClient, whenShardsStarted } from '../core/es.ts'
 import type { SporEvent } from '../core/event-schema.ts'
 import { classOf } from '../core/event-types.ts'
 import { classIndex } from '../core/indices.ts'
@@ -309,7 +309,10 @@ async function measureLatency(
       messages: [{ key: partitionKey(first!), value: JSON.stringify(first) }],
     })
     for (;;) {
-      const found = await es.search({ index, query: { ids: { values: [idOf(first!)] } }, size: 0 })
+      // Ingest creates the daily index meanwhile: a shard not started yet is "not yet".
+      const found = await whenShardsStarted(() =>
+        es.search({ index, query: { ids: { values: [idOf(first!)] } }, size: 0 }),
+      )
       if ((found.hits.total as { value: number }).value > 0) break
       await child.handled()
       await tick(100)
@@ -319,12 +322,9 @@ async function measureLatency(
       while (polling || sentAt.size > 0) {
         const pending = [...sentAt.keys()].slice(0, 5000)
         if (pending.length > 0) {
-          const found = await es.search({
-            index,
-            query: { ids: { values: pending } },
-            size: pending.length,
-            _source: false,
-          })
+          const found = await whenShardsStarted(() =>
+            es.search({ index, query: { ids: { values: pending } }, size: pending.length, _source: false }),
+          )
           const now = performance.now()
           for (const hit of found.hits.hits) {
             const at = sentAt.get(hit._id!)

@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   errors,
   SniffingTransport,
   type TransportRequestOptions,
   type TransportRequestParams,
+  type TransportResult,
 } from '@elastic/elasticsearch'
 
 /**
@@ -14,9 +16,20 @@ import {
  */
 const SHARD_COUNTED_READ = /\/_(search(\/scroll)?|msearch|count)$/
 
+/** How long a read waits for shards that are not started yet before it fails: 5 s. */
+const SHARD_WAIT_ATTEMPTS = 20
+const SHARD_WAIT_MS = 250
+
 /** Shard failure types that mean "not available now", answered 503 (retry) like a missing shard. */
 const UNAVAILABLE =
   /^(no_shard_available_action_exception|node_not_connected_exception|node_disconnected_exception|unavailable_shards_exception|node_closed_exception|es_rejected_execution_exception|circuit_breaking_exception)$/
+
+/** Of those, a shard not started yet (just created, recovering): worth waiting a moment for. */
+const STARTING = /^(no_shard_available_action_exception|unavailable_shards_exception)$/
+
+/** Failure types of a query or mapping refused by a shard: a retry gets the same answer. */
+const REFUSED =
+  /^(query_shard_exception|illegal_argument_exception|parsing_exception|x_content_parse_exception|search_parse_exception|search_context_missing_exception)$/
 
 /**
  * Request context of a read whose caller inspects `_shards.failed` itself (e.g. the erasure's
@@ -48,40 +61,78 @@ export function shardFailures(body: unknown): { failed: number; total: number; f
   return out
 }
 
+/** Status of a read that lacks shards: 503 (wait it out) when every failure is an availability
+ * one, 400 when a query or mapping is refused on some index (retrying will not help), else 500. */
+function failureStatus(failures: ShardFailure[]): number {
+  const types = failures.map((f) => f.reason?.type ?? '')
+  if (types.length > 0 && types.every((t) => UNAVAILABLE.test(t))) return 503
+  if (types.some((t) => REFUSED.test(t))) return 400
+  return 500
+}
+
+/** The error Elasticsearch gives with `allow_partial_search_results=false`, one cause per type and index. */
+function incompleteRead(
+  result: TransportResult,
+  { failed, total, failures }: ReturnType<typeof shardFailures>,
+): errors.ResponseError {
+  const status = failureStatus(failures)
+  const causes = new Map<string, { type: string; reason: string; index: string; shards: number[] }>()
+  for (const f of failures) {
+    const type = f.reason?.type ?? 'shard_failure'
+    const key = `${type}\n${f.index}`
+    const cause = causes.get(key) ?? {
+      type,
+      reason: `${f.reason?.reason ?? null}`,
+      index: f.index ?? '?',
+      shards: [],
+    }
+    cause.shards.push(f.shard ?? -1)
+    causes.set(key, cause)
+  }
+  return new errors.ResponseError({
+    ...result,
+    statusCode: status,
+    body: {
+      error: {
+        type: 'search_phase_execution_exception',
+        reason: `${failed} of ${total} shards did not answer`,
+        root_cause: [...causes.values()].map((c) => ({
+          type: c.type,
+          reason: `${c.reason} [${c.index}][${c.shards.join(',')}]`,
+        })),
+      },
+      status,
+    },
+  })
+}
+
 /**
  * The transport of every spor client (core/es.ts): a read whose answer lacks shards fails as
  * Elasticsearch itself fails it with `allow_partial_search_results=false` — a
- * `search_phase_execution_exception` naming each missing shard, 503 when every failure is an
- * availability one (so the callers' retries and `whenShardsStarted` wait it out), 500 otherwise.
- * One place instead of a parameter on every search: `_count` and `_msearch` have no such
- * parameter, and a read added later is covered without remembering it.
+ * `search_phase_execution_exception` naming each missing shard. A shard that is only not started
+ * yet (a daily index created a moment ago, a node restarting) is waited for up to
+ * SHARD_WAIT_ATTEMPTS × SHARD_WAIT_MS first; past that the error is 503, which the services'
+ * loops retry like an outage. One place instead of a parameter on every search: `_count` and
+ * `_msearch` have no such parameter, and a read added later is covered without remembering it.
+ * A scroll page is never asked again (that would skip a page): it fails at once.
  */
 export class CompleteReadsTransport extends SniffingTransport {
   // biome-ignore lint/suspicious/noExplicitAny: the base class's overloads return body or result by `meta`
   override async request(params: TransportRequestParams, options?: TransportRequestOptions): Promise<any> {
     if (!SHARD_COUNTED_READ.test(params.path) || options?.context === CALLER_CHECKS_SHARDS)
       return super.request(params, options)
-    const result = await super.request(params, { ...options, meta: true })
-    const { failed, total, failures } = shardFailures(result.body)
-    if (failed > 0) {
-      const status =
-        failures.length > 0 && failures.every((f) => UNAVAILABLE.test(f.reason?.type ?? '')) ? 503 : 500
-      throw new errors.ResponseError({
-        ...result,
-        statusCode: status,
-        body: {
-          error: {
-            type: 'search_phase_execution_exception',
-            reason: `${failed} of ${total} shards did not answer`,
-            root_cause: failures.map((f) => ({
-              type: f.reason?.type ?? 'shard_failure',
-              reason: `${f.reason?.reason ?? null} [${f.index ?? '?'}][${f.shard ?? '?'}]`,
-            })),
-          },
-          status,
-        },
-      })
+    const repeatable = !params.path.endsWith('/scroll')
+    for (let attempt = 1; ; attempt++) {
+      const result: TransportResult = await super.request(params, { ...options, meta: true })
+      const counts = shardFailures(result.body)
+      if (counts.failed === 0) return options?.meta ? result : result.body
+      const waiting =
+        repeatable &&
+        attempt < SHARD_WAIT_ATTEMPTS &&
+        counts.failures.length > 0 &&
+        counts.failures.every((f) => STARTING.test(f.reason?.type ?? ''))
+      if (!waiting || options?.signal?.aborted) throw incompleteRead(result, counts)
+      await sleep(SHARD_WAIT_MS)
     }
-    return options?.meta ? result : result.body
   }
 }

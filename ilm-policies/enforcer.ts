@@ -152,19 +152,23 @@ export async function enforceRetention(es: Client, options: EnforceOptions): Pro
     const retentionDays = options.retentionDays[state.cls]
     return needsSweep(parsed, retentionDays, now) ? [{ ...parsed, name: state.index, retentionDays }] : []
   })
-  let expiredCounts: number[] = []
+  let expiredCounts: (number | Error)[] = []
   try {
     expiredCounts = await countExpired(es, candidates, now)
   } catch (error) {
-    const message = (error as Error).message
-    for (const c of candidates) {
-      report.failed.push({ index: c.name, cls: c.cls, error: message })
-      retentionMetrics.deleteFailures.inc({ class: c.cls })
-    }
-    log.error({ err: message }, 'failed to count expired documents for the sweep')
+    expiredCounts = candidates.map(() => error as Error)
   }
   for (const [i, candidate] of candidates.entries()) {
     const expired = expiredCounts[i] ?? 0
+    if (expired instanceof Error) {
+      report.failed.push({ index: candidate.name, cls: candidate.cls, error: expired.message })
+      retentionMetrics.deleteFailures.inc({ class: candidate.cls })
+      log.error(
+        { err: expired.message, index: candidate.name },
+        'failed to count expired documents for the sweep',
+      )
+      continue
+    }
     if (expired === 0) continue
     if (dryRun) {
       report.swept.push({ index: candidate.name, deleted: expired, cls: candidate.cls })

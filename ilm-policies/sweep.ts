@@ -1,4 +1,5 @@
 import type { Client } from '@elastic/elasticsearch'
+import { CALLER_CHECKS_SHARDS } from '../core/complete-reads.ts'
 import { SporError } from '../core/errors.ts'
 import type { ParsedIndex } from '../core/indices.ts'
 import { RETENTION_TIME_FIELD, sweepCutoff } from '../core/retention.ts'
@@ -32,26 +33,33 @@ function expiredQuery(index: ParsedIndex, retentionDays: number, now: Date) {
 
 /**
  * Documents past retention in each candidate index, in one request (most runs find none, and
- * the enforcer runs hourly on every installation: one round trip, not one per index).
+ * the enforcer runs hourly on every installation: one round trip, not one per index). An index
+ * that cannot be counted (its shard not started, a refused query) is that candidate's error, so
+ * one red index does not hold back the sweep of the others.
  */
 export async function countExpired(
   es: Client,
   candidates: readonly (ParsedIndex & { name: string; retentionDays: number })[],
   now: Date,
-): Promise<number[]> {
+): Promise<(number | SporError)[]> {
   if (candidates.length === 0) return []
-  const result = await es.msearch({
-    searches: candidates.flatMap((c) => [
-      { index: c.name, ignore_unavailable: true },
-      { size: 0, track_total_hits: true, query: expiredQuery(c, c.retentionDays, now) },
-    ]),
-  })
+  const result = await es.msearch(
+    {
+      searches: candidates.flatMap((c) => [
+        { index: c.name, ignore_unavailable: true },
+        { size: 0, track_total_hits: true, query: expiredQuery(c, c.retentionDays, now) },
+      ]),
+    },
+    { context: CALLER_CHECKS_SHARDS },
+  )
   return result.responses.map((response, i) => {
-    if ('error' in response) {
-      throw new SporError(
-        'SPOR_ERR_ES',
-        `counting expired documents in ${candidates[i]!.name}: ${response.error.reason}`,
-      )
+    const failure = (reason: string) =>
+      new SporError('SPOR_ERR_ES', `counting expired documents in ${candidates[i]!.name}: ${reason}`)
+    if ('error' in response) return failure(response.error.reason ?? response.error.type)
+    const failed = response._shards.failed
+    if (failed > 0) {
+      const types = (response._shards.failures ?? []).map((f) => f.reason.type).join(', ')
+      return failure(`${failed} of ${response._shards.total} shards did not answer (${types})`)
     }
     const total = response.hits.total
     return typeof total === 'number' ? total : (total?.value ?? 0)

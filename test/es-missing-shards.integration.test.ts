@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fixedClock } from '../core/clock.ts'
 import { CALLER_CHECKS_SHARDS } from '../core/complete-reads.ts'
 import { classIndex } from '../core/indices.ts'
+import { DAY_MS, DEFAULT_RETENTION_DAYS } from '../core/retention.ts'
 import { generateTraffic } from '../generate/traffic.ts'
+import { enforceRetention } from '../ilm-policies/enforcer.ts'
 import { PrivateElasticsearch } from './helpers/private-es.ts'
 import { day, indexEvents, ResponseLog, type StatsApp, startStatsApp } from './helpers/stats-data.ts'
 import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
@@ -65,6 +68,7 @@ describe('a search or count missing a shard fails instead of answering with part
     expect(partial._shards.failed).toBe(1)
     expect(partial._shards.failures?.[0]?.reason.type).toBe('no_shard_available_action_exception')
 
+    // Each read waits 5 s for the shard to start, then fails.
     for (const read of [
       () => t.es.count({ index: pattern }),
       () => t.es.search({ index: pattern, size: 0 }),
@@ -88,5 +92,71 @@ describe('a search or count missing a shard fails instead of answering with part
     const after = await summary()
     expect(after.status).toBe(200)
     expect(after.body).toEqual(complete.body)
+  })
+
+  it('waits a moment for a shard that is starting: the read answers in full once it has', async () => {
+    const pattern = `${t.config.es.indexPrefix}-short-*`
+    const { count } = await t.es.count({ index: pattern })
+    const starting = classIndex(t.config.es.indexPrefix, 'short', new Date(NOW.getTime() - 6 * 86_400_000))
+    await t.es.indices.create({
+      index: starting,
+      settings: { 'index.routing.allocation.require._name': 'no-such-node' },
+      wait_for_active_shards: 0,
+    })
+    let settled = false
+    const read = t.es.count({ index: pattern }).finally(() => {
+      settled = true
+    })
+    // Several 250 ms attempts have found the shard missing: the read is still waiting, not answered.
+    await new Promise((resolve) => setTimeout(resolve, 700))
+    expect(settled).toBe(false)
+    await t.es.indices.putSettings({
+      index: starting,
+      settings: { 'index.routing.allocation.require._name': null },
+    })
+    const answer = await read
+    expect(answer._shards.failed).toBe(0)
+    expect(answer.count).toBe(count)
+  })
+
+  it('retention sweeps the indices it can count and reports the one whose shard is missing', async () => {
+    const prefix = t.config.es.indexPrefix
+    // Past retention by five days, and inside it by three: both in the same monthly index.
+    const expired = new Date(NOW.getTime() - (DEFAULT_RETENTION_DAYS.long + 5) * DAY_MS)
+    const kept = new Date(NOW.getTime() - (DEFAULT_RETENTION_DAYS.long - 3) * DAY_MS)
+    const swept = classIndex(prefix, 'long', expired)
+    expect(classIndex(prefix, 'long', kept)).toBe(swept)
+    const written = await t.es.bulk({
+      refresh: true,
+      operations: [expired, kept].flatMap((time, i) => [
+        { index: { _index: swept, _id: `old-${i}` } },
+        {
+          '@timestamp': time.toISOString(),
+          event: { id: `old-${i}`, action: 'job.start' },
+          organization: { id: 'acme' },
+        },
+      ]),
+    })
+    expect(written.errors).toBe(false)
+    // Another index due for a sweep, whose primary never starts.
+    const red = classIndex(prefix, 'alerts', expired)
+    await t.es.indices.create({
+      index: red,
+      settings: { 'index.routing.allocation.require._name': 'no-such-node' },
+      wait_for_active_shards: 0,
+    })
+
+    const report = await enforceRetention(t.es, {
+      prefix,
+      retentionDays: DEFAULT_RETENTION_DAYS,
+      clock: fixedClock(NOW.toISOString()),
+      log: t.log,
+    })
+    expect(report.swept.map((x) => ({ index: x.index, deleted: x.deleted }))).toEqual([
+      { index: swept, deleted: 1 },
+    ])
+    expect(report.failed).toEqual([{ index: red, cls: 'alerts', error: expect.stringContaining(red) }])
+    expect((await t.es.count({ index: swept })).count).toBe(1)
+    await t.es.indices.delete({ index: red })
   })
 })
