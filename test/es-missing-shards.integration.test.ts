@@ -12,10 +12,11 @@ import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
 /**
  * A daily index whose primary shard has not started (just created, or recovering after a node
  * restart): Elasticsearch answers searches and counts over the class pattern with 200, the other
- * shards' documents and `_shards.failed`. spor's reads fail instead (503, which its loops retry; the statistics route answers 502),
- * so a statistic, a rollup or an alert look-up is never computed from part of the data; once the
- * shard has started the same request answers as before. A node of the test's own: the unstarted
- * shard turns the cluster red, which the shared node must not be for the other test files.
+ * shards' documents and `_shards.failed`. spor's reads wait a moment for it, then fail (503,
+ * which its loops retry; the statistics route answers 502), so a statistic, a rollup or an alert
+ * look-up is never computed from part of the data; once the shard has started the same request
+ * answers as before. A node of the test's own: the unstarted shard turns the cluster red, which
+ * the shared node must not be for the other test files.
  */
 const NOW = new Date('2026-11-25T18:00:00.000Z')
 const TRAFFIC = { seed: 7, tenants: ['acme'], usersPerTenant: 30, days: 4, end: NOW }
