@@ -20,16 +20,28 @@ const SHARD_COUNTED_READ = /\/_(search(\/scroll)?|msearch|count)$/
 const SHARD_WAIT_ATTEMPTS = 20
 const SHARD_WAIT_MS = 250
 
-/** Shard failure types that mean "not available now", answered 503 (retry) like a missing shard. */
-const UNAVAILABLE =
-  /^(no_shard_available_action_exception|node_not_connected_exception|node_disconnected_exception|unavailable_shards_exception|node_closed_exception|es_rejected_execution_exception|circuit_breaking_exception)$/
+/** Shard failure types of a shard not started yet (just created, recovering): worth waiting a moment for. */
+const STARTING = new Set(['no_shard_available_action_exception', 'unavailable_shards_exception'])
 
-/** Of those, a shard not started yet (just created, recovering): worth waiting a moment for. */
-const STARTING = /^(no_shard_available_action_exception|unavailable_shards_exception)$/
+/** Shard failure types that mean "not available now", answered 503 (retry) like a missing shard. */
+const UNAVAILABLE = new Set([
+  ...STARTING,
+  'node_not_connected_exception',
+  'node_disconnected_exception',
+  'node_closed_exception',
+  'es_rejected_execution_exception',
+  'circuit_breaking_exception',
+])
 
 /** Failure types of a query or mapping refused by a shard: a retry gets the same answer. */
-const REFUSED =
-  /^(query_shard_exception|illegal_argument_exception|parsing_exception|x_content_parse_exception|search_parse_exception|search_context_missing_exception)$/
+const REFUSED = new Set([
+  'query_shard_exception',
+  'illegal_argument_exception',
+  'parsing_exception',
+  'x_content_parse_exception',
+  'search_parse_exception',
+  'search_context_missing_exception',
+])
 
 /**
  * Request context of a read whose caller inspects `_shards.failed` itself (e.g. the erasure's
@@ -65,8 +77,8 @@ export function shardFailures(body: unknown): { failed: number; total: number; f
  * one, 400 when a query or mapping is refused on some index (retrying will not help), else 500. */
 function failureStatus(failures: ShardFailure[]): number {
   const types = failures.map((f) => f.reason?.type ?? '')
-  if (types.length > 0 && types.every((t) => UNAVAILABLE.test(t))) return 503
-  if (types.some((t) => REFUSED.test(t))) return 400
+  if (types.length > 0 && types.every((t) => UNAVAILABLE.has(t))) return 503
+  if (types.some((t) => REFUSED.has(t))) return 400
   return 500
 }
 
@@ -130,7 +142,7 @@ export class CompleteReadsTransport extends SniffingTransport {
         repeatable &&
         attempt < SHARD_WAIT_ATTEMPTS &&
         counts.failures.length > 0 &&
-        counts.failures.every((f) => STARTING.test(f.reason?.type ?? ''))
+        counts.failures.every((f) => STARTING.has(f.reason?.type ?? ''))
       if (!waiting || options?.signal?.aborted) throw incompleteRead(result, counts)
       await sleep(SHARD_WAIT_MS)
     }

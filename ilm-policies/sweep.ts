@@ -1,5 +1,5 @@
 import type { Client } from '@elastic/elasticsearch'
-import { CALLER_CHECKS_SHARDS } from '../core/complete-reads.ts'
+import { CALLER_CHECKS_SHARDS, shardFailures } from '../core/complete-reads.ts'
 import { SporError } from '../core/errors.ts'
 import type { ParsedIndex } from '../core/indices.ts'
 import { RETENTION_TIME_FIELD, sweepCutoff } from '../core/retention.ts'
@@ -56,10 +56,10 @@ export async function countExpired(
     const failure = (reason: string) =>
       new SporError('SPOR_ERR_ES', `counting expired documents in ${candidates[i]!.name}: ${reason}`)
     if ('error' in response) return failure(response.error.reason ?? response.error.type)
-    const failed = response._shards.failed
-    if (failed > 0) {
-      const types = (response._shards.failures ?? []).map((f) => f.reason.type).join(', ')
-      return failure(`${failed} of ${response._shards.total} shards did not answer (${types})`)
+    const shards = shardFailures(response)
+    if (shards.failed > 0) {
+      const types = shards.failures.map((f) => f.reason?.type).join(', ')
+      return failure(`${shards.failed} of ${shards.total} shards did not answer (${types})`)
     }
     const total = response.hits.total
     return typeof total === 'number' ? total : (total?.value ?? 0)

@@ -22,6 +22,7 @@ const NOW = new Date('2026-11-25T18:00:00.000Z')
 const TRAFFIC = { seed: 7, tenants: ['acme'], usersPerTenant: 30, days: 4, end: NOW }
 const FROM = day(NOW.getTime() - 3 * 86_400_000)
 const TO = day(NOW)
+const REQUIRE_NODE = 'index.routing.allocation.require._name'
 
 describe('a search or count missing a shard fails instead of answering with part of the data', () => {
   const node = new PrivateElasticsearch('missing-shards', 9213)
@@ -29,6 +30,15 @@ describe('a search or count missing a shard fails instead of answering with part
   let s: StatsApp
   let unstarted: string
   const responses = new ResponseLog()
+  /** An index whose primary may only go to a node that does not exist: it stays unassigned. */
+  const createUnstarted = (index: string) =>
+    t.es.indices.create({
+      index,
+      settings: { [REQUIRE_NODE]: 'no-such-node' },
+      wait_for_active_shards: 0,
+    })
+  /** Lifts that requirement: the primary starts on this node. */
+  const letStart = (index: string) => t.es.indices.putSettings({ index, settings: { [REQUIRE_NODE]: null } })
   const summary = () =>
     responses.get(s.app, s.productKey, `/v1/stats/summary?tenant=acme&from=${FROM}&to=${TO}`)
 
@@ -57,12 +67,7 @@ describe('a search or count missing a shard fails instead of answering with part
     expect(complete.status, JSON.stringify(complete.body)).toBe(200)
     expect(complete.body.events).toBeGreaterThan(0)
 
-    // Its primary may only go to a node that does not exist: it stays unassigned.
-    await t.es.indices.create({
-      index: unstarted,
-      settings: { 'index.routing.allocation.require._name': 'no-such-node' },
-      wait_for_active_shards: 0,
-    })
+    await createUnstarted(unstarted)
     const pattern = `${t.config.es.indexPrefix}-short-*`
     // What Elasticsearch itself answers: a 200 and one failed shard, left to the caller to notice.
     const partial = await t.es.count({ index: pattern }, { context: CALLER_CHECKS_SHARDS })
@@ -85,10 +90,7 @@ describe('a search or count missing a shard fails instead of answering with part
     expect(during.status, JSON.stringify(during.body)).toBe(502)
     expect(during.body.code).toBe('SPOR_ERR_ES')
 
-    await t.es.indices.putSettings({
-      index: unstarted,
-      settings: { 'index.routing.allocation.require._name': null },
-    })
+    await letStart(unstarted)
     await t.es.cluster.health({ index: unstarted, wait_for_status: 'yellow', timeout: '60s' })
     const after = await summary()
     expect(after.status).toBe(200)
@@ -99,11 +101,7 @@ describe('a search or count missing a shard fails instead of answering with part
     const pattern = `${t.config.es.indexPrefix}-short-*`
     const { count } = await t.es.count({ index: pattern })
     const starting = classIndex(t.config.es.indexPrefix, 'short', new Date(NOW.getTime() - 6 * 86_400_000))
-    await t.es.indices.create({
-      index: starting,
-      settings: { 'index.routing.allocation.require._name': 'no-such-node' },
-      wait_for_active_shards: 0,
-    })
+    await createUnstarted(starting)
     let settled = false
     const read = t.es.count({ index: pattern }).finally(() => {
       settled = true
@@ -111,10 +109,7 @@ describe('a search or count missing a shard fails instead of answering with part
     // Several 250 ms attempts have found the shard missing: the read is still waiting, not answered.
     await new Promise((resolve) => setTimeout(resolve, 700))
     expect(settled).toBe(false)
-    await t.es.indices.putSettings({
-      index: starting,
-      settings: { 'index.routing.allocation.require._name': null },
-    })
+    await letStart(starting)
     const answer = await read
     expect(answer._shards.failed).toBe(0)
     expect(answer.count).toBe(count)
@@ -141,11 +136,7 @@ describe('a search or count missing a shard fails instead of answering with part
     expect(written.errors).toBe(false)
     // Another index due for a sweep, whose primary never starts.
     const red = classIndex(prefix, 'alerts', expired)
-    await t.es.indices.create({
-      index: red,
-      settings: { 'index.routing.allocation.require._name': 'no-such-node' },
-      wait_for_active_shards: 0,
-    })
+    await createUnstarted(red)
 
     const report = await enforceRetention(t.es, {
       prefix,
