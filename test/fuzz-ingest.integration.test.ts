@@ -4,8 +4,7 @@ import { createProducer } from '../core/kafka.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { readTopic } from './helpers/dlq.ts'
 import { eventArb, mutatedEventArb } from './helpers/fuzz.ts'
-import { startIngest } from './helpers/ingest.ts'
-import { waitForCommittedToEnd } from './helpers/privacy-fixture.ts'
+import { startIngest, waitForCommittedToEnd } from './helpers/ingest.ts'
 import { countDocs, createTestEnv, type TestEnv } from './helpers/test-env.ts'
 
 /**

@@ -2,10 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
 import { classIndex } from '../core/indices.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
-import { ingestMetrics } from '../ingest/metrics.ts'
 import { readTopicToMarker } from './helpers/dlq.ts'
-import { produce, startIngest } from './helpers/ingest.ts'
-import { waitForCommittedToEnd } from './helpers/privacy-fixture.ts'
+import {
+  clusterRefusals,
+  firstEventThrough,
+  produce,
+  startIngest,
+  waitForCommittedToEnd,
+} from './helpers/ingest.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const now = new Date()
@@ -43,21 +47,13 @@ describe('ingest: the cluster refuses writes (403 cluster_block_exception)', () 
 
   it('holds the batch while the index is blocked and indexes it once unblocked, with nothing in the DLQ', async () => {
     await produce(t, [view('before-block')])
-    await waitFor(
-      () => countDocs(t),
-      (n) => n === 1,
-      { what: 'the first event' },
-    )
-    await waitForCommittedToEnd(t)
+    await firstEventThrough(t)
 
-    const refusals = async () =>
-      (await ingestMetrics.bulkRetries.get()).values.find((v) => v.labels.cause === 'cluster_refused')
-        ?.value ?? 0
-    const refusedBefore = await refusals()
+    const refusedBefore = await clusterRefusals()
     await t.es.indices.putSettings({ index: index(), settings: { 'index.blocks.write': true } })
     await produce(t, [view('blocked-1'), view('blocked-2')])
     // Evidence rather than a pause: the writer has been refused round after round.
-    await waitFor(refusals, (n) => n >= refusedBefore + 3 * 2, {
+    await waitFor(clusterRefusals, (n) => n >= refusedBefore + 3 * 2, {
       what: 'three refused rounds of both documents',
     })
     expect(await countDocs(t)).toBe(1)

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SporEvent } from '../core/event-schema.ts'
 import { classIndex } from '../core/indices.ts'
-import { ingestMetrics } from '../ingest/metrics.ts'
 import { subjectResolver } from '../privacy/subject.ts'
 import { writeTombstone } from '../privacy/tombstones.ts'
 import { readTopicToMarker } from './helpers/dlq.ts'
-import { produce } from './helpers/ingest.ts'
-import { startIngestWithTombstones, waitForCommittedToEnd } from './helpers/privacy-fixture.ts'
+import { clusterRefusals, firstEventThrough, produce, waitForCommittedToEnd } from './helpers/ingest.ts'
+import { startIngestWithTombstones } from './helpers/privacy-fixture.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const now = new Date()
@@ -47,22 +46,16 @@ describe('ingest: a subject erased while their batch is held', () => {
 
   it("drops the erased subject's held documents and writes the others", async () => {
     await produce(t, [view('first', 'other')])
-    await waitFor(
-      () => countDocs(t),
-      (n) => n === 1,
-      { what: 'the first event' },
-    )
-    await waitForCommittedToEnd(t)
+    await firstEventThrough(t)
 
-    const refusals = async () =>
-      (await ingestMetrics.bulkRetries.get()).values.find((v) => v.labels.cause === 'cluster_refused')
-        ?.value ?? 0
-    const refusedBefore = await refusals()
+    const refusedBefore = await clusterRefusals()
     await t.es.indices.putSettings({ index: index(), settings: { 'index.blocks.write': true } })
     await produce(t, [view('gone-1', 'gone'), view('gone-2', 'gone'), view('other-2', 'other')])
     // Planned (the subject is not erased yet) and held by the block: all three documents refused
     // in two rounds already.
-    await waitFor(refusals, (n) => n >= refusedBefore + 3 * 2, { what: 'two refused rounds of the batch' })
+    await waitFor(clusterRefusals, (n) => n >= refusedBefore + 3 * 2, {
+      what: 'two refused rounds of the batch',
+    })
     expect(await countDocs(t)).toBe(1)
 
     const subject = subjectResolver(t.config)('acme', 'gone')

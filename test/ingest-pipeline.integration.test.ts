@@ -5,8 +5,7 @@ import { classIndex } from '../core/indices.ts'
 import { generateTraffic } from '../generate/traffic.ts'
 import type { IngestConsumer } from '../ingest/consumer.ts'
 import { readTopic } from './helpers/dlq.ts'
-import { produce, produceRaw, startIngest } from './helpers/ingest.ts'
-import { waitForCommittedToEnd } from './helpers/privacy-fixture.ts'
+import { produce, produceRaw, startIngest, waitForCommittedToEnd } from './helpers/ingest.ts'
 import { countDocs, createTestEnv, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 const now = new Date()

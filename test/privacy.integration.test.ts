@@ -16,12 +16,12 @@ import { csvSafeText, parseCsv } from '../privacy/export-format.ts'
 import { subjectResolver } from '../privacy/subject.ts'
 import { writeTombstone } from '../privacy/tombstones.ts'
 import { buildQueryApp } from '../query/app.ts'
+import { waitForCommittedToEnd } from './helpers/ingest.ts'
 import {
   produceAll,
   resetToEarliest,
   seedAlerts,
   startIngestWithTombstones,
-  waitForCommittedToEnd,
 } from './helpers/privacy-fixture.ts'
 import { countDocs, createTestEnv, type TestEnv } from './helpers/test-env.ts'
 

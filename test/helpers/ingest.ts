@@ -9,9 +9,10 @@ import { createEnrichers, type Enrichers } from '../../enrich/index.ts'
 import { produceEvents } from '../../generate/produce.ts'
 import { generateTraffic } from '../../generate/traffic.ts'
 import { IngestConsumer } from '../../ingest/consumer.ts'
+import { ingestMetrics } from '../../ingest/metrics.ts'
 import { documentId } from '../../ingest/plan-batch.ts'
 import { type FaultPlan, startEsFaultProxy } from './es-fault-proxy.ts'
-import { endOfYesterday, type TestEnv } from './test-env.ts'
+import { countDocs, endOfYesterday, type TestEnv, waitFor } from './test-env.ts'
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..')
 
@@ -123,4 +124,41 @@ export async function produceRaw(t: TestEnv, values: (Buffer | string | null)[])
     messages: values.map((value) => ({ key: 'raw', value })),
   })
   await producer.disconnect()
+}
+
+/** Waits until the ingest group has committed up to the end of every partition. */
+export async function waitForCommittedToEnd(t: TestEnv): Promise<void> {
+  const admin = t.kafka.admin()
+  await admin.connect()
+  try {
+    const { ingestGroup: groupId, eventsTopic: topic } = t.config.kafka
+    const ends = await admin.fetchTopicOffsets(topic)
+    await waitFor(
+      async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions,
+      (parts) =>
+        // An empty partition has nothing to commit (its committed offset stays -1).
+        ends.every(
+          (end) => end.high === '0' || parts.find((p) => p.partition === end.partition)?.offset === end.high,
+        ),
+      { what: 'the ingest group to commit to the end of the topic', timeoutMs: 120_000 },
+    )
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+/** Waits until the one event produced so far is indexed and the group committed past it. */
+export async function firstEventThrough(t: TestEnv): Promise<void> {
+  await waitFor(
+    () => countDocs(t),
+    (n) => n === 1,
+    { what: 'the first event' },
+  )
+  await waitForCommittedToEnd(t)
+}
+
+/** Documents the cluster refused as a whole so far (403 blocks and such), over every bulk round. */
+export async function clusterRefusals(): Promise<number> {
+  const values = (await ingestMetrics.bulkRetries.get()).values
+  return values.find((v) => v.labels.cause === 'cluster_refused')?.value ?? 0
 }

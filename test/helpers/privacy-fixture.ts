@@ -4,7 +4,7 @@ import { createEnrichers } from '../../enrich/index.ts'
 import { IngestConsumer } from '../../ingest/consumer.ts'
 import { startTombstoneCache } from '../../privacy/tombstones.ts'
 import { produce } from './ingest.ts'
-import { type TestEnv, waitFor } from './test-env.ts'
+import type { TestEnv } from './test-env.ts'
 
 /** The real ingest consumer wired as `spor ingest` wires it: with the erasure tombstone cache. */
 export async function startIngestWithTombstones(
@@ -33,27 +33,6 @@ export async function startIngestWithTombstones(
 
 /** Produces events to the test's events topic (the ingest helper's producer). */
 export const produceAll = produce
-
-/** Waits until the ingest group has committed up to the end of every partition. */
-export async function waitForCommittedToEnd(t: TestEnv): Promise<void> {
-  const admin = t.kafka.admin()
-  await admin.connect()
-  try {
-    const { ingestGroup: groupId, eventsTopic: topic } = t.config.kafka
-    const ends = await admin.fetchTopicOffsets(topic)
-    await waitFor(
-      async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions,
-      (parts) =>
-        // An empty partition has nothing to commit (its committed offset stays -1).
-        ends.every(
-          (end) => end.high === '0' || parts.find((p) => p.partition === end.partition)?.offset === end.high,
-        ),
-      { what: 'the ingest group to commit to the end of the topic', timeoutMs: 120_000 },
-    )
-  } finally {
-    await admin.disconnect()
-  }
-}
 
 export async function resetToEarliest(t: TestEnv): Promise<void> {
   const admin = t.kafka.admin()
