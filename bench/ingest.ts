@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Client } from '@elastic/elasticsearch'
 import kafkajs, { type Kafka } from 'kafkajs'
@@ -49,6 +49,8 @@ export interface IngestRun {
   requests: { bulk: number; batches: number }
   /** Share of one core `spor ingest` used in the steady part, %. */
   coreShare: number
+  /** The raw ceiling around this row: the mean of the raw passes just before and just after it. */
+  ceilingAround: number
   /** What the Elasticsearch node and the broker spent meanwhile (when they run on this host). */
   servers: ServerLoad
 }
@@ -74,9 +76,13 @@ export interface RawBulkRun {
 
 export interface IngestBenchResult {
   events: number
+  /** The highest raw pass. */
   rawBulkPerSecond: number
-  /** Ceiling measured before and after spor's runs: the machine is shared and noisy. */
-  rawBulk: [RawBulkRun, RawBulkRun]
+  /**
+   * Every raw pass in order: one before the first spor row and one after each. The host's speed
+   * drifts by up to a third within one run, so a row is compared with the passes around it.
+   */
+  rawBulk: RawBulkRun[]
   /** Whether Elasticsearch had CPU 0 to itself (`isolateEs`). */
   isolatedEs: boolean
   /** Shards the node held before the bench created any: each is refreshed every second, and
@@ -146,6 +152,26 @@ function sporEnv(name: string, repoRoot: string): Record<string, string> {
 
 const benchConfig = (name: string): SporConfig => loadConfig(sporEnv(name, REPO_ROOT))
 
+/**
+ * Builds a checkout's precompiled CLI (bin/compiled.js) when its sources changed since: bin/spor.js
+ * otherwise falls back to tsx, whose loader thread adds CPU and about 60 MB of resident memory to
+ * every figure of the row (a stale build did so unnoticed on 2026-12-02). Checkouts from before
+ * the precompiled CLI run as they are.
+ */
+async function ensureCurrentBuild(root: string): Promise<void> {
+  const script = join(root, 'bin', 'compiled.js')
+  if (!existsSync(script)) return
+  const compiled = (await import(script)) as {
+    currentBuild(outDir?: string): URL | undefined
+    build(outDir?: string): Promise<number>
+  }
+  if (compiled.currentBuild()) return
+  console.error(
+    `  (building ${script.replace(/\/bin\/compiled\.js$/, '/dist/spor.mjs')}: its sources changed)`,
+  )
+  await compiled.build()
+}
+
 /** Every daily index the events go to, created before any clock starts (creation is slow). */
 async function prewarmIndices(es: Client, config: SporConfig, events: SporEvent[]): Promise<number> {
   const names = new Set(
@@ -186,7 +212,7 @@ async function ingestRun(
   events: number,
   port: number,
   nodeArgs: string[] = [],
-): Promise<IngestRun> {
+): Promise<Omit<IngestRun, 'ceilingAround'>> {
   const started = performance.now()
   const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, repoRoot), port, nodeArgs)
   let readyAt: number | undefined
@@ -390,8 +416,6 @@ export async function runIngestBench(
   const rounds = Math.max(1, options.rounds ?? 1)
   const names = {
     warmup: `bench-warm-${stamp}`,
-    rawBefore: `bench-rawa-${stamp}`,
-    rawAfter: `bench-rawb-${stamp}`,
     zstd: `bench-zstd-${stamp}`,
     latency: `bench-lat-${stamp}`,
   }
@@ -399,6 +423,15 @@ export async function runIngestBench(
     keyof typeof names,
     SporConfig
   >
+  // kafkajs is CommonJS: its codec table is reached through the default export.
+  // Unregistered codecs are factories that throw "not implemented".
+  const zstdCodec = (() => {
+    try {
+      return Boolean(kafkajs.CompressionCodecs[kafkajs.CompressionTypes.ZSTD]())
+    } catch {
+      return false
+    }
+  })()
   /** The spor rows before and after, alternating, round by round. */
   const rows: { label: string; root: string; config: SporConfig; nodeArgs: string[] }[] = []
   for (let round = 1; round <= rounds; round++) {
@@ -410,6 +443,11 @@ export async function runIngestBench(
     const config = benchConfig(`bench-e2e-${stamp}${suffix}`)
     rows.push({ label: AFTER, root: repoRoot, config, nodeArgs })
   }
+  /** A raw pass before the first spor row and one after each (the zstd row included). */
+  const rawConfigs = Array.from({ length: rows.length + (zstdCodec ? 1 : 0) + 1 }, (_, i) =>
+    benchConfig(`bench-raw${i}-${stamp}`),
+  )
+  for (const root of new Set(rows.map((row) => row.root))) await ensureCurrentBuild(root)
   const log = createLogger('bench', 'warn')
   const es = createEsClient(configs.latency)
   const kafka = createKafka(configs.latency, log)
@@ -418,15 +456,6 @@ export async function runIngestBench(
     uaCacheSize: configs.latency.ingest.uaCacheSize,
     pseudonymKey: Buffer.from(KEY),
   })
-  // kafkajs is CommonJS: its codec table is reached through the default export.
-  // Unregistered codecs are factories that throw "not implemented".
-  const zstdCodec = (() => {
-    try {
-      return Boolean(kafkajs.CompressionCodecs[kafkajs.CompressionTypes.ZSTD]())
-    } catch {
-      return false
-    }
-  })()
   const servers = await localServers(es, configs.latency, repoRoot)
   const otherShards = (await es.cluster.health()).active_shards
   const unpin = options.isolateEs ? isolateElasticsearch(servers) : undefined
@@ -457,8 +486,8 @@ export async function runIngestBench(
       if (use.consumed) await produceEvents(producer, config.kafka.eventsTopic, events, { batchSize: 2000 })
       await prewarmIndices(es, config, events)
     }
-    for (const key of ['warmup', 'rawBefore', 'rawAfter'] as const)
-      await setUp(configs[key], { consumed: false, events: true })
+    for (const config of [configs.warmup, ...rawConfigs])
+      await setUp(config, { consumed: false, events: true })
     for (const row of rows) await setUp(row.config, { consumed: true, events: true })
     if (zstdCodec) await setUp(configs.zstd, { consumed: true, zstd: true, events: true })
     // The latency row produces its own events at a set rate.
@@ -468,12 +497,17 @@ export async function runIngestBench(
     // Untimed: a node started shortly before spent 3-5× more CPU per document on its first
     // hundred thousand (JIT), which made whichever row came first look slow.
     await rawBulk(es, servers, configs.warmup, events, enrichers)
-    const before = await rawBulk(es, servers, configs.rawBefore, events, enrichers)
+    const raw = [await rawBulk(es, servers, rawConfigs[0]!, events, enrichers)]
+    /** Runs a spor row, then the raw pass after it; the row gets the ceiling around it. */
+    const measured = async (row: Parameters<typeof ingestRun>): Promise<IngestRun> => {
+      const run = await ingestRun(...row)
+      raw.push(await rawBulk(es, servers, rawConfigs[raw.length]!, events, enrichers))
+      return { ...run, ceilingAround: (raw.at(-2)!.perSecond + raw.at(-1)!.perSecond) / 2 }
+    }
     const runs: IngestRun[] = []
     for (const row of rows) {
-      const port = await freePort()
       runs.push(
-        await ingestRun(
+        await measured([
           row.label,
           row.root,
           row.config,
@@ -481,13 +515,13 @@ export async function runIngestBench(
           es,
           servers,
           events.length,
-          port,
+          await freePort(),
           row.nodeArgs,
-        ),
+        ]),
       )
     }
     const zstd = zstdCodec
-      ? await ingestRun(
+      ? await measured([
           'after, zstd batches',
           repoRoot,
           configs.zstd,
@@ -497,9 +531,8 @@ export async function runIngestBench(
           events.length,
           await freePort(),
           nodeArgs,
-        )
+        ])
       : { skipped: 'no zstd codec registered in kafkajs (core/kafka.ts)' }
-    const after = await rawBulk(es, servers, configs.rawAfter, events, enrichers)
 
     const latencyEvents = [
       ...generateTraffic({
@@ -526,10 +559,10 @@ export async function runIngestBench(
     )
     return {
       events: events.length,
-      // The higher of the two: the node warms up during a run (the first measurement was up to
-      // 40 % lower in runs of 2026-12-01), and the higher ceiling is the stricter one for spor.
-      rawBulkPerSecond: Math.max(before.perSecond, after.perSecond),
-      rawBulk: [before, after],
+      // The highest pass, the stricter comparison: the node warms up during a run (the first
+      // measurement was up to 40 % lower in runs of 2026-12-01).
+      rawBulkPerSecond: Math.max(...raw.map((pass) => pass.perSecond)),
+      rawBulk: raw,
       isolatedEs: unpin !== undefined,
       otherShards,
       bulkConcurrency: configs.latency.ingest.bulkConcurrency,
@@ -539,7 +572,7 @@ export async function runIngestBench(
     }
   } finally {
     unpin?.()
-    for (const config of [...Object.values(configs), ...rows.map((row) => row.config)])
+    for (const config of [...Object.values(configs), ...rawConfigs, ...rows.map((row) => row.config)])
       await dropInstallation(es, kafka, config.es.indexPrefix)
     await es.close()
   }

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { runEnrichBench } from './enrich.ts'
-import { AFTER, BEFORE, median, runIngestBench } from './ingest.ts'
+import { AFTER, BEFORE, type IngestRun, median, runIngestBench } from './ingest.ts'
 import type { ServerLoad } from './server-cpu.ts'
 import { runStageBench, type StageAllocation } from './stages.ts'
 
@@ -81,27 +81,24 @@ if (wants('ingest')) {
     rounds,
   })
   const pct = (n: number) => `${((100 * n) / r.rawBulkPerSecond).toFixed(0)}%`
+  const around = (run: IngestRun) => `${((100 * run.steadyPerSecond) / run.ceilingAround).toFixed(0)}%`
   console.log(
     `\ningest end to end (${fmt(r.events)} events, \`spor ingest\` as its own process, Kafka → enrich → Elasticsearch, committed)`,
   )
   console.log(
     `  the node held ${fmt(r.otherShards)} other shards; ${r.isolatedEs ? 'Elasticsearch alone on CPU 0, the broker, the bench and `spor ingest` on the other CPUs' : 'every process on every CPU'}`,
   )
-  const [before, after] = r.rawBulk
   console.log(
-    `  raw _bulk ceiling  ${fmt(r.rawBulkPerSecond)} events/s (same documents pre-serialised, ${r.bulkConcurrency} requests at once; the higher of ${fmt(before.perSecond)} before and ${fmt(after.perSecond)} after the spor rows)`,
+    `  raw _bulk ceiling  ${fmt(r.rawBulkPerSecond)} events/s at its highest (same documents pre-serialised, ${r.bulkConcurrency} requests at once; ${r.rawBulk.length} passes, one before the first spor row and one after each: ${r.rawBulk.map((pass) => fmt(pass.perSecond)).join(', ')})`,
   )
-  for (const [when, raw] of [
-    ['before', before],
-    ['after', after],
-  ] as const) {
+  r.rawBulk.forEach((raw, i) => {
     const line = serverLine(raw.servers)
-    if (line) console.log(`  ${''.padEnd(18)} ${when}: ${line}`)
-  }
+    if (line) console.log(`  ${''.padEnd(18)} pass ${i + 1}: ${line}`)
+  })
   const rows = [...r.runs, ...('label' in r.zstd ? [r.zstd] : [])]
   for (const run of rows) {
     console.log(
-      `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${pct(run.steadyPerSecond).padStart(4)} of the ceiling; ${fmt(run.cpuMicrosPerEvent)} µs CPU of \`spor ingest\` per event (${fmt(run.coreShare)} % of a core); ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
+      `  ${run.label.padEnd(28)} ${fmt(run.steadyPerSecond).padStart(7)} events/s steady = ${around(run).padStart(4)} of the ceiling around it (${fmt(run.ceilingAround)}/s), ${pct(run.steadyPerSecond)} of the highest; ${fmt(run.cpuMicrosPerEvent)} µs CPU of \`spor ingest\` per event (${fmt(run.coreShare)} % of a core); ${fmt(run.fromStartPerSecond)}/s from process start; peak RSS (VmHWM) ${run.peakRssMb.toFixed(0)} MB`,
     )
     const servers = serverLine(run.servers)
     if (servers) console.log(`  ${''.padEnd(28)} meanwhile: ${servers}`)
@@ -134,7 +131,7 @@ if (wants('ingest')) {
         `${fmt(median(values))} ${unit} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`
       const rates = mine.map((run) => run.steadyPerSecond)
       console.log(
-        `  ${label.padEnd(28)} ${range(rates, 'events/s')} = ${pct(median(rates))} of the ceiling; ${range(
+        `  ${label.padEnd(28)} ${range(rates, 'events/s')} = ${fmt(median(mine.map((run) => (100 * run.steadyPerSecond) / run.ceilingAround)))}% of the ceiling around each (median), ${pct(median(rates))} of the highest; ${range(
           mine.map((run) => run.cpuMicrosPerEvent),
           'µs CPU per event',
         )}; VmHWM ${range(

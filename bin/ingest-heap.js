@@ -11,11 +11,13 @@ export const DEFAULT_INGEST_HEAP_MB = 224
 /** Below this the pipeline cannot hold its own code and one in-flight budget. */
 export const INGEST_HEAP_MB_MIN = 96
 /**
- * SPOR_INGEST_MAX_INFLIGHT_BYTES when unset (core/config.ts uses this one too). Under the bench
- * load 8 MiB used the same CPU per event as 16 MiB and peaked 35-80 MB lower (VmHWM 245-258 MB
- * against 283-339 MB, with and without zstd batches; README).
+ * SPOR_INGEST_MAX_INFLIGHT_BYTES when unset (core/config.ts uses this one too). Fetches are a
+ * quarter of it, so it sets the Kafka batch size: at 8 MiB (batches of ~700 bench events) the
+ * per-batch round trips left Elasticsearch idle a fifth of the time; 16 MiB (~1,900) was faster
+ * in every alternating pair of 2026-12-02 19:xx UTC and peaked at 245-260 MB precompiled (README).
+ * 24 MiB gained little more for another 20 MB.
  */
-export const DEFAULT_INGEST_MAX_INFLIGHT_BYTES = 8 * 1024 * 1024
+export const DEFAULT_INGEST_MAX_INFLIGHT_BYTES = 16 * 1024 * 1024
 
 /**
  * The smallest cap that holds the code and the in-flight bytes several times over (fetched
