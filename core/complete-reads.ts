@@ -41,6 +41,7 @@ const REFUSED = new Set([
   'x_content_parse_exception',
   'search_parse_exception',
   'search_context_missing_exception',
+  'index_not_found_exception',
 ])
 
 /**
@@ -55,22 +56,62 @@ interface ShardFailure {
   reason?: { type?: string; reason?: string | null }
 }
 
-interface ShardCounts {
-  _shards?: { total?: number; failed?: number; failures?: ShardFailure[] }
+/** A search's error: with every shard failed, `search_phase_execution_exception` lists them. */
+interface SearchError {
+  type?: string
+  reason?: string | null
+  failed_shards?: ShardFailure[]
 }
 
-/** The shard failures of a search, count or multi-search answer (every search of it). */
+interface ShardCounts {
+  _shards?: { total?: number; failed?: number; failures?: ShardFailure[] }
+  /** A search of a multi-search that failed as a whole (its own 503 or 400, inside a 200). */
+  error?: SearchError
+}
+
+/** The failures of a search that failed as a whole: its shards, or the error itself. */
+function wholeFailures(error: SearchError): ShardFailure[] {
+  if (error.failed_shards && error.failed_shards.length > 0) return error.failed_shards
+  return [{ reason: { type: error.type, reason: error.reason } }]
+}
+
+/**
+ * The shard failures of a search, count or multi-search answer (every search of it). A search of
+ * a multi-search that failed as a whole (every shard missing: a 503 inside the 200) counts as
+ * its shards failed, not as an empty answer.
+ */
 export function shardFailures(body: unknown): { failed: number; total: number; failures: ShardFailure[] } {
   const answers: ShardCounts[] = Array.isArray((body as { responses?: unknown })?.responses)
     ? (body as { responses: ShardCounts[] }).responses
     : [body as ShardCounts]
   const out = { failed: 0, total: 0, failures: [] as ShardFailure[] }
   for (const answer of answers) {
+    if (answer?.error) {
+      const failures = wholeFailures(answer.error)
+      out.failed += failures.length
+      out.total += failures.length
+      out.failures.push(...failures)
+      continue
+    }
     out.failed += answer?._shards?.failed ?? 0
     out.total += answer?._shards?.total ?? 0
     out.failures.push(...(answer?._shards?.failures ?? []))
   }
   return out
+}
+
+/** Whether every failure is of a shard only starting: worth waiting a moment for. */
+const allStarting = (failures: ShardFailure[]) =>
+  failures.length > 0 && failures.every((f) => STARTING.has(f.reason?.type ?? ''))
+
+/**
+ * Whether a read failed as a whole because none of its shards has started (Elasticsearch's own
+ * 503 `search_phase_execution_exception`, "all shards failed": a single index created a moment ago).
+ */
+function noShardStarted(error: unknown): boolean {
+  if (!(error instanceof errors.ResponseError) || error.statusCode !== 503) return false
+  const body = (error.body as { error?: SearchError } | undefined)?.error
+  return body?.type === 'search_phase_execution_exception' && allStarting(body.failed_shards ?? [])
 }
 
 /** Status of a read that lacks shards: 503 (wait it out) when every failure is an availability
@@ -123,8 +164,9 @@ function incompleteRead(
  * Elasticsearch itself fails it with `allow_partial_search_results=false` — a
  * `search_phase_execution_exception` naming each missing shard. A shard that is only not started
  * yet (a daily index created a moment ago, a node restarting) is waited for up to
- * SHARD_WAIT_ATTEMPTS × SHARD_WAIT_MS first; past that the error is 503, which the services'
- * loops retry like an outage. One place instead of a parameter on every search: `_count` and
+ * SHARD_WAIT_ATTEMPTS × SHARD_WAIT_MS first, whether the answer lacks some shards or, with none
+ * started, is Elasticsearch's own 503; past that the error is 503, which the services' loops retry
+ * like an outage. One place instead of a parameter on every search: `_count` and
  * `_msearch` have no such parameter, and a read added later is covered without remembering it.
  * A scroll page is never asked again (that would skip a page): it fails at once.
  */
@@ -135,15 +177,18 @@ export class CompleteReadsTransport extends SniffingTransport {
       return super.request(params, options)
     const repeatable = !params.path.endsWith('/scroll')
     for (let attempt = 1; ; attempt++) {
-      const result: TransportResult = await super.request(params, { ...options, meta: true })
+      const mayWait = repeatable && attempt < SHARD_WAIT_ATTEMPTS && !options?.signal?.aborted
+      let result: TransportResult
+      try {
+        result = await super.request(params, { ...options, meta: true })
+      } catch (error) {
+        if (!mayWait || !noShardStarted(error)) throw error
+        await sleep(SHARD_WAIT_MS)
+        continue
+      }
       const counts = shardFailures(result.body)
       if (counts.failed === 0) return options?.meta ? result : result.body
-      const waiting =
-        repeatable &&
-        attempt < SHARD_WAIT_ATTEMPTS &&
-        counts.failures.length > 0 &&
-        counts.failures.every((f) => STARTING.has(f.reason?.type ?? ''))
-      if (!waiting || options?.signal?.aborted) throw incompleteRead(result, counts)
+      if (!mayWait || !allStarting(counts.failures)) throw incompleteRead(result, counts)
       await sleep(SHARD_WAIT_MS)
     }
   }

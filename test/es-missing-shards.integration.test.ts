@@ -115,6 +115,49 @@ describe('a search or count missing a shard fails instead of answering with part
     expect(answer.count).toBe(count)
   })
 
+  it('waits the same way when no shard of the read has started (a single index: a 503 of its own)', async () => {
+    const prefix = t.config.es.indexPrefix
+    const single = classIndex(prefix, 'short', new Date(NOW.getTime() - 7 * 86_400_000))
+    await createUnstarted(single)
+    // What Elasticsearch answers: the whole search fails with 503; inside a multi-search, that
+    // search's answer is an error in a 200, with no hits to miss.
+    await expect(t.es.count({ index: single }, { context: CALLER_CHECKS_SHARDS })).rejects.toMatchObject({
+      statusCode: 503,
+    })
+    const inside = await t.es.msearch(
+      { searches: [{ index: single }, { size: 0 }] },
+      { context: CALLER_CHECKS_SHARDS },
+    )
+    expect(inside.responses[0]).toMatchObject({ status: 503 })
+
+    let settled = 0
+    const track = <T>(read: Promise<T>) => read.finally(() => settled++)
+    const count = track(t.es.count({ index: single }))
+    const search = track(t.es.search({ index: single, size: 0 }))
+    const multi = track(t.es.msearch({ searches: [{ index: single }, { size: 0 }] }))
+    await new Promise((resolve) => setTimeout(resolve, 700))
+    expect(settled).toBe(0)
+    await letStart(single)
+    expect(await count).toMatchObject({ count: 0, _shards: { failed: 0 } })
+    expect(await search).toMatchObject({ _shards: { failed: 0 } })
+    expect((await multi).responses[0]).toMatchObject({ _shards: { failed: 0 } })
+  })
+
+  it('fails a multi-search one of whose searches found no started shard, naming it', async () => {
+    const prefix = t.config.es.indexPrefix
+    const red = classIndex(prefix, 'short', new Date(NOW.getTime() - 8 * 86_400_000))
+    await createUnstarted(red)
+    await expect(
+      t.es.msearch({
+        searches: [{ index: `${prefix}-short-*,-${red}` }, { size: 0 }, { index: red }, { size: 0 }],
+      }),
+    ).rejects.toMatchObject({
+      statusCode: 503,
+      message: expect.stringContaining(`no_shard_available_action_exception: null [${red}][0]`),
+    })
+    await t.es.indices.delete({ index: red })
+  })
+
   it('retention sweeps the indices it can count and reports the one whose shard is missing', async () => {
     const prefix = t.config.es.indexPrefix
     // Past retention by five days, and inside it by three: both in the same monthly index.
