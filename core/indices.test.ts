@@ -69,6 +69,28 @@ describe('index layout by class', () => {
     expect(parsed && { layout: parsed.layout, period: parsed.period }).toEqual(expected)
   })
 
+  it('names stay right when prefixes, classes and days interleave (names are remembered)', () => {
+    const days = ['2026-03-17T23:59:59.999Z', '2026-03-18T00:00:00Z', '1969-12-31T12:00:00Z']
+    const asked = ['a', 'b'].flatMap((prefix) =>
+      (['short', 'long', 'stats'] as const).flatMap((cls) =>
+        days.map((d) => [prefix, cls, new Date(d)] as const),
+      ),
+    )
+    const first = asked.map(([prefix, cls, d]) => classIndex(prefix, cls, d))
+    expect(first.slice(0, 3)).toEqual([
+      'a-short-ecs-2026.03.17',
+      'a-short-ecs-2026.03.18',
+      'a-short-ecs-1969.12.31',
+    ])
+    expect(first[3]).toBe('a-long-ecs-month-2026.03.01')
+    expect(first[9]).toBe('b-short-ecs-2026.03.17')
+    expect([...asked].reverse().map(([prefix, cls, d]) => classIndex(prefix, cls, d))).toEqual(
+      [...first].reverse(),
+    )
+    expect(classIndex('a', 'short', new Date(Number.NaN))).toBe('a-short-ecs-NaN.NaN.NaN')
+    expect(classIndex('a', 'long', new Date(Number.NaN))).toBe('a-long-ecs-month-NaN.NaN.NaN')
+  })
+
   it('month and year periods end at the next calendar boundary', () => {
     expect(periodEnd('month', new Date('2024-02-10T00:00:00Z')).toISOString()).toBe(
       '2024-03-01T00:00:00.000Z',

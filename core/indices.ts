@@ -76,6 +76,29 @@ export function dailyIndex(prefix: string, cls: RetentionClass, date: Date): str
 
 /** The one index a document of class `cls` whose event date is `date` is written to. */
 export function classIndex(prefix: string, cls: RetentionClass, date: Date): string {
+  // Per prefix, by UTC day and class: the ingest consumer asks once per document, for a handful
+  // of names (building one per document was four short-lived strings, and a name held per
+  // document in flight).
+  const key = Math.floor(date.getTime() / DAY_MS) * RETENTION_CLASSES.length + RETENTION_CLASSES.indexOf(cls)
+  if (Number.isNaN(key)) return buildClassIndex(prefix, cls, date) // an invalid date: not one key
+  let names = indexNames.get(prefix)
+  if (!names) {
+    if (indexNames.size >= 100) indexNames.clear()
+    names = new Map()
+    indexNames.set(prefix, names)
+  }
+  let name = names.get(key)
+  if (name === undefined) {
+    if (names.size >= 10_000) names.clear()
+    name = buildClassIndex(prefix, cls, date)
+    names.set(key, name)
+  }
+  return name
+}
+
+const indexNames = new Map<string, Map<number, string>>()
+
+function buildClassIndex(prefix: string, cls: RetentionClass, date: Date): string {
   const period = INDEX_PERIODS[cls]
   const generation = SCHEMA_GENERATION[cls]
   const base = generation ? `${prefix}-${cls}-${generation}` : `${prefix}-${cls}`

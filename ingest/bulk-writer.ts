@@ -19,8 +19,11 @@ export interface IndexRequest<R> {
   subject?: { tenant: string; user: string }
 }
 
-/** What the writer keeps of a request after serialising it: everything but the document. */
-export type HeldRequest<R> = Omit<IndexRequest<R>, 'document'>
+/**
+ * What the writer keeps of a request after serialising it: the caller's handle and the subject.
+ * The document, its index and its id are in the request body's bytes.
+ */
+export type HeldRequest<R> = Pick<IndexRequest<R>, 'ref' | 'subject'>
 
 export interface FailedDocument<R> {
   ref: R
@@ -304,8 +307,6 @@ export class BatchWrite<R> {
       this.#body ??= new BulkBody()
       const start = this.#body.append(action, json, bytes)
       const item: Pending<R> = {
-        index: request.index,
-        id: request.id,
         ref: request.ref,
         start,
         end: start + bytes,
