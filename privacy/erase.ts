@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { CALLER_CHECKS_SHARDS } from '../core/complete-reads.ts'
+import { CALLER_CHECKS_SHARDS, shardFailures } from '../core/complete-reads.ts'
 import type { SporConfig } from '../core/config.ts'
 import { EVENT_PATHS, isFirstShape, toEcsDocument, toFirstShape } from '../core/ecs-fields.ts'
 import { SporError } from '../core/errors.ts'
@@ -195,7 +195,7 @@ async function sweepUntilClean(
       es.count({ index: shortPattern, query: subjectQuery('short', subject), ...indices }, partial),
       es.count({ index: longPattern, query: ownLongQuery(subject), ...indices }, partial),
     ])
-    const unanswered = [profiles, short, own].reduce((n, r) => n + (r._shards?.failed ?? 0), 0)
+    const unanswered = [profiles, short, own].reduce((n, r) => n + shardFailures(r).failed, 0)
     if (profiles.count + short.count + own.count + unanswered === 0) return anonymised
     const left = { sweep, profiles: profiles.count, short: short.count, long: own.count, unanswered }
     if (sweep === MAX_SWEEPS - 1) {
