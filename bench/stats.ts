@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fixedClock } from '../core/clock.ts'
 import { loadConfig } from '../core/config.ts'
 import { createEsClient } from '../core/es.ts'
-import { classIndex, dailyIndex } from '../core/indices.ts'
+import { classIndex, dailyIndex, MISSING_INDICES_ARE_EMPTY } from '../core/indices.ts'
 import { KeyStore } from '../core/keys.ts'
 import { createLogger } from '../core/logger.ts'
 import { isoDay } from '../core/retention.ts'
@@ -251,7 +251,7 @@ export async function runStatsBench(partial: Partial<StatsBenchOptions> = {}): P
     await installIndexSetup(es, config)
     const indices = days.map((d) => classIndex(options.prefix, 'short', new Date(d)))
     const existing = await es
-      .count({ index: indices, ignore_unavailable: true, allow_no_indices: true })
+      .count({ index: indices, ...MISSING_INDICES_ARE_EMPTY })
       .catch(() => ({ count: 0 }))
     let indexSeconds: number | null = null
     if (!options.reuse || existing.count !== perDay * options.days) {

@@ -39,6 +39,13 @@ export const SCHEMA_GENERATION: Readonly<Partial<Record<RetentionClass, 'ecs'>>>
   long: 'ecs',
 })
 
+/**
+ * Request options for reading or refreshing by pattern: an index that is missing or closed, or
+ * a pattern that matches none (a class before its first document), is an empty answer, not an
+ * error.
+ */
+export const MISSING_INDICES_ARE_EMPTY = { ignore_unavailable: true, allow_no_indices: true } as const
+
 /** The steady-state budget of primary shards for one installation with the default table. */
 export const SHARD_BUDGET = 100
 

@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { SporError } from '../core/errors.ts'
-import { classPattern } from '../core/indices.ts'
+import { classPattern, MISSING_INDICES_ARE_EMPTY } from '../core/indices.ts'
 import { ALERT_PROPERTIES } from './alert-mapping.ts'
 import type { AlertDocument, FindAlert, Incident } from './incidents.ts'
 import { toDocument } from './incidents.ts'
@@ -24,8 +24,7 @@ export class AlertStore {
   async ensureMapping(): Promise<void> {
     await this.#es.indices.putMapping({
       index: this.#pattern,
-      allow_no_indices: true,
-      ignore_unavailable: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       properties: { announced_at: ALERT_PROPERTIES.announced_at! },
     })
   }
@@ -33,8 +32,7 @@ export class AlertStore {
   readonly find: FindAlert = async (rule, tenant, subject, since) => {
     const result = await this.#es.search<AlertDocument>({
       index: this.#pattern,
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       size: 1,
       sort: [{ last_seen: 'desc' }],
       query: {

@@ -2,7 +2,7 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Kafka } from 'kafkajs'
 import type { SporConfig } from '../core/config.ts'
 import { hasIlm } from '../core/es.ts'
-import { classPattern } from '../core/indices.ts'
+import { classPattern, MISSING_INDICES_ARE_EMPTY } from '../core/indices.ts'
 import {
   DAY_MS,
   RETENTION_CLASSES,
@@ -91,8 +91,7 @@ export async function auditClassData(
   const field = RETENTION_TIME_FIELD[cls]
   const result = await es.search<unknown, ClassAggs>({
     index: classPattern(prefix, cls),
-    ignore_unavailable: true,
-    allow_no_indices: true,
+    ...MISSING_INDICES_ARE_EMPTY,
     size: 0,
     track_total_hits: false,
     aggs: {

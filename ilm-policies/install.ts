@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
 import { hasIlm, replicaSettings } from '../core/es.ts'
-import { classPattern, currentPattern, parseClassIndex } from '../core/indices.ts'
+import { classPattern, currentPattern, MISSING_INDICES_ARE_EMPTY, parseClassIndex } from '../core/indices.ts'
 import { RETENTION_CLASSES } from '../core/retention.ts'
 import { firstShapeAliases } from './mappings.ts'
 import { lifecyclePolicy, policyName } from './policies.ts'
@@ -57,8 +57,7 @@ export async function installIndexSetup(es: Client, config: SporConfig): Promise
 export async function addFirstShapeAliases(es: Client, prefix: string): Promise<string[]> {
   const mappings = await es.indices.getMapping({
     index: [classPattern(prefix, 'short'), classPattern(prefix, 'long')],
-    allow_no_indices: true,
-    ignore_unavailable: true,
+    ...MISSING_INDICES_ARE_EMPTY,
   })
   const aliased: string[] = []
   for (const [index, { mappings: mapping }] of Object.entries(mappings)) {

@@ -4,6 +4,7 @@ import { CALLER_CHECKS_SHARDS, shardFailures } from '../core/complete-reads.ts'
 import type { SporConfig } from '../core/config.ts'
 import { EVENT_PATHS, isFirstShape, toEcsDocument, toFirstShape } from '../core/ecs-fields.ts'
 import { SporError } from '../core/errors.ts'
+import { MISSING_INDICES_ARE_EMPTY } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
 import { expiresAt } from '../core/retention.ts'
 import { type Requester, writeAudit } from './audit.ts'
@@ -148,8 +149,7 @@ export async function subjectKnown(es: Client, prefix: string, subject: Subject)
     const result = await es.count({
       index: classIndexPattern(prefix, cls),
       query: subjectQuery(cls, subject),
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
     })
     if (result.count > 0) return true
   }
@@ -179,21 +179,29 @@ async function sweepUntilClean(
   const shortPattern = classIndexPattern(prefix, 'short')
   const longPattern = classIndexPattern(prefix, 'long')
   const anonymised: { count: number; last?: string } = { count: 0 }
-  const indices = { ignore_unavailable: true, allow_no_indices: true }
   for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
     deleted.profiles += await deleteMatching(es, profilesPattern, subjectQuery('profiles', subject))
     deleted.short += await deleteMatching(es, shortPattern, subjectQuery('short', subject))
     const long = await anonymiseLong(es, longPattern, ownLongQuery(subject))
     anonymised.count += long.count
     if (long.last && (!anonymised.last || long.last > anonymised.last)) anonymised.last = long.last
-    await es.indices.refresh({ index: `${profilesPattern},${shortPattern},${longPattern}`, ...indices })
+    await es.indices.refresh({
+      index: `${profilesPattern},${shortPattern},${longPattern}`,
+      ...MISSING_INDICES_ARE_EMPTY,
+    })
     // A shard that did not answer is not "nothing left": counted here and swept again, so these
     // counts take partial answers (core/complete-reads.ts would fail them).
     const partial = { context: CALLER_CHECKS_SHARDS }
     const [profiles, short, own] = await Promise.all([
-      es.count({ index: profilesPattern, query: subjectQuery('profiles', subject), ...indices }, partial),
-      es.count({ index: shortPattern, query: subjectQuery('short', subject), ...indices }, partial),
-      es.count({ index: longPattern, query: ownLongQuery(subject), ...indices }, partial),
+      es.count(
+        { index: profilesPattern, query: subjectQuery('profiles', subject), ...MISSING_INDICES_ARE_EMPTY },
+        partial,
+      ),
+      es.count(
+        { index: shortPattern, query: subjectQuery('short', subject), ...MISSING_INDICES_ARE_EMPTY },
+        partial,
+      ),
+      es.count({ index: longPattern, query: ownLongQuery(subject), ...MISSING_INDICES_ARE_EMPTY }, partial),
     ])
     const unanswered = [profiles, short, own].reduce((n, r) => n + shardFailures(r).failed, 0)
     if (profiles.count + short.count + own.count + unanswered === 0) return anonymised
@@ -275,8 +283,7 @@ async function spanOf(
     query,
     size: 0,
     track_total_hits: true,
-    ignore_unavailable: true,
-    allow_no_indices: true,
+    ...MISSING_INDICES_ARE_EMPTY,
     aggs: { last: { max: { field: '@timestamp' } } },
   })
   const total = result.hits.total

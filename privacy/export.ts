@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { SporConfig } from '../core/config.ts'
 import { toEcsDocument } from '../core/ecs-fields.ts'
-import { parseClassIndex } from '../core/indices.ts'
+import { MISSING_INDICES_ARE_EMPTY, parseClassIndex } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
 import { LONG_PROPERTIES, SHORT_PROPERTIES } from '../ilm-policies/mappings.ts'
 import { projectAlertForSubject } from './alert-projection.ts'
@@ -138,8 +138,7 @@ export async function openSubjectExport(
       index: SUBJECT_CLASSES.filter((cls) => classes[cls].count > 0).map((cls) =>
         classIndexPattern(prefix, cls),
       ),
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
     })
     // An index of first-shape documents (awaiting `spor migrate`) is read in the ECS shape.
     const columns = csvColumnsFromMappings(

@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { bulkItems, whenShardsStarted } from '../core/es.ts'
+import { MISSING_INDICES_ARE_EMPTY } from '../core/indices.ts'
 
 /**
  * Reading every match of a query without holding them all: a point-in-time keeps one consistent
@@ -150,11 +151,10 @@ async function currentCopies<T>(
   ids: string[],
   source = true,
 ): Promise<estypes.SearchHit<T>[]> {
-  const indices = { ignore_unavailable: true, allow_no_indices: true }
-  await es.indices.refresh({ index, ...indices })
+  await es.indices.refresh({ index, ...MISSING_INDICES_ARE_EMPTY })
   const result = await es.search<T>({
     index,
-    ...indices,
+    ...MISSING_INDICES_ARE_EMPTY,
     // An id can be in two indices for the moment between a move's copy and its delete.
     size: ids.length * 2,
     seq_no_primary_term: true,

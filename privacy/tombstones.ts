@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
 import { requireTombstoneKeys, type SporConfig } from '../core/config.ts'
 import { ensureSingleIndex } from '../core/es.ts'
+import { MISSING_INDICES_ARE_EMPTY } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
 import { DAY_MS } from '../core/retention.ts'
 import { TOPIC_SEGMENT_MS } from '../ingest/topics.ts'
@@ -54,8 +55,7 @@ export async function expireTombstones(
 ): Promise<number> {
   const index = tombstoneIndex(prefix)
   const query = { range: { erased_at: { lt: cutoff.toISOString() } } }
-  if (dryRun)
-    return (await es.count({ index, query, ignore_unavailable: true, allow_no_indices: true })).count
+  if (dryRun) return (await es.count({ index, query, ...MISSING_INDICES_ARE_EMPTY })).count
   let deleted = 0
   for (;;) {
     const page = await es.search({
@@ -63,8 +63,7 @@ export async function expireTombstones(
       query,
       size: 1000,
       _source: false,
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
     })
     const ids = page.hits.hits.map((hit) => hit._id!).filter(Boolean)
     if (ids.length === 0) return deleted

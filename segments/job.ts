@@ -1,7 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { requirePseudonymKey, requireTombstoneKeys, type SporConfig } from '../core/config.ts'
 import { EVENT_PATHS } from '../core/ecs-fields.ts'
-import { classIndex, classPattern } from '../core/indices.ts'
+import { classIndex, classPattern, MISSING_INDICES_ARE_EMPTY } from '../core/indices.ts'
 import type { Logger } from '../core/logger.ts'
 import { DAY_MS, isoDay, utcDayStart } from '../core/retention.ts'
 import { createPseudonymizer } from '../enrich/pseudonym.ts'
@@ -72,8 +72,7 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
   for (;;) {
     const result = await es.search({
       index: classPattern(prefix, 'short'),
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       size: 0,
       query: {
         bool: {
@@ -147,7 +146,7 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
     after = users?.after_key
     if (!after) break
   }
-  await es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true })
+  await es.indices.refresh({ index, ...MISSING_INDICES_ARE_EMPTY })
   log.info(report, 'segments computed')
   return report
 }
@@ -156,8 +155,7 @@ export async function runSegmentsJob(deps: SegmentsJobDeps, day: Date): Promise<
 async function moduleNames(es: Client, prefix: string, from: Date, to: Date): Promise<string[]> {
   const result = await es.search({
     index: classPattern(prefix, 'short'),
-    ignore_unavailable: true,
-    allow_no_indices: true,
+    ...MISSING_INDICES_ARE_EMPTY,
     size: 0,
     query: { range: { '@timestamp': { gte: from.toISOString(), lt: to.toISOString() } } },
     aggs: { modules: { terms: { field: EVENT_PATHS.module, size: 100 } } },

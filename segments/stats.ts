@@ -1,5 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { classPattern } from '../core/indices.ts'
+import { classPattern, MISSING_INDICES_ARE_EMPTY } from '../core/indices.ts'
 import { isoDay } from '../core/retention.ts'
 import { noisyCount, noisyThreshold, suppressBelowK } from '../query/anonymity.ts'
 
@@ -45,8 +45,7 @@ export async function segmentSizes(
   if (options.tenant) filter.push({ term: { tenant: options.tenant } })
   const result = await es.search({
     index: classPattern(prefix, 'profiles'),
-    ignore_unavailable: true,
-    allow_no_indices: true,
+    ...MISSING_INDICES_ARE_EMPTY,
     size: 0,
     query: { bool: { filter } },
     aggs: {

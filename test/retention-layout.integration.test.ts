@@ -3,6 +3,7 @@ import { fixedClock } from '../core/clock.ts'
 import {
   classIndex,
   classPattern,
+  MISSING_INDICES_ARE_EMPTY,
   parseClassIndex,
   projectedPrimaries,
   SHARD_BUDGET,
@@ -104,7 +105,7 @@ async function storedPerClass(): Promise<Record<RetentionClass, { count: number;
   // Writes refresh (bulk) and so does the sweep: no refresh of everything each simulated day.
   const result = await t.es.msearch({
     searches: RETENTION_CLASSES.flatMap((cls) => [
-      { index: classPattern(t.name, cls), allow_no_indices: true, ignore_unavailable: true },
+      { index: classPattern(t.name, cls), ...MISSING_INDICES_ARE_EMPTY },
       {
         size: 0,
         track_total_hits: true,

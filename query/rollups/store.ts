@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { bulkItems } from '../../core/es.ts'
-import { classIndex, classPattern } from '../../core/indices.ts'
+import { classIndex, classPattern, MISSING_INDICES_ARE_EMPTY } from '../../core/indices.ts'
 import { Hll } from '../stats/hll.ts'
 import {
   ALL_MODULES,
@@ -119,14 +119,13 @@ export async function writeDayRollup(
   // The day's rows in every index of the class: a row of this day in another index (a daily
   // index of the first layout that `spor migrate` has not moved yet) is a stale copy too.
   const pattern = classPattern(prefix, 'stats')
-  await es.indices.refresh({ index: pattern, ignore_unavailable: true, allow_no_indices: true })
+  await es.indices.refresh({ index: pattern, ...MISSING_INDICES_ARE_EMPTY })
   const stale: { index: string; id: string }[] = []
   let after: estypes.SortResults | undefined
   do {
     const response = await es.search<StatsDoc>({
       index: pattern,
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       size: 5000,
       _source: false,
       query: { term: { day } },
@@ -171,8 +170,7 @@ export async function purgeRowsBelowK(es: Client, prefix: string, k: number): Pr
   for (;;) {
     const response = await es.search({
       index: classPattern(prefix, 'stats'),
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       size: 5000,
       _source: false,
       query: {
@@ -272,8 +270,7 @@ export async function readRollupRows(es: Client, options: RollupReadOptions): Pr
   do {
     const response = await es.search<StatsDoc>({
       index: classPattern(options.prefix, 'stats'),
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       size: 5000,
       query,
       sort: [
@@ -314,8 +311,7 @@ export async function readRollupMarkers(
   const wanted = new Set(days)
   const response = await es.search<StatsDoc>({
     index: classPattern(prefix, 'stats'),
-    ignore_unavailable: true,
-    allow_no_indices: true,
+    ...MISSING_INDICES_ARE_EMPTY,
     // Up to two copies of a marker while `spor migrate` moves its day; 760 days fit.
     size: 10_000,
     query: { bool: { filter: [{ term: { dim: COMPLETE_DIM } }, dayRange(days)] } },

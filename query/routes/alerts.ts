@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { SporError } from '../../core/errors.ts'
 import { IDENTIFIER_PATTERN } from '../../core/event-schema.ts'
 import { ErrorBodySchema } from '../../core/http-errors.ts'
-import { classPattern } from '../../core/indices.ts'
+import { classPattern, MISSING_INDICES_ARE_EMPTY } from '../../core/indices.ts'
 import type { AlertDocument } from '../../detect/incidents.ts'
 import { RULE_NAMES } from '../../detect/rule-config.ts'
 import { requireTenantKey } from '../auth.ts'
@@ -67,8 +67,7 @@ export async function alertRoutes(app: FastifyInstance): Promise<void> {
   async function findAlert(id: string, tenant: string) {
     const result = await es.search<AlertDocument>({
       index,
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       size: 1,
       seq_no_primary_term: true,
       query: { bool: { filter: [{ term: { alert_id: id } }, { term: { tenant } }] } },
@@ -126,8 +125,7 @@ export async function alertRoutes(app: FastifyInstance): Promise<void> {
       if (q.since) filter.push({ range: { last_seen: { gte: q.since } } })
       const result = await es.search<AlertDocument>({
         index,
-        ignore_unavailable: true,
-        allow_no_indices: true,
+        ...MISSING_INDICES_ARE_EMPTY,
         size: q.limit,
         track_total_hits: true,
         sort: [{ last_seen: 'desc' }, { alert_id: 'asc' }],

@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { SporConfig } from '../../core/config.ts'
-import { classPattern } from '../../core/indices.ts'
+import { classPattern, MISSING_INDICES_ARE_EMPTY } from '../../core/indices.ts'
 import { CLIENT_ORIGIN, COUNTED_EVENTS_FILTER, EVENT_FIELDS as F } from './fields.ts'
 import { type HashedValue, hashValue } from './hll.ts'
 import {
@@ -154,8 +154,7 @@ export async function computeRawDayRows(es: Client, options: RawRowsOptions): Pr
   do {
     const response = await es.search({
       index,
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       size: 0,
       query: { bool: { filter } },
       aggs: {
@@ -231,8 +230,7 @@ export async function daysWithRawEvents(
   if (tenant) filter.push({ term: { [F.tenant]: tenant } })
   const response = await es.search({
     index: classPattern(prefix, 'short'),
-    ignore_unavailable: true,
-    allow_no_indices: true,
+    ...MISSING_INDICES_ARE_EMPTY,
     size: 0,
     query: { bool: { filter } },
     aggs: {
@@ -278,8 +276,7 @@ async function addSessions(
   do {
     const response = await es.search({
       index,
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       size: 0,
       query: { bool: { filter: [...filter, { exists: { field: F.session } }] } },
       aggs: {

@@ -3,6 +3,7 @@ import { systemClock } from '../../core/clock.ts'
 import type { SporConfig } from '../../core/config.ts'
 import { createEsClient } from '../../core/es.ts'
 import type { SporEvent } from '../../core/event-schema.ts'
+import { MISSING_INDICES_ARE_EMPTY } from '../../core/indices.ts'
 import { createKafka, createProducer } from '../../core/kafka.ts'
 import type { AlertDocument } from '../../detect/incidents.ts'
 import type { AlertNotice } from '../../detect/rule-stage.ts'
@@ -119,13 +120,11 @@ export async function storedAlerts(t: TestEnv): Promise<AlertDocument[]> {
   return whenShardsStarted(async () => {
     await t.es.indices.refresh({
       index: `${t.name}-alerts-*`,
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
     })
     const result = await t.es.search<AlertDocument>({
       index: `${t.name}-alerts-*`,
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       size: 1000,
     })
     return result.hits.hits.map((h) => h._source!)

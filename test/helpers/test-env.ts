@@ -4,6 +4,7 @@ import type { Client } from '@elastic/elasticsearch'
 import type { Kafka } from 'kafkajs'
 import { loadConfig, type SporConfig, type SporEnv } from '../../core/config.ts'
 import { createEsClient, whenShardsStarted } from '../../core/es.ts'
+import { MISSING_INDICES_ARE_EMPTY } from '../../core/indices.ts'
 import { createKafka } from '../../core/kafka.ts'
 import { createLogger, type Logger } from '../../core/logger.ts'
 import { dropInstallation } from '../../core/teardown.ts'
@@ -91,11 +92,10 @@ function describe(value: unknown): string {
 export async function countDocs(t: TestEnv, suffix?: string, query?: object): Promise<number> {
   const index = suffix ? `${t.name}-${suffix}` : `${t.name}-short-*,${t.name}-long-*`
   return whenShardsStarted(async () => {
-    await t.es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true })
+    await t.es.indices.refresh({ index, ...MISSING_INDICES_ARE_EMPTY })
     const result = await t.es.count({
       index,
-      ignore_unavailable: true,
-      allow_no_indices: true,
+      ...MISSING_INDICES_ARE_EMPTY,
       ...(query ? { query } : {}),
     })
     return result.count
