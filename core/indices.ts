@@ -84,8 +84,7 @@ export function dailyIndex(prefix: string, cls: RetentionClass, date: Date): str
 /** The one index a document of class `cls` whose event date is `date` is written to. */
 export function classIndex(prefix: string, cls: RetentionClass, date: Date): string {
   // Per prefix, by UTC day and class: the ingest consumer asks once per document, for a handful
-  // of names (building one per document was four short-lived strings, and a name held per
-  // document in flight).
+  // of names (building one per document was four short-lived strings each time).
   const key = Math.floor(date.getTime() / DAY_MS) * RETENTION_CLASSES.length + RETENTION_CLASSES.indexOf(cls)
   if (Number.isNaN(key)) return buildClassIndex(prefix, cls, date) // an invalid date: not one key
   let names = indexNames.get(prefix)

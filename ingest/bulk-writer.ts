@@ -51,10 +51,11 @@ export interface BulkWriterOptions {
 }
 
 /**
- * A document until its request is answered: the request without the document (a batch's
- * documents would otherwise live, and be promoted by the garbage collector, until its last
- * request is answered) and where its two lines are in the request's body (bulk-body.ts), which
- * holds them as bytes. One small object per document: thousands are in flight.
+ * A document until its request is answered: what is held of its request (`HeldRequest`: not the
+ * document, which would otherwise live, and be promoted by the garbage collector, until the
+ * batch's last request is answered) and where its two lines are in the request's body
+ * (bulk-body.ts), which holds them as bytes. One small object per document: thousands are in
+ * flight.
  */
 interface Pending<R> extends HeldRequest<R> {
   /** Its lines in the body of its first request: `[start, end)`, resent as they are. */
