@@ -19,6 +19,7 @@ import { documentId } from '../ingest/plan-batch.ts'
 import { ensureTopics } from '../ingest/topics.ts'
 // The children's /metrics ports: fixed ones collide with other processes' ephemeral ports.
 import { freePort } from '../test/helpers/test-env.ts'
+import { IndexingSampler, type SteadyWindow, steadyWindow } from './indexing-window.ts'
 import { ingestBenchEvents } from './ingest-events.ts'
 import { IngestProcess, type MemorySample } from './ingest-process.ts'
 import {
@@ -51,6 +52,13 @@ export interface IngestRun {
   coreShare: number
   /** The raw ceiling around this row: the mean of the raw passes just before and just after it. */
   ceilingAround: number
+  /**
+   * The steady state, timed by the node's own count of documents indexed (indexing-window.ts),
+   * with the share of a core the node and `spor ingest` used in it; undefined if too short.
+   */
+  steady?: SteadyWindow
+  /** The same window of the raw passes around it (their mean), events/s. */
+  steadyCeilingAround?: number
   /** What the Elasticsearch node and the broker spent meanwhile (when they run on this host). */
   servers: ServerLoad
 }
@@ -72,6 +80,8 @@ export interface IngestBenchOptions {
 export interface RawBulkRun {
   perSecond: number
   servers: ServerLoad
+  /** The same window as the spor rows' `steady`. */
+  steady?: SteadyWindow
 }
 
 export interface IngestBenchResult {
@@ -213,8 +223,15 @@ async function ingestRun(
   port: number,
   nodeArgs: string[] = [],
 ): Promise<Omit<IngestRun, 'ceilingAround'>> {
+  // Event indices only: `spor ingest` also keeps job leases under the prefix.
+  const eventIndices = eventIndicesOf(config)
+  let child: IngestProcess | undefined
+  const sampler = await IndexingSampler.start(es, eventIndices, () => ({
+    ...serverCpu(servers),
+    ...(child ? { spor: child.cpuSeconds() } : {}),
+  }))
   const started = performance.now()
-  const child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, repoRoot), port, nodeArgs)
+  child = new IngestProcess(repoRoot, sporEnv(config.es.indexPrefix, repoRoot), port, nodeArgs)
   let readyAt: number | undefined
   try {
     while (!(await child.ready())) await tick(50)
@@ -233,8 +250,7 @@ async function ingestRun(
     const own = cpuLoad(child.cpuSeconds() - cpuAtReady, events, steadySeconds)
     const load = serverLoad(serversAtReady, serverCpu(servers), events, steadySeconds)
     const peakRssMb = child.peakRssMb()
-    // Event indices only: `spor ingest` also keeps job leases under the prefix.
-    const eventIndices = `${config.es.indexPrefix}-short-*,${config.es.indexPrefix}-long-*`
+    const steady = steadyWindow(await sampler.stop(), events)
     await es.indices.refresh({ index: eventIndices })
     const count = (await es.count({ index: eventIndices })).count
     if (count !== events) throw new Error(`${label}: ${count} documents for ${events} events`)
@@ -249,6 +265,7 @@ async function ingestRun(
       memory: child.memoryAtPeak,
       inFlightMb: child.inFlightMb,
       requests: child.requests,
+      ...(steady ? { steady } : {}),
     }
     console.error(
       `  (${label}: ${Math.round(run.steadyPerSecond)} events/s steady, ${run.cpuMicrosPerEvent.toFixed(0)} µs CPU per event, VmHWM ${run.peakRssMb.toFixed(0)} MB)`,
@@ -257,9 +274,14 @@ async function ingestRun(
       ...run,
     }
   } finally {
+    await sampler.stop()
     await child.stop()
   }
 }
+
+/** The indices of a row's events (short and long class), not its other indices. */
+const eventIndicesOf = (config: SporConfig) =>
+  `${config.es.indexPrefix}-short-*,${config.es.indexPrefix}-long-*`
 
 /**
  * The same enriched documents, serialised before the clock starts, sent with the same bulk size
@@ -289,6 +311,7 @@ async function rawBulk(
     chunks.at(-1)!.push(line)
     bytes += line.length + 1
   }
+  const sampler = await IndexingSampler.start(es, eventIndicesOf(config), () => ({ ...serverCpu(servers) }))
   const cpuAtStart = serverCpu(servers)
   const started = performance.now()
   let next = 0
@@ -298,13 +321,18 @@ async function rawBulk(
       if (response.errors) throw new Error('raw bulk had item errors')
     }
   }
-  await Promise.all(Array.from({ length: config.ingest.bulkConcurrency }, worker))
+  try {
+    await Promise.all(Array.from({ length: config.ingest.bulkConcurrency }, worker))
+  } finally {
+    await sampler.stop()
+  }
   const seconds = (performance.now() - started) / 1000
   const load = serverLoad(cpuAtStart, serverCpu(servers), events.length, seconds)
+  const steady = steadyWindow(await sampler.stop(), events.length)
   await es.indices.refresh({ index: `${prefix}-*` })
   if ((await es.count({ index: `${prefix}-*` })).count !== events.length)
     throw new Error('raw bulk lost documents')
-  return { perSecond: events.length / seconds, servers: load }
+  return { perSecond: events.length / seconds, servers: load, ...(steady ? { steady } : {}) }
 }
 
 /**
@@ -502,7 +530,14 @@ export async function runIngestBench(
     const measured = async (row: Parameters<typeof ingestRun>): Promise<IngestRun> => {
       const run = await ingestRun(...row)
       raw.push(await rawBulk(es, servers, rawConfigs[raw.length]!, events, enrichers))
-      return { ...run, ceilingAround: (raw.at(-2)!.perSecond + raw.at(-1)!.perSecond) / 2 }
+      const [before, after] = [raw.at(-2)!, raw.at(-1)!]
+      const steadyCeilingAround =
+        before.steady && after.steady ? (before.steady.perSecond + after.steady.perSecond) / 2 : undefined
+      return {
+        ...run,
+        ceilingAround: (before.perSecond + after.perSecond) / 2,
+        ...(steadyCeilingAround ? { steadyCeilingAround } : {}),
+      }
     }
     const runs: IngestRun[] = []
     for (const row of rows) {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { runEnrichBench } from './enrich.ts'
+import type { SteadyWindow } from './indexing-window.ts'
 import { AFTER, BEFORE, type IngestRun, median, runIngestBench } from './ingest.ts'
 import type { ServerLoad } from './server-cpu.ts'
 import { runStageBench, type StageAllocation } from './stages.ts'
@@ -42,6 +43,15 @@ function serverLine({ es, kafka }: ServerLoad): string {
     )
   if (kafka) parts.push(`broker ${fmt(kafka.microsPerEvent)} µs per event (${fmt(kafka.coreShare)} %)`)
   return parts.join(', ')
+}
+
+/** The steady window of a row: its rate and how busy each process was in it. */
+function windowLine(w: SteadyWindow): string {
+  const names: Record<string, string> = { es: 'Elasticsearch', kafka: 'broker', spor: '`spor ingest`' }
+  const busy = Object.entries(w.busy)
+    .map(([name, share]) => `${names[name] ?? name} ${fmt(share)} %`)
+    .join(', ')
+  return `steady (${fmt(100 * w.from)}–${fmt(100 * w.to)} % of the documents indexed, by the node's count): ${fmt(w.perSecond)} events/s; busy: ${busy}`
 }
 
 /** Allocation per step, measured in a child with the GC exposed and a young generation that holds a round. */
@@ -94,6 +104,7 @@ if (wants('ingest')) {
   r.rawBulk.forEach((raw, i) => {
     const line = serverLine(raw.servers)
     if (line) console.log(`  ${''.padEnd(18)} pass ${i + 1}: ${line}`)
+    if (raw.steady) console.log(`  ${''.padEnd(18)}         ${windowLine(raw.steady)}`)
   })
   const rows = [...r.runs, ...('label' in r.zstd ? [r.zstd] : [])]
   for (const run of rows) {
@@ -102,6 +113,12 @@ if (wants('ingest')) {
     )
     const servers = serverLine(run.servers)
     if (servers) console.log(`  ${''.padEnd(28)} meanwhile: ${servers}`)
+    if (run.steady) {
+      const share = run.steadyCeilingAround
+        ? ` = ${fmt((100 * run.steady.perSecond) / run.steadyCeilingAround)}% of the raw passes around it in the same window (${fmt(run.steadyCeilingAround)}/s)`
+        : ''
+      console.log(`  ${''.padEnd(28)} ${windowLine(run.steady)}${share}`)
+    }
     if (run.inFlightMb) {
       console.log(
         `  ${''.padEnd(28)} bulk bytes in flight: p50 ${run.inFlightMb.p50.toFixed(1)} MB, p90 ${run.inFlightMb.p90.toFixed(1)} MB (scraped 4 times a second)`,
@@ -130,6 +147,14 @@ if (wants('ingest')) {
       const range = (values: number[], unit: string) =>
         `${fmt(median(values))} ${unit} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`
       const rates = mine.map((run) => run.steadyPerSecond)
+      const windowShares = mine.flatMap((run) =>
+        run.steady && run.steadyCeilingAround ? [(100 * run.steady.perSecond) / run.steadyCeilingAround] : [],
+      )
+      if (windowShares.length > 0) {
+        console.log(
+          `  ${label.padEnd(28)} steady window: ${range(windowShares, '%')} of the raw passes around each`,
+        )
+      }
       console.log(
         `  ${label.padEnd(28)} ${range(rates, 'events/s')} = ${fmt(median(mine.map((run) => (100 * run.steadyPerSecond) / run.ceilingAround)))}% of the ceiling around each (median), ${pct(median(rates))} of the highest; ${range(
           mine.map((run) => run.cpuMicrosPerEvent),
