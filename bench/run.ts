@@ -147,14 +147,6 @@ if (wants('ingest')) {
       const range = (values: number[], unit: string) =>
         `${fmt(median(values))} ${unit} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`
       const rates = mine.map((run) => run.steadyPerSecond)
-      const windowShares = mine.flatMap((run) =>
-        run.steady && run.steadyCeilingAround ? [(100 * run.steady.perSecond) / run.steadyCeilingAround] : [],
-      )
-      if (windowShares.length > 0) {
-        console.log(
-          `  ${label.padEnd(28)} steady window: ${range(windowShares, '%')} of the raw passes around each`,
-        )
-      }
       console.log(
         `  ${label.padEnd(28)} ${range(rates, 'events/s')} = ${fmt(median(mine.map((run) => (100 * run.steadyPerSecond) / run.ceilingAround)))}% of the ceiling around each (median), ${pct(median(rates))} of the highest; ${range(
           mine.map((run) => run.cpuMicrosPerEvent),
@@ -164,6 +156,14 @@ if (wants('ingest')) {
           'MB',
         )}`,
       )
+      const windowShares = mine.flatMap((run) =>
+        run.steady && run.steadyCeilingAround ? [(100 * run.steady.perSecond) / run.steadyCeilingAround] : [],
+      )
+      if (windowShares.length > 0) {
+        console.log(
+          `  ${''.padEnd(28)} steady window: ${range(windowShares, '%')} of the raw passes around each`,
+        )
+      }
     }
   }
   const l = r.latency
