@@ -319,13 +319,16 @@ describe('segments: automatic categorisation, explainable, idempotent, k-anonymo
     for (let i = 0; i < 3; i++) expect(await sizes()).toEqual(firstAnswer)
     const shownDay = firstAnswer.days.find((d: { day: string }) => d.day === day)
     expect(shownDay.active_users).not.toBeNull()
-    // Noise changes sizes, never which groups are shown: exactly those with at least k true users.
+    // Which groups are shown is decided by the sticky noisy threshold (k + sd·(2 + g) per cell,
+    // never below k): only groups of at least k true users, and one near k may be held back (a
+    // 7-user group against sd 1 is shown on about half the days, as the cell's seed holds the day).
+    // Every non-empty segment is either shown or counted as suppressed; no shown size is below k.
     const truth = await trueSegmentSizes(undefined, day)
-    expect(shownDay.segments.map((s: { segment: string }) => s.segment).sort()).toEqual(
-      Object.keys(truth)
-        .filter((segment) => truth[segment]! >= 5)
-        .sort(),
-    )
+    for (const { segment, users } of shownDay.segments as { segment: string; users: number }[]) {
+      expect(truth[segment]).toBeGreaterThanOrEqual(5)
+      expect(users).toBeGreaterThanOrEqual(5)
+    }
+    expect(shownDay.segments.length + shownDay.suppressed).toBe(Object.keys(truth).length)
     await noisy.close()
   })
 
