@@ -8,7 +8,7 @@ import { readTopicToMarker } from './helpers/dlq.ts'
 import { type EsFaultProxy, startEsFaultProxy } from './helpers/es-fault-proxy.ts'
 import { produce, produceRaw, startIngest } from './helpers/ingest.ts'
 import { committedOffsets } from './helpers/offsets.ts'
-import { createTestEnv, endOfYesterday, type TestEnv, waitFor } from './helpers/test-env.ts'
+import { createTestEnv, endOfLatestWorkingDays, type TestEnv, waitFor } from './helpers/test-env.ts'
 
 // CommonJS: Node's ESM loader does not see these among kafkajs's named exports.
 const { Kafka, AssignerProtocol } = kafkajs
@@ -109,7 +109,13 @@ describe('ingest: a batch of an earlier generation, still in flight when its par
 
   it('does not read again what the group committed meanwhile', async () => {
     const events: SporEvent[] = [
-      ...generateTraffic({ seed: 3, tenants: ['acme'], usersPerTenant: 5, days: 1, end: endOfYesterday() }),
+      ...generateTraffic({
+        seed: 3,
+        tenants: ['acme'],
+        usersPerTenant: 5,
+        days: 1,
+        end: endOfLatestWorkingDays(1),
+      }),
     ].slice(0, 14)
     expect(events).toHaveLength(14)
     const id = (e: SporEvent) => `${e.tenant}:${e.id}`

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateTraffic } from '../generate/traffic.ts'
 import { produce, spawnIngest } from './helpers/ingest.ts'
-import { createTestEnv, type TestEnv } from './helpers/test-env.ts'
+import { createTestEnv, endOfLatestWorkingDays, type TestEnv } from './helpers/test-env.ts'
 
 /**
  * A misbehaving HTTP proxy in front of the real Elasticsearch: everything passes through except
@@ -63,7 +63,13 @@ describe('ingest: bounded restart policy', () => {
   it('exits non-zero with a clear log line after repeated fatal errors, without committing', async () => {
     const produced = await produce(
       t,
-      generateTraffic({ seed: 3, tenants: ['acme'], usersPerTenant: 10, days: 3, end: new Date() }),
+      generateTraffic({
+        seed: 3,
+        tenants: ['acme'],
+        usersPerTenant: 10,
+        days: 3,
+        end: endOfLatestWorkingDays(3),
+      }),
     )
     expect(produced).toBeGreaterThan(0)
     const port = (proxy.address() as AddressInfo).port

@@ -7,7 +7,7 @@ import { committedOffsets, sum } from './helpers/offsets.ts'
 import {
   countDocs,
   createTestEnv,
-  endOfYesterday,
+  endOfLatestWorkingDays,
   freePort,
   type TestEnv,
   waitFor,
@@ -19,7 +19,13 @@ import {
  * deterministic by the fault proxy, which holds bulk requests until the test lets them go.
  */
 const events = [
-  ...generateTraffic({ seed: 1819, tenants: ['acme'], usersPerTenant: 40, days: 2, end: endOfYesterday() }),
+  ...generateTraffic({
+    seed: 1819,
+    tenants: ['acme'],
+    usersPerTenant: 40,
+    days: 2,
+    end: endOfLatestWorkingDays(2),
+  }),
 ]
 // Enough requests through that whole batches (a few requests each) are committed first.
 const PASSED = 12

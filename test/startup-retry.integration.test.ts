@@ -10,7 +10,7 @@ import { runSpor } from './helpers/run-process.ts'
 import {
   countDocs,
   createTestEnv,
-  endOfYesterday,
+  endOfLatestWorkingDays,
   freePort,
   type TestEnv,
   waitFor,
@@ -164,7 +164,7 @@ describe('start-up against transient Elasticsearch failures', () => {
         tenants: ['acme'],
         usersPerTenant: 5,
         days: 1,
-        end: endOfYesterday(),
+        end: endOfLatestWorkingDays(1),
       }),
     ].slice(0, 50)
     await produce(t, events)

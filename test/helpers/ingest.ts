@@ -12,7 +12,7 @@ import { IngestConsumer } from '../../ingest/consumer.ts'
 import { ingestMetrics } from '../../ingest/metrics.ts'
 import { documentId } from '../../ingest/plan-batch.ts'
 import { type FaultPlan, startEsFaultProxy } from './es-fault-proxy.ts'
-import { countDocs, endOfYesterday, type TestEnv, waitFor } from './test-env.ts'
+import { countDocs, endOfLatestWorkingDays, type TestEnv, waitFor } from './test-env.ts'
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..')
 
@@ -68,7 +68,13 @@ export async function startIngestThroughProxy(t: TestEnv, plan: FaultPlan): Prom
  */
 export function trafficWithPoison(seed: number, share: number) {
   const events = [
-    ...generateTraffic({ seed, tenants: ['acme'], usersPerTenant: 30, days: 3, end: endOfYesterday() }),
+    ...generateTraffic({
+      seed,
+      tenants: ['acme'],
+      usersPerTenant: 30,
+      days: 3,
+      end: endOfLatestWorkingDays(3),
+    }),
   ]
   const poisonAt = Math.floor(events.length * share)
   const poison = events[poisonAt]!

@@ -115,6 +115,22 @@ export function endOfYesterday(now: Date = new Date()): Date {
 }
 
 /**
+ * The end of the latest run of `days` working days (Mon–Fri, UTC) before today: the generator
+ * thins weekend sessions with an extra random draw, so a window ending yesterday gave a different
+ * dataset on every weekday (none at all on a Monday for one or two days), and tests that need
+ * enough traffic failed on some weekdays only. Always the same weekday data, at most a week old.
+ */
+export function endOfLatestWorkingDays(days: number, now: Date = new Date()): Date {
+  if (!(days >= 1 && days <= 5)) throw new Error(`${days} working days in a row do not fit in a week`)
+  let end = endOfYesterday(now)
+  const isWeekend = (t: number) => [0, 6].includes(new Date(t).getUTCDay())
+  const windowHasWeekend = () =>
+    Array.from({ length: days }, (_, i) => end.getTime() - i * 86_400_000).some(isWeekend)
+  while (windowHasWeekend()) end = new Date(end.getTime() - 86_400_000)
+  return end
+}
+
+/**
  * A port no socket on this machine holds now, from the operating system, for a server a test
  * starts as a child process. Random ports in a fixed range collided: 32768-60999 is Linux's
  * ephemeral range, where every outgoing connection of the suite takes its local port.
