@@ -7,6 +7,7 @@ import { createEsClient, whenShardsStarted } from '../../core/es.ts'
 import { MISSING_INDICES_ARE_EMPTY } from '../../core/indices.ts'
 import { createKafka } from '../../core/kafka.ts'
 import { createLogger, type Logger } from '../../core/logger.ts'
+import { DAY_MS } from '../../core/retention.ts'
 import { dropInstallation } from '../../core/teardown.ts'
 import { installIndexSetup } from '../../ilm-policies/install.ts'
 import { ensureTopics } from '../../ingest/topics.ts'
@@ -125,8 +126,8 @@ export function endOfLatestWorkingDays(days: number, now: Date = new Date()): Da
   let end = endOfYesterday(now)
   const isWeekend = (t: number) => [0, 6].includes(new Date(t).getUTCDay())
   const windowHasWeekend = () =>
-    Array.from({ length: days }, (_, i) => end.getTime() - i * 86_400_000).some(isWeekend)
-  while (windowHasWeekend()) end = new Date(end.getTime() - 86_400_000)
+    Array.from({ length: days }, (_, i) => end.getTime() - i * DAY_MS).some(isWeekend)
+  while (windowHasWeekend()) end = new Date(end.getTime() - DAY_MS)
   return end
 }
 
